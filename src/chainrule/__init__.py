@@ -1,0 +1,69 @@
+"""chainrule: backpropagation you can see.
+
+Two engines share one op catalogue and one backward traversal: :class:`Value` (one Python
+float per node, micrograd-compatible) and :class:`Tensor` (NumPy arrays with broadcasting).
+``import chainrule`` loads NumPy and nothing heavier; ``chainrule.nn``, ``chainrule.optim``,
+``chainrule.data`` and the lab load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from chainrule.autodiff import grad
+from chainrule.errors import (
+    ChainruleError,
+    GradcheckError,
+    GraphError,
+    NumericError,
+    OperandError,
+    ShapeError,
+)
+from chainrule.functions import abs, exp, log, maximum, minimum, relu, sigmoid, sqrt, tanh
+from chainrule.gradcheck import gradcheck
+from chainrule.graph import BackwardEvent, listen, no_grad, toposort
+from chainrule.tensor import Tensor, matmul, tensor
+from chainrule.value import Value
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackwardEvent",
+    "ChainruleError",
+    "GradcheckError",
+    "GraphError",
+    "NumericError",
+    "OperandError",
+    "ShapeError",
+    "Tensor",
+    "Value",
+    "abs",
+    "exp",
+    "grad",
+    "gradcheck",
+    "listen",
+    "log",
+    "matmul",
+    "maximum",
+    "minimum",
+    "no_grad",
+    "relu",
+    "sigmoid",
+    "sqrt",
+    "tanh",
+    "tensor",
+    "toposort",
+]
+
+_LAZY_SUBMODULES = {"nn", "optim", "data", "lab", "viz", "expr", "circuit", "ops", "graph"}
+_LAZY_ATTRIBUTES = {"diagnose": "chainrule.lab.diagnosis"}
+
+
+def __getattr__(name: str) -> Any:
+    # Submodules with heavier imports load on first attribute access.
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"chainrule.{name}")
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

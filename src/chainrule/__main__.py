@@ -1,0 +1,3 @@
+from chainrule.cli import main
+
+main()

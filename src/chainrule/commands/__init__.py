@@ -1,0 +1,1 @@
+"""One module per `chainrule` subcommand (see ``chainrule.cli.COMMANDS``)."""

@@ -1,0 +1,327 @@
+"""The backward traversal, shared by both engines.
+
+A node (``Value`` or ``Tensor``) exposes ``data``, ``op`` (an :class:`~chainrule.ops.Op`, or
+``None`` for a leaf), its inputs in the slots ``_a`` and ``_b`` (``None`` where absent: every op
+takes one or two inputs, and two slots cost less than a tuple per node) and ``ctx`` (the op's
+constants). The traversal never
+recurses: a graph a million nodes deep backpropagates under Python's default recursion limit.
+
+Gradients are kept in a dict keyed by node and accumulated with ``+`` where a node fans out
+(the CS231n rule: a variable used twice receives the sum of both gradients). Listeners receive
+one :class:`BackwardEvent` per edge; with no listener, no event is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from chainrule.errors import GraphError, NumericError
+from chainrule.ops import NO_GRAD
+
+__all__ = [
+    "BackwardEvent",
+    "accumulate_scalar",
+    "backward_pass",
+    "grad_enabled",
+    "listen",
+    "no_grad",
+    "toposort",
+    "unbroadcast",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _GradMode:
+    enabled: bool = True
+
+
+def grad_enabled() -> bool:
+    """Whether ops currently record a graph."""
+    return _GradMode.enabled
+
+
+class no_grad:  # noqa: N801 - named like torch.no_grad, which users expect
+    """Context manager (and decorator): ops inside build no graph.
+
+    Results carry values but no history; calling ``backward()`` on one raises ``GraphError``.
+    """
+
+    def __enter__(self) -> None:
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self._previous
+
+    def __call__(self, fn: F) -> F:
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class BackwardEvent:
+    """One edge of the backward pass: ``input`` feeds ``node`` as its ``index``-th argument.
+
+    ``contribution = upstream · local`` is what this edge adds (``+=``) to ``input``'s gradient.
+    ``local`` is ∂node/∂input for elementwise ops and ``None`` for tensor-only ops, whose
+    local gradient is a Jacobian that is never built.
+    """
+
+    node: Any
+    input: Any
+    index: int
+    upstream: Any
+    local: Any
+    contribution: Any
+
+
+_listeners: list[Callable[[BackwardEvent], None]] = []
+
+
+@contextmanager
+def listen(callback: Callable[[BackwardEvent], None]) -> Iterator[None]:
+    """Call ``callback(event)`` for every edge of every backward pass inside the block."""
+    _listeners.append(callback)
+    try:
+        yield
+    finally:
+        _listeners.remove(callback)
+
+
+def _consumer_counts(root: Any) -> dict[Any, int]:
+    """For every node reachable from ``root``: how many edges leave it (how many uses)."""
+    count: dict[Any, int] = {root: 0}
+    stack = [root]
+    pop, push, get = stack.pop, stack.append, count.get
+    while stack:
+        node = pop()
+        a = node._a
+        if a is None:
+            continue
+        c = get(a)
+        if c is None:
+            count[a] = 1
+            push(a)
+        else:
+            count[a] = c + 1
+        b = node._b
+        if b is not None:
+            c = get(b)
+            if c is None:
+                count[b] = 1
+                push(b)
+            else:
+                count[b] = c + 1
+    return count
+
+
+def toposort(root: Any) -> list[Any]:
+    """All nodes ``root`` depends on, inputs before the nodes that use them.
+
+    Kahn's algorithm run from the output: a node is emitted once every node using it has been,
+    which is exactly the order the backward pass needs; reversed, it is a topological order.
+    Iterative and deterministic (inputs are visited in argument order), so pictures and
+    step-through replays are stable.
+    """
+    count = _consumer_counts(root)
+    order: list[Any] = []
+    ready = [root]
+    pop, push = ready.pop, ready.append
+    while ready:
+        node = pop()
+        order.append(node)
+        for x in (node._a, node._b):
+            if x is not None:
+                c = count[x] - 1
+                count[x] = c
+                if c == 0:
+                    push(x)
+    order.reverse()
+    return order
+
+
+def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``g`` down to ``shape``: the one place broadcasting is undone.
+
+    A broadcast input was copied along the new leading axes and along its size-1 axes; each copy
+    received gradient, so the copies' gradients add up.
+    """
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def backward_pass(
+    root: Any,
+    seed: Any,
+    *,
+    create_graph: bool = False,
+    keep: Callable[[Any], bool] | None = None,
+) -> dict[Any, Any]:
+    """Propagate ``seed`` (∂out/∂root) back through the graph; return ``{node: gradient}``.
+
+    A node is processed once all its consumers have added their share to its gradient (Kahn's
+    order from the output), then it passes ``upstream · local`` to each input. With
+    ``create_graph`` the local gradients are computed from engine nodes instead of raw numbers,
+    so the gradients are graphs themselves. ``keep(node)`` decides which gradients survive in the
+    returned dict (default: all); the others are dropped once passed on (memory for deep tensor
+    graphs).
+    """
+    if root.op is NO_GRAD:
+        raise GraphError(
+            "backward: this result was computed under chainrule.no_grad(), so no graph was "
+            "recorded; compute it outside no_grad() to differentiate it"
+        )
+    count = _consumer_counts(root)
+    shaped = getattr(type(root), "_shaped", False)
+    listeners = tuple(_listeners)
+    grads: dict[Any, Any] = {root: seed}
+    ready = [root]
+    pop, push = ready.pop, ready.append
+    while ready:
+        node = pop()
+        a = node._a
+        if a is None:
+            continue
+        b = node._b
+        g = grads[node] if keep is None or keep(node) else grads.pop(node)
+        op = node.op
+        ctx = node.ctx
+        if create_graph:
+            out, da, db = node, a, b
+        else:
+            out, da, db = node.data, a.data, (None if b is None else b.data)
+        local = op.local
+        if local is not None:
+            args = (da,) if b is None else (da, db)
+            locals_ = local(out, *args, *ctx) if ctx else local(out, *args)
+            contributions = None
+        else:
+            locals_ = None
+            args = (da,) if b is None else (da, db)
+            if op.takes_needs:
+                needs = (a.requires_grad, b is not None and b.requires_grad)
+                contributions = op.vjp(g, out, *args, *ctx, needs=needs)
+            else:
+                contributions = op.vjp(g, out, *args, *ctx)
+        for i, x in enumerate((a, b)):
+            if x is None:
+                break
+            c_left = count[x] - 1
+            count[x] = c_left
+            if c_left == 0:
+                push(x)
+            if not x.requires_grad:
+                continue
+            if locals_ is None:
+                contrib = contributions[i]  # type: ignore[index]
+                local_i = None
+            else:
+                local_i = locals_[i]
+                if not shaped:
+                    contrib = g * local_i
+                elif type(local_i) is float and local_i == 1.0:
+                    contrib = g
+                elif type(local_i) is float and local_i == -1.0:
+                    contrib = -g
+                else:
+                    contrib = g * local_i
+            if shaped and contrib.shape != x.shape:
+                contrib = unbroadcast(contrib, x.shape)
+            prev = grads.get(x)
+            grads[x] = contrib if prev is None else prev + contrib
+            if listeners:
+                event = BackwardEvent(node, x, i, g, local_i, contrib)
+                for listener in listeners:
+                    listener(event)
+    return grads
+
+
+def accumulate_scalar(root: Any, seed: float) -> None:
+    """Backpropagate through a scalar graph, adding ∂root/∂node to every node's ``.grad``.
+
+    The scalar engine's hot path, used when nobody listens: instead of dicts it keeps the
+    consumer count and the running gradient in two scratch slots of each node (``_n``, ``_g``),
+    which a completed pass leaves back at 0. A million-node graph spends most of its time here,
+    so the loop is written out by arity; every local gradient still comes from its op's one
+    ``local`` rule.
+    """
+    # Pass 1: count each node's uses inside this graph.
+    visited = [root]
+    stack = [root]
+    pop, push, mark = stack.pop, stack.append, visited.append
+    while stack:
+        node = pop()
+        a = node._a
+        if a is None:
+            continue
+        if not a._n:
+            push(a)
+            mark(a)
+        a._n += 1
+        b = node._b
+        if b is not None:
+            if not b._n:
+                push(b)
+                mark(b)
+            b._n += 1
+    # Pass 2: a node's gradient is complete once all its uses have been processed.
+    root._g = seed
+    ready = [root]
+    pop, push = ready.pop, ready.append
+    try:
+        while ready:
+            node = pop()
+            g = node._g
+            node._g = 0.0
+            node.grad += g
+            a = node._a
+            if a is None:
+                continue
+            b = node._b
+            if b is None:
+                ctx = node.ctx
+                if ctx:
+                    (la,) = node.op.local(node.data, a.data, *ctx)
+                else:
+                    (la,) = node.op.local(node.data, a.data)
+                a._g += g * la
+                a._n -= 1
+                if not a._n:
+                    push(a)
+            else:
+                la, lb = node.op.local(node.data, a.data, b.data)
+                a._g += g * la
+                b._g += g * lb
+                a._n -= 1
+                if not a._n:
+                    push(a)
+                b._n -= 1
+                if not b._n:
+                    push(b)
+    except (ArithmeticError, ValueError) as exc:
+        for node in visited:
+            node._n = 0
+            node._g = 0.0
+        raise NumericError(
+            f"backward: the local gradient of {node.op.name} at "
+            f"{', '.join(f'{x.data:g}' for x in (a, b) if x is not None)} is not finite "
+            f"({exc})"
+        ) from None

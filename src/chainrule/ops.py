@@ -1,0 +1,492 @@
+"""The op catalogue: every op defined once — name, forward, local gradient, gate rule.
+
+Elementwise ops serve both engines. Their forward comes as a pair (``scalar`` on Python floats,
+``array`` on NumPy arrays: same function, two speeds) and their local gradient ``local`` is
+written once, in plain arithmetic that works on floats, arrays *and* engine nodes alike. Passing
+engine nodes is how ``create_graph=True`` works: the same formula then records a graph of its
+own, so gradients can be differentiated again.
+
+``local(out, *inputs, *ctx)`` returns ∂out/∂input for each input (elementwise); the traversal
+multiplies it by the upstream gradient. Tensor-only ops (reductions, matmul, reshape, indexing)
+have a Jacobian rather than a local scalar, so they give ``vjp(g, out, *inputs, *ctx)`` directly.
+Broadcasting is undone by the traversal (``graph.unbroadcast``), never here.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["OPS", "Op", "is_node", "raw"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Op:
+    """One gate. ``local`` (elementwise) or ``vjp`` (tensor-only) holds its derivative."""
+
+    name: str
+    rule: str
+    doc: str
+    arity: int
+    scalar: Callable[..., float] | None = None
+    array: Callable[..., Any] | None = None
+    local: Callable[..., tuple[Any, ...]] | None = None
+    vjp: Callable[..., tuple[Any, ...]] | None = None
+    symbol: str = field(default="")
+    # vjp takes needs=(bool per input) and may skip gradients nobody asked for.
+    takes_needs: bool = False
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+    @property
+    def elementwise(self) -> bool:
+        return self.local is not None
+
+
+OPS: dict[str, Op] = {}
+
+
+def _register(op: Op) -> Op:
+    OPS[op.name] = op
+    return op
+
+
+# ---------------------------------------------------------------- helpers shared by the rules
+
+
+def is_node(x: object) -> bool:
+    """True for engine nodes (Value, Tensor); they mark themselves with ``_is_node``."""
+    return getattr(type(x), "_is_node", False)
+
+
+def raw(x: Any) -> Any:
+    """The number or array behind ``x`` (an engine node's data, or ``x`` itself)."""
+    return x.data if is_node(x) else x
+
+
+def _indicator(cond: Any) -> Any:
+    # Arrays stay boolean: g * bool keeps g's dtype (float32 stays float32).
+    return cond if isinstance(cond, np.ndarray) else float(cond)
+
+
+def _call(name: str, x: Any, npfn: Callable[[Any], Any], mathfn: Callable[[float], float]) -> Any:
+    if is_node(x):
+        return getattr(x, name)()
+    if isinstance(x, np.ndarray):
+        return npfn(x)
+    return mathfn(x)
+
+
+def _exp(x: Any) -> Any:
+    return _call("exp", x, np.exp, math.exp)
+
+
+def _log(x: Any) -> Any:
+    return _call("log", x, np.log, _scalar_log)
+
+
+def _sum_keep(x: Any, axis: Any) -> Any:
+    return x.sum(axis=axis, keepdims=True)
+
+
+# ---------------------------------------------------------------- scalar forwards that can fail
+
+
+def _scalar_div(a: float, b: float) -> float:
+    return a / b
+
+
+def _scalar_log(x: float) -> float:
+    return math.log(x)
+
+
+def _scalar_sigmoid(x: float) -> float:
+    # Two branches so exp never overflows: σ(x) = 1/(1+e^−x) for x ≥ 0, e^x/(1+e^x) below.
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _array_sigmoid(x: np.ndarray) -> np.ndarray:
+    # e^−x may overflow to inf for very negative x; 1/(1+inf) = 0 is the right answer.
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def _scalar_relu(x: float) -> float:
+    return x if x > 0.0 else 0.0
+
+
+def _array_relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0)
+
+
+def _scalar_abs(x: float) -> float:
+    return abs(x)
+
+
+def _scalar_max(a: float, b: float) -> float:
+    return a if a >= b else b
+
+
+def _scalar_min(a: float, b: float) -> float:
+    return a if a <= b else b
+
+
+def _scalar_pow(a: float, b: float) -> float:
+    result = a**b
+    if isinstance(result, complex):
+        raise ValueError("negative base with fractional exponent")
+    return float(result)
+
+
+def _scalar_sign(x: float) -> float:
+    return (x > 0.0) - (x < 0.0)
+
+
+def _sign(x: Any) -> Any:
+    x = raw(x)
+    return np.sign(x) if isinstance(x, np.ndarray) else float(_scalar_sign(x))
+
+
+def _log_for_pow(x: Any) -> Any:
+    """log(base) for ∂(a^b)/∂b; a non-positive base has no real log, so its slope is NaN."""
+    data = raw(x)
+    if isinstance(data, np.ndarray):
+        if np.all(data > 0):
+            return _log(x)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log(np.where(data > 0, data, np.nan))
+    return _log(x) if data > 0 else math.nan
+
+
+# ---------------------------------------------------------------- elementwise ops
+
+
+def _add_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂(a+b)/∂a = 1, ∂(a+b)/∂b = 1."""
+    return 1.0, 1.0
+
+
+def _sub_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂(a−b)/∂a = 1, ∂(a−b)/∂b = −1."""
+    return 1.0, -1.0
+
+
+def _mul_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂(a·b)/∂a = b, ∂(a·b)/∂b = a."""
+    return b, a
+
+
+def _div_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = −a/b² = −out/b."""
+    return 1.0 / b, -out / b
+
+
+def _neg_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂(−a)/∂a = −1."""
+    return (-1.0,)
+
+
+def _pow_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂(a^b)/∂a = b·a^(b−1), ∂(a^b)/∂b = a^b·log a."""
+    return b * a ** (b - 1.0), out * _log_for_pow(a)
+
+
+def _pow_const_local(out: Any, a: Any, c: float) -> tuple[Any, ...]:
+    """∂(a^c)/∂a = c·a^(c−1) for a constant exponent c."""
+    if c == 2.0:
+        return (2.0 * a,)  # the common square, without a second pow
+    return (c * a ** (c - 1.0),)
+
+
+def _exp_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂e^a/∂a = e^a = out."""
+    return (out,)
+
+
+def _log_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂log a/∂a = 1/a."""
+    return (1.0 / a,)
+
+
+def _sigmoid_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂σ(a)/∂a = σ(a)(1 − σ(a)) = out·(1 − out)."""
+    return (out * (1.0 - out),)
+
+
+def _tanh_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂tanh a/∂a = 1 − tanh² a = 1 − out²."""
+    return (1.0 - out * out,)
+
+
+def _relu_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂relu(a)/∂a = 1 if a > 0 else 0."""
+    # At exactly 0 we pick 0 (the subgradient PyTorch also uses), so a unit at 0 stays dead.
+    return (_indicator(raw(a) > 0),)
+
+
+def _maximum_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂max(a,b)/∂a = [a ≥ b], ∂max(a,b)/∂b = [a < b]."""
+    # Ties route to the first input, so exactly one input receives the gradient.
+    first = raw(a) >= raw(b)
+    return _indicator(first), _indicator(~first if isinstance(first, np.ndarray) else not first)
+
+
+def _minimum_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂min(a,b)/∂a = [a ≤ b], ∂min(a,b)/∂b = [a > b]."""
+    first = raw(a) <= raw(b)
+    return _indicator(first), _indicator(~first if isinstance(first, np.ndarray) else not first)
+
+
+def _abs_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂|a|/∂a = sign(a) (0 at a = 0)."""
+    return (_sign(a),)
+
+
+def _sqrt_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂√a/∂a = 1/(2√a) = 0.5/out."""
+    return (0.5 / out,)
+
+
+ADD = _register(Op("add", "add distributes: every input receives the upstream gradient unchanged",
+                   _add_local.__doc__ or "", 2, operator.add, np.add, _add_local, symbol="+"))
+SUB = _register(Op("sub", "subtract passes the gradient to the first input and its negative "
+                   "to the second", _sub_local.__doc__ or "", 2, operator.sub, np.subtract,
+                   _sub_local, symbol="−"))
+MUL = _register(Op("mul", "multiply swaps its inputs: each input's gradient is the other input "
+                   "times the upstream gradient", _mul_local.__doc__ or "", 2, operator.mul,
+                   np.multiply, _mul_local, symbol="×"))
+DIV = _register(Op("div", "divide scales the gradient by 1/b for the numerator and by −a/b² for "
+                   "the denominator", _div_local.__doc__ or "", 2, _scalar_div, np.divide,
+                   _div_local, symbol="÷"))
+NEG = _register(Op("neg", "negate flips the sign of the gradient", _neg_local.__doc__ or "", 1,
+                   operator.neg, np.negative, _neg_local, symbol="−"))
+POW = _register(Op("pow", "power: the base gets b·a^(b−1), the exponent gets a^b·log a, each "
+                   "times the upstream gradient", _pow_local.__doc__ or "", 2, _scalar_pow,
+                   np.power, _pow_local, symbol="^"))
+POW_CONST = _register(Op("pow_const", "power by a constant c scales the gradient by c·a^(c−1)",
+                         _pow_const_local.__doc__ or "", 1, _scalar_pow, np.power,
+                         _pow_const_local, symbol="^"))
+EXP = _register(Op("exp", "exp multiplies the gradient by its own output", _exp_local.__doc__
+                   or "", 1, math.exp, np.exp, _exp_local))
+LOG = _register(Op("log", "log divides the gradient by its input", _log_local.__doc__ or "", 1,
+                   _scalar_log, np.log, _log_local))
+SIGMOID = _register(Op("sigmoid", "sigmoid scales the gradient by σ(1−σ), at most 1/4",
+                       _sigmoid_local.__doc__ or "", 1, _scalar_sigmoid, _array_sigmoid,
+                       _sigmoid_local, symbol="σ"))
+TANH = _register(Op("tanh", "tanh scales the gradient by 1 − tanh², at most 1",
+                    _tanh_local.__doc__ or "", 1, math.tanh, np.tanh, _tanh_local))
+RELU = _register(Op("relu", "relu passes the gradient where its input is positive and blocks it "
+                    "elsewhere", _relu_local.__doc__ or "", 1, _scalar_relu, _array_relu,
+                    _relu_local))
+MAXIMUM = _register(Op("maximum", "max routes the gradient to the larger input; the smaller "
+                       "gets zero", _maximum_local.__doc__ or "", 2, _scalar_max, np.maximum,
+                       _maximum_local, symbol="max"))
+MINIMUM = _register(Op("minimum", "min routes the gradient to the smaller input; the larger "
+                       "gets zero", _minimum_local.__doc__ or "", 2, _scalar_min, np.minimum,
+                       _minimum_local, symbol="min"))
+ABS = _register(Op("abs", "abs passes the gradient times the sign of its input",
+                   _abs_local.__doc__ or "", 1, _scalar_abs, np.abs, _abs_local))
+SQRT = _register(Op("sqrt", "sqrt scales the gradient by 1/(2√a)", _sqrt_local.__doc__ or "", 1,
+                    math.sqrt, np.sqrt, _sqrt_local, symbol="√"))
+
+
+# ---------------------------------------------------------------- tensor-only ops
+# Forward signatures: array(*input_arrays, *ctx). vjp(g, out, *inputs, *ctx) -> per-input grads.
+# g, out and inputs are arrays normally, engine Tensors under create_graph=True; the formulas use
+# only methods both have (sum, reshape, transpose, @, indexing).
+
+
+def _swap_last(x: Any) -> Any:
+    axes = list(range(x.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return x.transpose(*axes)
+
+
+def _matmul_vjp(
+    g: Any, out: Any, a: Any, b: Any, needs: tuple[bool, ...] = (True, True)
+) -> tuple[Any, ...]:
+    """∂(A@B): Ā = G @ Bᵀ, B̄ = Aᵀ @ G (operands are at least 2-D; batches broadcast)."""
+    # A data batch needs no gradient; skipping its product saves the largest matmul of a step.
+    flat = raw(a).ndim == 2 and raw(b).ndim == 2
+    ga = (g @ (b.T if flat else _swap_last(b))) if needs[0] else None
+    gb = ((a.T if flat else _swap_last(a)) @ g) if needs[1] else None
+    return ga, gb
+
+
+def _reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
+    if axis is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axis else n for i, n in enumerate(shape))
+
+
+def _expand(g: Any, shape: tuple[int, ...], axis: tuple[int, ...] | None) -> Any:
+    """Reshape a reduced gradient to keepdims form, then broadcast it to ``shape``."""
+    g = g.reshape(_reduced_shape(shape, axis))
+    if is_node(g):
+        return g.broadcast_to(shape)
+    return np.broadcast_to(g, shape)
+
+
+def _sum_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    return a.sum(axis=axis, keepdims=keepdims)
+
+
+def _sum_vjp(g: Any, out: Any, a: Any, axis: Any, keepdims: bool) -> tuple[Any, ...]:
+    """∂Σa/∂a = 1 for every summed element: the gradient is copied back over the axis."""
+    return (_expand(g, raw(a).shape, axis),)
+
+
+def _mean_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    return a.mean(axis=axis, keepdims=keepdims)
+
+
+def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
+    return math.prod(shape) if axis is None else math.prod(shape[i] for i in axis)
+
+
+def _mean_vjp(g: Any, out: Any, a: Any, axis: Any, keepdims: bool) -> tuple[Any, ...]:
+    """∂mean(a)/∂a = 1/n for each of the n averaged elements."""
+    shape = raw(a).shape
+    return (_expand(g, shape, axis) * (1.0 / _count(shape, axis)),)
+
+
+def _max_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    return a.max(axis=axis, keepdims=keepdims)
+
+
+def _max_vjp(g: Any, out: Any, a: Any, axis: Any, keepdims: bool) -> tuple[Any, ...]:
+    """∂max(a)/∂aᵢ = 1 for the maximal element (ties share it equally), 0 elsewhere."""
+    data = raw(a)
+    top = raw(out).reshape(_reduced_shape(data.shape, axis))
+    mask = data == top
+    share = mask / mask.sum(axis=axis, keepdims=True)
+    return (_expand(g, data.shape, axis) * share.astype(data.dtype),)
+
+
+def _reshape_vjp(g: Any, out: Any, a: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
+    """Reshape moves no values: the gradient is reshaped back."""
+    return (g.reshape(raw(a).shape),)
+
+
+def _transpose_array(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    return a.transpose(axes)
+
+
+def _transpose_vjp(g: Any, out: Any, a: Any, axes: tuple[int, ...]) -> tuple[Any, ...]:
+    """Transpose permutes values: the gradient is permuted back by the inverse permutation."""
+    return (g.transpose(*np.argsort(axes).tolist()),)
+
+
+def _broadcast_array(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return np.broadcast_to(a, shape)
+
+
+def _broadcast_vjp(g: Any, out: Any, a: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
+    """Broadcasting copies values; the traversal sums the copies back (graph.unbroadcast)."""
+    return (g,)
+
+
+def _getitem_array(a: np.ndarray, index: Any) -> np.ndarray:
+    return a[index]
+
+
+def _getitem_vjp(g: Any, out: Any, a: Any, index: Any) -> tuple[Any, ...]:
+    """Indexing picks elements: the gradient flows back to them, repeated picks accumulating."""
+    shape = raw(a).shape
+    if is_node(g):
+        return (g.scatter_add(index, shape),)
+    return (_scatter_add_array(g, index, shape),)
+
+
+def _scatter_add_array(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.ndarray:
+    # np.add.at, unlike z[index] += g, adds once per repetition of an index.
+    z = np.zeros(shape, dtype=g.dtype)
+    np.add.at(z, index, g)
+    return z
+
+
+def _scatter_add_vjp(g: Any, out: Any, a: Any, index: Any, shape: Any) -> tuple[Any, ...]:
+    """Scatter-add is the transpose of indexing: its gradient is the indexed gradient."""
+    return (g[index],)
+
+
+def _logsumexp_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    # Subtracting the maximum keeps exp from overflowing (logits of ±1000 stay finite).
+    top = a.max(axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    out = np.log(np.exp(a - top).sum(axis=axis, keepdims=True)) + top
+    return out if keepdims else out.reshape(np.sum(a, axis=axis).shape)
+
+
+def _logsumexp_vjp(g: Any, out: Any, a: Any, axis: Any, keepdims: bool) -> tuple[Any, ...]:
+    """∂logΣexp(a)/∂aᵢ = softmax(a)ᵢ = exp(aᵢ − out)."""
+    shape = raw(a).shape
+    kept = out.reshape(_reduced_shape(shape, axis))
+    return (_expand(g, shape, axis) * _exp(a - kept),)
+
+
+def _log_softmax_array(a: np.ndarray, axis: int) -> np.ndarray:
+    result: np.ndarray = a - _logsumexp_array(a, (axis,), True)
+    return result
+
+
+def _log_softmax_vjp(g: Any, out: Any, a: Any, axis: int) -> tuple[Any, ...]:
+    """∂log softmax: ā = g − softmax(a)·Σg (softmax = exp(out))."""
+    return (g - _exp(out) * _sum_keep(g, axis),)
+
+
+def _softmax_array(a: np.ndarray, axis: int) -> np.ndarray:
+    e = np.exp(a - a.max(axis=axis, keepdims=True))
+    result: np.ndarray = e / e.sum(axis=axis, keepdims=True)
+    return result
+
+
+def _softmax_vjp(g: Any, out: Any, a: Any, axis: int) -> tuple[Any, ...]:
+    """∂softmax: ā = out·(g − Σ g·out)."""
+    return (out * (g - _sum_keep(g * out, axis)),)
+
+
+MATMUL = _register(Op("matmul", "matmul: each operand's gradient is the upstream gradient "
+                      "multiplied by the other operand, transposed", _matmul_vjp.__doc__ or "", 2,
+                      array=np.matmul, vjp=_matmul_vjp, symbol="@",
+                      takes_needs=True))
+SUM = _register(Op("sum", "sum copies the gradient back to every summed element",
+                   _sum_vjp.__doc__ or "", 1, array=_sum_array, vjp=_sum_vjp, symbol="Σ"))
+MEAN = _register(Op("mean", "mean copies the gradient back, divided by the count",
+                    _mean_vjp.__doc__ or "", 1, array=_mean_array, vjp=_mean_vjp))
+MAX = _register(Op("max", "max routes the gradient to the largest element",
+                   _max_vjp.__doc__ or "", 1, array=_max_array, vjp=_max_vjp))
+RESHAPE = _register(Op("reshape", "reshape passes the gradient back in the input's shape",
+                       _reshape_vjp.__doc__ or "", 1, array=np.reshape, vjp=_reshape_vjp))
+TRANSPOSE = _register(Op("transpose", "transpose passes the gradient back transposed",
+                         _transpose_vjp.__doc__ or "", 1, array=_transpose_array,
+                         vjp=_transpose_vjp, symbol="ᵀ"))
+BROADCAST_TO = _register(Op("broadcast_to", "broadcasting copies a value; its gradients are "
+                            "summed back", _broadcast_vjp.__doc__ or "", 1,
+                            array=_broadcast_array, vjp=_broadcast_vjp))
+GETITEM = _register(Op("getitem", "indexing routes the gradient to the picked elements, adding "
+                       "where an element is picked twice", _getitem_vjp.__doc__ or "", 1,
+                       array=_getitem_array, vjp=_getitem_vjp, symbol="[]"))
+SCATTER_ADD = _register(Op("scatter_add", "scatter-add gathers the gradient back from the "
+                           "written positions", _scatter_add_vjp.__doc__ or "", 1,
+                           array=_scatter_add_array, vjp=_scatter_add_vjp))
+LOGSUMEXP = _register(Op("logsumexp", "logsumexp sends each input the gradient times its "
+                         "softmax weight", _logsumexp_vjp.__doc__ or "", 1,
+                         array=_logsumexp_array, vjp=_logsumexp_vjp))
+LOG_SOFTMAX = _register(Op("log_softmax", "log-softmax passes the gradient minus softmax times "
+                           "the gradient's total", _log_softmax_vjp.__doc__ or "", 1,
+                           array=_log_softmax_array, vjp=_log_softmax_vjp))
+SOFTMAX = _register(Op("softmax", "softmax couples its outputs: out·(g − Σ g·out)",
+                       _softmax_vjp.__doc__ or "", 1, array=_softmax_array, vjp=_softmax_vjp))
+
+# The leaf marker for results computed under no_grad: they carry a value but no history.
+NO_GRAD = Op("no_grad", "computed under no_grad: no history was recorded", "", 0)

@@ -1,0 +1,507 @@
+"""The array engine: NumPy arrays with broadcasting, same ops and traversal as ``Value``.
+
+A ``Tensor`` records history only when some input has ``requires_grad``; leaves keep ``.grad``
+after ``backward()``, intermediates only when ``retain_grad()`` was called (their gradients are
+freed as soon as they have been passed on). Shapes are checked where NumPy would fail, so the
+error names the op and both shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule import ops
+from chainrule.errors import GraphError, OperandError, ShapeError
+from chainrule.graph import _GradMode, backward_pass
+from chainrule.ops import NO_GRAD, Op
+
+__all__ = ["Tensor", "tensor"]
+
+Axis = int | Sequence[int] | None
+
+
+class Tensor:
+    """An n-dimensional array node: ``data`` (ndarray), ``grad`` (ndarray or None)."""
+
+    __slots__ = ("data", "grad", "requires_grad", "op", "_a", "_b", "ctx", "label", "_retain")
+
+    _is_node = True
+    _shaped = True
+    # ndarray ⊗ Tensor must reach Tensor's reflected operator, not broadcast over objects.
+    __array_ufunc__ = None
+
+    data: np.ndarray
+    grad: np.ndarray | None
+    requires_grad: bool
+    op: Op | None
+    _a: Tensor | None
+    _b: Tensor | None
+    ctx: tuple[Any, ...]
+    label: str
+    _retain: bool
+
+    def __init__(
+        self, data: Any, requires_grad: bool = False, dtype: Any = None, label: str = ""
+    ) -> None:
+        self.data = _to_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise OperandError(
+                f"tensor: only floating-point tensors can require gradients, got {self.data.dtype}"
+            )
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.op = None
+        self._a = None
+        self._b = None
+        self.ctx = ()
+        self.label = label
+        self._retain = False
+
+    # ------------------------------------------------------------------ array facts
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def inputs(self) -> tuple[Tensor, ...]:
+        """The nodes this one was computed from, in argument order (empty for a leaf)."""
+        a, b = self._a, self._b
+        return () if a is None else (a,) if b is None else (a, b)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ShapeError(f"item: only a one-element tensor has an item, shape is {self.shape}")
+        return float(self.data.reshape(()))
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def __float__(self) -> float:
+        return self.item()
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        if self.dtype != np.float64:
+            extra += f", dtype={self.dtype}"
+        return f"tensor({body}{extra})"
+
+    def _repr_svg_(self) -> str | None:
+        try:
+            from chainrule.viz import repr_svg
+        except ImportError:
+            return None
+        result: str | None = repr_svg(self)
+        return result
+
+    # ------------------------------------------------------------------ elementwise
+
+    def __add__(self, other: Any) -> Tensor:
+        return _binary(ops.ADD, self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _binary(ops.ADD, _lift(other, self, "add"), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _binary(ops.SUB, self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _binary(ops.SUB, _lift(other, self, "sub"), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _binary(ops.MUL, self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _binary(ops.MUL, _lift(other, self, "mul"), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _binary(ops.DIV, self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _binary(ops.DIV, _lift(other, self, "div"), self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return _apply(ops.POW_CONST, self, None, (float(other),))
+        return _binary(ops.POW, self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _binary(ops.POW, _lift(other, self, "pow"), self)
+
+    def __neg__(self) -> Tensor:
+        return _apply(ops.NEG, self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _apply(ops.ABS, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, _lift(other, self, "matmul"))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(_lift(other, self, "matmul"), self)
+
+    # Comparisons give plain boolean arrays: they have no gradient.
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self.data > _raw(other)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self.data >= _raw(other)
+
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self.data < _raw(other)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self.data <= _raw(other)
+
+    __hash__ = object.__hash__
+
+    def exp(self) -> Tensor:
+        return _apply(ops.EXP, self)
+
+    def log(self) -> Tensor:
+        return _apply(ops.LOG, self)
+
+    def sigmoid(self) -> Tensor:
+        return _apply(ops.SIGMOID, self)
+
+    def tanh(self) -> Tensor:
+        return _apply(ops.TANH, self)
+
+    def relu(self) -> Tensor:
+        return _apply(ops.RELU, self)
+
+    def abs(self) -> Tensor:
+        return _apply(ops.ABS, self)
+
+    def sqrt(self) -> Tensor:
+        return _apply(ops.SQRT, self)
+
+    def maximum(self, other: Any) -> Tensor:
+        return _binary(ops.MAXIMUM, self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _binary(ops.MINIMUM, self, other)
+
+    # ------------------------------------------------------------------ shape and reductions
+
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _reduce(ops.SUM, self, axis, keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _reduce(ops.MEAN, self, axis, keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        if self.data.size == 0:
+            raise ShapeError("max: the tensor is empty, so it has no maximum")
+        return _reduce(ops.MAX, self, axis, keepdims)
+
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return _reduce(ops.LOGSUMEXP, self, axis, keepdims)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return _apply(ops.LOG_SOFTMAX, self, None, (_one_axis(axis, self.ndim, "log_softmax"),))
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return _apply(ops.SOFTMAX, self, None, (_one_axis(axis, self.ndim, "softmax"),))
+
+    def reshape(self, *shape: Any) -> Tensor:
+        target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
+            else tuple(shape)
+        try:
+            new_shape = self.data.reshape(target).shape
+        except ValueError:
+            raise ShapeError(
+                f"reshape: cannot reshape {self.shape} ({self.size} elements) into {target}"
+            ) from None
+        if new_shape == self.shape:
+            return self
+        return _apply(ops.RESHAPE, self, None, (new_shape,))
+
+    def transpose(self, *axes: int) -> Tensor:
+        perm = tuple(axes) if axes else tuple(range(self.ndim - 1, -1, -1))
+        if sorted(perm) != list(range(self.ndim)):
+            raise ShapeError(f"transpose: {perm} is not a permutation of the axes of {self.shape}")
+        return _apply(ops.TRANSPOSE, self, None, (perm,))
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - NumPy's and torch's name
+        return self.transpose()
+
+    def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+        try:
+            np.broadcast_shapes(self.shape, shape)
+        except ValueError:
+            raise ShapeError(f"broadcast_to: cannot broadcast {self.shape} to {shape}") from None
+        return _apply(ops.BROADCAST_TO, self, None, (tuple(shape),))
+
+    def __getitem__(self, index: Any) -> Tensor:
+        index = _clean_index(index)
+        try:
+            self.data[index]
+        except IndexError as exc:
+            raise ShapeError(f"getitem: index {index!r:.60} does not fit shape {self.shape}: "
+                             f"{exc}") from None
+        return _apply(ops.GETITEM, self, None, (index,))
+
+    def scatter_add(self, index: Any, shape: tuple[int, ...]) -> Tensor:
+        """A zero tensor of ``shape`` with this tensor added at ``index`` (repeats add up)."""
+        return _apply(ops.SCATTER_ADD, self, None, (_clean_index(index), tuple(shape)))
+
+    # ------------------------------------------------------------------ gradients
+
+    def backward(self, grad: Any = None) -> None:
+        """Accumulate ∂self/∂leaf into ``.grad`` of every leaf with ``requires_grad``.
+
+        ``grad`` (∂loss/∂self) may be omitted only when this tensor holds a single number.
+        """
+        if not self.requires_grad:
+            if self.op is NO_GRAD:
+                backward_pass(self, None)  # raises the no_grad explanation
+            raise GraphError(
+                "backward: this tensor does not require grad: no input it was computed from "
+                "has requires_grad=True"
+            )
+        seed = _seed(self, grad)
+        grads = backward_pass(self, seed, keep=_keeps_grad)
+        assigned: set[int] = set()
+        for node, g in grads.items():
+            if node.op is not None and not node._retain:
+                continue
+            if node.grad is None:
+                # Several nodes may have received the very same array (add hands it on as is).
+                if id(g) in assigned or not g.flags.owndata or g is seed:
+                    g = g.copy()
+                assigned.add(id(g))
+                node.grad = g
+            else:
+                node.grad = node.grad + g
+
+    def retain_grad(self) -> Tensor:
+        """Keep this intermediate's ``.grad`` after backward (leaves always keep theirs)."""
+        self._retain = True
+        return self
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def detach(self) -> Tensor:
+        """The same array as a new leaf that does not require grad (no copy)."""
+        return Tensor(self.data)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if self.op is not None and self.op is not NO_GRAD:
+            raise GraphError("requires_grad_: only leaf tensors can change requires_grad")
+        self.requires_grad = flag
+        return self
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A leaf tensor from nested lists, a number or an ndarray (float64 unless ``dtype``).
+
+    A floating-point array keeps its dtype (float32 stays float32).
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+# ---------------------------------------------------------------------- building nodes
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    elif getattr(type(data), "_is_node", False):
+        raise OperandError("tensor: cannot make a Tensor from a Value; use value.data")
+    if dtype is not None:
+        try:
+            return np.asarray(data, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise OperandError(f"tensor: cannot convert {type(data).__name__} to {dtype}: {exc}")\
+                from None
+    if isinstance(data, np.ndarray) and data.dtype.kind == "f":
+        return data
+    try:
+        array = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise OperandError(
+            f"tensor: expected numbers or nested lists of numbers, got {type(data).__name__} "
+            f"{data!r:.60}"
+        ) from None
+    return array
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _lift(other: Any, like: Tensor, opname: str) -> Tensor:
+    """A constant operand as a leaf tensor in ``like``'s dtype; anything else is refused."""
+    if isinstance(other, Tensor):
+        return other
+    if isinstance(other, (int, float, np.integer, np.floating)) and not isinstance(other, bool):
+        return _constant(np.asarray(other, dtype=like.data.dtype))
+    if isinstance(other, np.ndarray) and other.dtype.kind in "biuf":
+        kind = like.data.dtype if other.dtype.kind != "f" else other.dtype
+        return _constant(other.astype(kind, copy=False))
+    if getattr(type(other), "_is_node", False):
+        raise OperandError(
+            f"{opname}: cannot combine a Tensor (array engine) with a Value (scalar engine); "
+            "use chainrule.tensor for both, or pass value.data"
+        )
+    if isinstance(other, (list, tuple)):
+        return _constant(_to_array(other, like.data.dtype))
+    raise OperandError(
+        f"{opname}: unsupported operand {type(other).__name__} {other!r:.40}; expected a "
+        "number, an array or a Tensor"
+    )
+
+
+def _constant(array: np.ndarray) -> Tensor:
+    t = _new(Tensor)
+    t.data = array
+    t.grad = None
+    t.requires_grad = False
+    t.op = None
+    t._a = t._b = None
+    t.ctx = ()
+    t.label = ""
+    t._retain = False
+    return t
+
+
+_new = object.__new__
+
+
+def _node(data: np.ndarray, op: Op, a: Tensor, b: Tensor | None, ctx: tuple[Any, ...]) -> Tensor:
+    t = _new(Tensor)
+    t.data = data
+    t.grad = None
+    t.ctx = ctx
+    t.label = ""
+    t._retain = False
+    if _GradMode.enabled and (a.requires_grad or (b is not None and b.requires_grad)):
+        t.requires_grad = True
+        t.op = op
+        t._a = a
+        t._b = b
+    else:
+        t.requires_grad = False
+        t.op = None if _GradMode.enabled else NO_GRAD
+        t._a = t._b = None
+    return t
+
+
+def _binary(op: Op, a: Tensor, other: Any) -> Tensor:
+    b = other if isinstance(other, Tensor) else _lift(other, a, op.name)
+    try:
+        data = op.array(a.data, b.data)  # type: ignore[misc]
+    except ValueError:
+        raise ShapeError(
+            f"{op.name}: shapes {a.shape} and {b.shape} cannot be broadcast together"
+        ) from None
+    return _node(data, op, a, b, ())
+
+
+def _apply(op: Op, a: Tensor, b: Tensor | None = None, ctx: tuple[Any, ...] = ()) -> Tensor:
+    data = op.array(a.data, *ctx) if b is None else op.array(a.data, b.data, *ctx)  # type: ignore
+    return _node(np.asarray(data), op, a, b, ctx)
+
+
+def _normalize_axis(axis: Axis, ndim: int, opname: str) -> tuple[int, ...] | None:
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for ax in axes:
+        if not -ndim <= ax < ndim:
+            raise ShapeError(f"{opname}: axis {ax} is out of range for a {ndim}-d tensor")
+        out.append(int(ax) % ndim)
+    return tuple(sorted(set(out)))
+
+
+def _one_axis(axis: int, ndim: int, opname: str) -> int:
+    axes = _normalize_axis(axis, ndim, opname)
+    assert axes is not None
+    return axes[0]
+
+
+def _reduce(op: Op, a: Tensor, axis: Axis, keepdims: bool) -> Tensor:
+    return _apply(op, a, None, (_normalize_axis(axis, a.ndim, op.name), bool(keepdims)))
+
+
+def _clean_index(index: Any) -> Any:
+    if isinstance(index, Tensor):
+        return index.data.astype(np.intp) if index.data.dtype.kind == "f" else index.data
+    if isinstance(index, tuple):
+        return tuple(_clean_index(i) for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b``; 1-D operands are promoted to matrices (NumPy's rule) through reshapes."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: {a.shape} @ {b.shape}: matmul needs at least 1-D operands, "
+                         "use * for scalars")
+    inner_a = a.shape[-1]
+    inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if inner_a != inner_b:
+        raise ShapeError(
+            f"matmul: {a.shape} @ {b.shape}: inner dimensions {inner_a} and {inner_b} differ"
+        )
+    a2 = a.reshape(1, inner_a) if a.ndim == 1 else a
+    b2 = b.reshape(inner_b, 1) if b.ndim == 1 else b
+    try:
+        data = np.matmul(a2.data, b2.data)
+    except ValueError:
+        raise ShapeError(
+            f"matmul: {a.shape} @ {b.shape}: batch dimensions cannot be broadcast"
+        ) from None
+    out = _node(data, ops.MATMUL, a2, b2, ())
+    if a.ndim == 1 and b.ndim == 1:
+        return out.reshape(())
+    if a.ndim == 1:
+        return out.reshape(out.shape[:-2] + out.shape[-1:])
+    if b.ndim == 1:
+        return out.reshape(out.shape[:-1])
+    return out
+
+
+def _keeps_grad(node: Tensor) -> bool:
+    return node.op is None or node._retain
+
+
+def _seed(root: Tensor, grad: Any) -> np.ndarray:
+    if grad is None:
+        if root.data.size != 1:
+            raise GraphError(
+                f"backward: the output has shape {root.shape}; pass grad= (∂loss/∂output, same "
+                "shape) or reduce it to one number first (e.g. .sum())"
+            )
+        return np.ones_like(root.data)
+    seed = np.asarray(_raw(grad), dtype=root.data.dtype)
+    if seed.shape != root.shape:
+        raise ShapeError(f"backward: grad has shape {seed.shape} but the output has {root.shape}")
+    return seed

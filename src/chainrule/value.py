@@ -1,0 +1,286 @@
+"""The scalar engine: one Python float per node, micrograd-compatible.
+
+>>> a, b = Value(-4.0), Value(2.0)
+>>> c = a * b + b**3
+>>> c.backward()
+>>> a.grad, b.grad
+(2.0, -4.0)
+
+A ``Value`` holds no closure: the op that made it (``op``), its ``inputs`` and the op's constants
+(``ctx``) are plain slots, and the derivative lives once, in :mod:`chainrule.ops`. So a node is
+small (no ``__dict__``), is never part of a reference cycle, and a million of them can be built
+and backpropagated without the garbage collector taking over.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import ops
+from chainrule.errors import NumericError, OperandError
+from chainrule.graph import _GradMode, accumulate_scalar, backward_pass
+from chainrule.ops import NO_GRAD, Op
+
+__all__ = ["Value", "maximum", "minimum"]
+
+_MICROGRAD_OPS = {"add": "+", "mul": "*", "pow_const": "**", "relu": "ReLU"}
+
+
+class Value:
+    """A scalar node: ``data`` (float), ``grad`` (float), an optional ``label`` for pictures."""
+
+    # _g and _n are the backward pass's scratch (running gradient, uses left); 0 between passes.
+    __slots__ = ("data", "grad", "label", "op", "_a", "_b", "ctx", "_g", "_n")
+
+    _is_node = True
+    _shaped = False
+    requires_grad = True
+    # NumPy must not broadcast over a Value as an object: ndarray ⊗ Value ends in our error.
+    __array_ufunc__ = None
+
+    data: float
+    grad: float
+    label: str
+    op: Op | None
+    _a: Value | None
+    _b: Value | None
+    ctx: tuple[Any, ...]
+
+    def __init__(
+        self, data: Any, _children: tuple[Any, ...] = (), _op: str = "", label: str = ""
+    ) -> None:
+        # _children and _op are accepted for micrograd's signature; history is recorded by ops.
+        self.data = _to_float(data)
+        self.grad = 0.0
+        self.label = label
+        self.op = None
+        self._a = None
+        self._b = None
+        self.ctx = ()
+        self._g = 0.0
+        self._n = 0
+
+    @property
+    def inputs(self) -> tuple[Value, ...]:
+        """The nodes this one was computed from, in argument order (empty for a leaf)."""
+        a, b = self._a, self._b
+        return () if a is None else (a,) if b is None else (a, b)
+
+    # ------------------------------------------------------------------ arithmetic
+
+    def __add__(self, other: Any) -> Value:
+        return _binary(ops.ADD, self, other if type(other) is Value else _lift(other, "add"))
+
+    def __radd__(self, other: Any) -> Value:
+        return _binary(ops.ADD, _lift(other, "add"), self)
+
+    def __sub__(self, other: Any) -> Value:
+        return _binary(ops.SUB, self, other if type(other) is Value else _lift(other, "sub"))
+
+    def __rsub__(self, other: Any) -> Value:
+        return _binary(ops.SUB, _lift(other, "sub"), self)
+
+    def __mul__(self, other: Any) -> Value:
+        return _binary(ops.MUL, self, other if type(other) is Value else _lift(other, "mul"))
+
+    def __rmul__(self, other: Any) -> Value:
+        return _binary(ops.MUL, _lift(other, "mul"), self)
+
+    def __truediv__(self, other: Any) -> Value:
+        return _binary(ops.DIV, self, other if type(other) is Value else _lift(other, "div"))
+
+    def __rtruediv__(self, other: Any) -> Value:
+        return _binary(ops.DIV, _lift(other, "div"), self)
+
+    def __pow__(self, other: Any) -> Value:
+        if type(other) is Value:
+            return _binary(ops.POW, self, other)
+        exponent = _lift(other, "pow").data
+        return _unary(ops.POW_CONST, self, (exponent,))
+
+    def __rpow__(self, other: Any) -> Value:
+        return _binary(ops.POW, _lift(other, "pow"), self)
+
+    def __neg__(self) -> Value:
+        return _unary(ops.NEG, self)
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __abs__(self) -> Value:
+        return _unary(ops.ABS, self)
+
+    def exp(self) -> Value:
+        return _unary(ops.EXP, self)
+
+    def log(self) -> Value:
+        return _unary(ops.LOG, self)
+
+    def sigmoid(self) -> Value:
+        return _unary(ops.SIGMOID, self)
+
+    def tanh(self) -> Value:
+        return _unary(ops.TANH, self)
+
+    def relu(self) -> Value:
+        return _unary(ops.RELU, self)
+
+    def abs(self) -> Value:
+        return _unary(ops.ABS, self)
+
+    def sqrt(self) -> Value:
+        return _unary(ops.SQRT, self)
+
+    # ------------------------------------------------------------------ gradients
+
+    def backward(self, grad: float = 1.0) -> None:
+        """Add ∂self/∂node to ``.grad`` of every node this value depends on (as micrograd)."""
+        if self.op is NO_GRAD:
+            backward_pass(self, 1.0)  # raises the no_grad explanation
+        accumulate_scalar(self, _to_float(grad))
+
+    def zero_grad(self) -> None:
+        """Set ``.grad`` of every node of the graph back to 0."""
+        from chainrule.graph import toposort
+
+        for node in toposort(self):
+            node.grad = 0.0
+
+    def detach(self) -> Value:
+        """The same number as a new leaf, with no history."""
+        return Value(self.data, label=self.label)
+
+    def item(self) -> float:
+        return self.data
+
+    def __float__(self) -> float:
+        return self.data
+
+    # ------------------------------------------------------------------ micrograd's view
+
+    @property
+    def _prev(self) -> set[Value]:
+        """micrograd's name for the inputs (a set there; visualisation code iterates it)."""
+        return set(self.inputs)
+
+    @property
+    def _op(self) -> str:
+        """micrograd's op string ('+', '*', '**2', 'ReLU'…); '' for a leaf."""
+        if self.op is None or self.op is NO_GRAD:
+            return ""
+        symbol = _MICROGRAD_OPS.get(self.op.name, self.op.name)
+        if self.op is ops.POW_CONST:
+            return f"**{_format(self.ctx[0])}"
+        return symbol
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data}, grad={self.grad}{label})"
+
+    # Jupyter shows a Value as its circuit.
+    def _repr_svg_(self) -> str | None:
+        try:
+            from chainrule.viz import repr_svg
+        except ImportError:
+            return None
+        result: str | None = repr_svg(self)
+        return result
+
+
+def _format(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _to_float(data: Any) -> float:
+    if type(data) is float:
+        return data
+    if isinstance(data, (int, float, np.integer, np.floating)) and not isinstance(data, complex):
+        return float(data)
+    if isinstance(data, np.ndarray) and data.ndim == 0 and data.dtype.kind in "biuf":
+        return float(data)
+    raise OperandError(
+        f"Value: expected a real number, got {type(data).__name__} {data!r:.60}"
+    )
+
+
+def _lift(other: Any, opname: str) -> Value:
+    """Wrap a plain number as a constant leaf; refuse anything else with a one-line reason."""
+    if type(other) is Value:
+        return other
+    if type(other) in (int, float) or isinstance(other, (np.integer, np.floating)):
+        return Value(other)
+    if getattr(type(other), "_shaped", False):
+        raise OperandError(
+            f"{opname}: cannot combine a Value (scalar engine) with a Tensor (array engine); "
+            "use chainrule.tensor for both, or .item() to take the Tensor's number"
+        )
+    if isinstance(other, np.ndarray):
+        raise OperandError(
+            f"{opname}: cannot combine a Value with a NumPy array of shape {other.shape}; "
+            "use chainrule.tensor(...) for arrays"
+        )
+    raise OperandError(
+        f"{opname}: unsupported operand {type(other).__name__} {other!r:.40}; "
+        "expected a number or a Value"
+    )
+
+
+def _numeric_error(op: Op, args: tuple[float, ...], exc: Exception) -> NumericError:
+    shown = ", ".join(f"{a:g}" for a in args)
+    if isinstance(exc, ZeroDivisionError):
+        reason = "division by zero"
+    elif isinstance(exc, OverflowError):
+        reason = "the result overflows a float"
+    else:
+        reason = "the input is outside the op's domain"
+    return NumericError(f"{op.name}({shown}): {reason}")
+
+
+def _make(data: float, op: Op, a: Value, b: Value | None, ctx: tuple[Any, ...]) -> Value:
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    out.ctx = ctx
+    out._g = 0.0
+    out._n = 0
+    if _GradMode.enabled:
+        out.op = op
+        out._a = a
+        out._b = b
+    else:
+        out.op = NO_GRAD
+        out._a = out._b = None
+    return out
+
+
+_new = object.__new__
+
+
+def _binary(op: Op, a: Value, b: Value) -> Value:
+    try:
+        data = op.scalar(a.data, b.data)  # type: ignore[misc]
+    except (ArithmeticError, ValueError) as exc:
+        raise _numeric_error(op, (a.data, b.data), exc) from None
+    return _make(data, op, a, b, ())
+
+
+def _unary(op: Op, a: Value, ctx: tuple[Any, ...] = ()) -> Value:
+    try:
+        data = op.scalar(a.data, *ctx)  # type: ignore[misc]
+    except (ArithmeticError, ValueError) as exc:
+        raise _numeric_error(op, (a.data, *ctx), exc) from None
+    return _make(data, op, a, None, ctx)
+
+
+def maximum(a: Any, b: Any) -> Value:
+    """The two-input max gate: routes the gradient to the larger input."""
+    return _binary(ops.MAXIMUM, _lift(a, "maximum"), _lift(b, "maximum"))
+
+
+def minimum(a: Any, b: Any) -> Value:
+    """The two-input min gate: routes the gradient to the smaller input."""
+    return _binary(ops.MINIMUM, _lift(a, "minimum"), _lift(b, "minimum"))
+
