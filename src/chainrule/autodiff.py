@@ -46,7 +46,7 @@ def grad(
         array_seed = _seed(output, grad_output)
         seed = Tensor(array_seed) if create_graph else array_seed
         grads = backward_pass(output, seed, create_graph=create_graph)
-        return tuple(_as_tensor(grads.get(x), x) for x in targets)
+        return tuple(_as_tensor(grads.get(x), x) for x in targets if isinstance(x, Tensor))
     raise OperandError(f"grad: output must be a Value or a Tensor, got {type(output).__name__}")
 
 

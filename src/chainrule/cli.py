@@ -45,7 +45,7 @@ class LazyGroup(click.Group):
                 return None
             raise
         command: Any = getattr(module, attr)
-        return command  # type: ignore[no-any-return]
+        return command
 
 
 def _available(name: str) -> bool:

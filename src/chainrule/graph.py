@@ -26,6 +26,7 @@ __all__ = [
     "accumulate_scalar",
     "backward_pass",
     "grad_enabled",
+    "has_listeners",
     "listen",
     "no_grad",
     "toposort",
@@ -86,6 +87,11 @@ class BackwardEvent:
 
 
 _listeners: list[Callable[[BackwardEvent], None]] = []
+
+
+def has_listeners() -> bool:
+    """Whether a backward pass now would emit events."""
+    return bool(_listeners)
 
 
 @contextmanager
@@ -317,11 +323,10 @@ def accumulate_scalar(root: Any, seed: float) -> None:
                 if not b._n:
                     push(b)
     except (ArithmeticError, ValueError) as exc:
-        for node in visited:
-            node._n = 0
-            node._g = 0.0
+        where = ", ".join(f"{x.data:g}" for x in (a, b) if x is not None)
+        for seen in visited:
+            seen._n = 0
+            seen._g = 0.0
         raise NumericError(
-            f"backward: the local gradient of {node.op.name} at "
-            f"{', '.join(f'{x.data:g}' for x in (a, b) if x is not None)} is not finite "
-            f"({exc})"
+            f"backward: the local gradient of {node.op.name} at {where} is not finite ({exc})"
         ) from None

@@ -373,7 +373,7 @@ def _max_vjp(g: Any, out: Any, a: Any, axis: Any, keepdims: bool) -> tuple[Any, 
 
 
 def _reshape_vjp(g: Any, out: Any, a: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
-    """Reshape moves no values: the gradient is reshaped back."""
+    """∂reshape(a)/∂a is the identity on values: the gradient is reshaped back."""
     return (g.reshape(raw(a).shape),)
 
 
@@ -382,7 +382,7 @@ def _transpose_array(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 
 def _transpose_vjp(g: Any, out: Any, a: Any, axes: tuple[int, ...]) -> tuple[Any, ...]:
-    """Transpose permutes values: the gradient is permuted back by the inverse permutation."""
+    """∂aᵀ/∂a permutes values: the gradient is permuted back by the inverse permutation."""
     return (g.transpose(*np.argsort(axes).tolist()),)
 
 
@@ -391,7 +391,7 @@ def _broadcast_array(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _broadcast_vjp(g: Any, out: Any, a: Any, shape: tuple[int, ...]) -> tuple[Any, ...]:
-    """Broadcasting copies values; the traversal sums the copies back (graph.unbroadcast)."""
+    """∂broadcast(a)/∂a copies values; the traversal sums the copies back (unbroadcast)."""
     return (g,)
 
 
@@ -400,7 +400,7 @@ def _getitem_array(a: np.ndarray, index: Any) -> np.ndarray:
 
 
 def _getitem_vjp(g: Any, out: Any, a: Any, index: Any) -> tuple[Any, ...]:
-    """Indexing picks elements: the gradient flows back to them, repeated picks accumulating."""
+    """∂a[i]/∂a picks elements: the gradient flows back to them, repeats accumulating."""
     shape = raw(a).shape
     if is_node(g):
         return (g.scatter_add(index, shape),)
@@ -415,7 +415,7 @@ def _scatter_add_array(g: np.ndarray, index: Any, shape: tuple[int, ...]) -> np.
 
 
 def _scatter_add_vjp(g: Any, out: Any, a: Any, index: Any, shape: Any) -> tuple[Any, ...]:
-    """Scatter-add is the transpose of indexing: its gradient is the indexed gradient."""
+    """∂scatter(a)/∂a is the transpose of indexing: the gradient is indexed back."""
     return (g[index],)
 
 

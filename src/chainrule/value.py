@@ -20,7 +20,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.errors import NumericError, OperandError
-from chainrule.graph import _GradMode, accumulate_scalar, backward_pass
+from chainrule.graph import _GradMode, accumulate_scalar, backward_pass, has_listeners
 from chainrule.ops import NO_GRAD, Op
 
 __all__ = ["Value", "maximum", "minimum"]
@@ -137,9 +137,13 @@ class Value:
 
     def backward(self, grad: float = 1.0) -> None:
         """Add ∂self/∂node to ``.grad`` of every node this value depends on (as micrograd)."""
-        if self.op is NO_GRAD:
-            backward_pass(self, 1.0)  # raises the no_grad explanation
-        accumulate_scalar(self, _to_float(grad))
+        seed = _to_float(grad)
+        if self.op is NO_GRAD or has_listeners():
+            # The general pass emits events (and explains a no_grad result).
+            for node, g in backward_pass(self, seed).items():
+                node.grad += g
+        else:
+            accumulate_scalar(self, seed)
 
     def zero_grad(self) -> None:
         """Set ``.grad`` of every node of the graph back to 0."""

@@ -1,0 +1,107 @@
+"""The traversal: deterministic order, events, higher-order gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.graph import BackwardEvent
+
+
+def test_toposort_is_deterministic_inputs_first() -> None:
+    x, y, z = cr.Value(-2.0, label="x"), cr.Value(5.0, label="y"), cr.Value(-4.0, label="z")
+    q = x + y
+    q.label = "q"
+    f = q * z
+    f.label = "f"
+    assert [n.label for n in cr.toposort(f)] == ["x", "y", "q", "z", "f"]
+
+
+def test_events_describe_every_edge_with_fan_out() -> None:
+    x = cr.Value(3.0, label="x")
+    y = x * x
+    events: list[BackwardEvent] = []
+    with cr.listen(events.append):
+        y.backward()
+    assert [(e.index, e.upstream, e.local, e.contribution) for e in events] == [
+        (0, 1.0, 3.0, 3.0),
+        (1, 1.0, 3.0, 3.0),
+    ]
+    assert all(e.input is x and e.node is y for e in events)
+    assert x.grad == sum(e.contribution for e in events)
+
+
+def test_events_for_tensors_and_no_listener_after_the_block() -> None:
+    a = cr.tensor([[1.0, 2.0]], requires_grad=True)
+    seen: list[BackwardEvent] = []
+    with cr.listen(seen.append):
+        (a @ a.T).sum().backward()
+    assert {e.node.op.name for e in seen} == {"sum", "matmul", "transpose"}
+    assert all(e.local is None for e in seen if e.node.op.name == "matmul")
+    (a * 2.0).sum().backward()
+    assert len(seen) == 4
+
+
+def test_second_derivatives_of_sigmoid_and_tanh_against_closed_forms() -> None:
+    for z in (-2.0, 0.0, 0.7):
+        x = cr.Value(z)
+        (d1,) = cr.grad(x.sigmoid(), x, create_graph=True)
+        (d2,) = cr.grad(d1, x)
+        s = 1 / (1 + np.exp(-z))
+        assert d1.data == pytest.approx(s * (1 - s), rel=1e-12)
+        assert d2.data == pytest.approx(s * (1 - s) * (1 - 2 * s), rel=1e-12)
+        t = cr.tensor([z], requires_grad=True)
+        (g1,) = cr.grad(t.tanh().sum(), t, create_graph=True)
+        (g2,) = cr.grad(g1.sum(), t)
+        th = np.tanh(z)
+        assert g2.item() == pytest.approx(-2 * th * (1 - th**2), rel=1e-12)
+
+
+def test_hessian_vector_product_of_a_quadratic_form() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4, 4))
+    h = a + a.T
+    v = rng.standard_normal(4)
+    w = cr.tensor(rng.standard_normal(4), requires_grad=True)
+    f = (w @ (cr.tensor(a) @ w))  # f = wᵀAw, ∇f = (A+Aᵀ)w, ∇²f = A+Aᵀ
+    (g,) = cr.grad(f, w, create_graph=True)
+    np.testing.assert_allclose(g.data, h @ w.data, rtol=1e-12)
+    (hv,) = cr.grad((g * v).sum(), w)
+    np.testing.assert_allclose(hv.data, h @ v, rtol=1e-12)
+
+
+def test_third_derivative_of_a_power() -> None:
+    x = cr.Value(2.0)
+    y = x**4
+    (d1,) = cr.grad(y, x, create_graph=True)
+    (d2,) = cr.grad(d1, x, create_graph=True)
+    (d3,) = cr.grad(d2, x)
+    assert (d1.data, d2.data, d3.data) == (32.0, 48.0, 48.0)
+
+
+def test_grad_leaves_grad_attributes_alone_and_zero_for_unused_inputs() -> None:
+    x, unused = cr.tensor([1.0], requires_grad=True), cr.tensor([5.0], requires_grad=True)
+    gx, gu = cr.grad((x * 3.0).sum(), [x, unused])
+    assert gx.data.tolist() == [3.0] and gu.data.tolist() == [0.0]
+    assert x.grad is None
+
+
+def test_gradcheck_names_the_input_and_element_on_failure() -> None:
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    class Wrong(cr.Tensor):
+        pass
+
+    def broken(t: cr.Tensor) -> cr.Tensor:
+        # Detaching one element hides it from backward: its analytic gradient is 0.
+        return (t * t).sum() + t.detach()[2] * 5.0 * (t[2] * 0.0 + 1.0)
+
+    with pytest.raises(cr.GradcheckError, match=r"input 0 element \(2,\): analytic 6 vs numer"):
+        cr.gradcheck(broken, [x])
+
+
+def test_gradcheck_refuses_float32_and_says_why() -> None:
+    x = cr.tensor(np.ones(2, dtype=np.float32), requires_grad=True)
+    with pytest.raises(cr.ChainruleError, match="float32.*need float64.*rounding"):
+        cr.gradcheck(lambda t: t * 2.0, [x])

@@ -1,0 +1,201 @@
+"""Every op of the catalogue against central differences, with hypothesis-drawn inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import chainrule as cr
+from chainrule.ops import OPS
+
+FLOATS = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
+POSITIVE = st.floats(0.2, 4.0, allow_nan=False, allow_infinity=False)
+
+
+def _tensor(array: np.ndarray) -> cr.Tensor:
+    return cr.tensor(np.array(array, dtype=np.float64), requires_grad=True)
+
+
+def _away_from_kinks(array: np.ndarray) -> np.ndarray:
+    # relu/abs/max have no derivative at 0 or at ties; central differences straddle the kink.
+    return np.where(np.abs(array) < 1e-3, 0.5, array)
+
+
+shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
+pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3)
+
+UNARY = {
+    "exp": (FLOATS, lambda t: t.exp()),
+    "log": (POSITIVE, lambda t: t.log()),
+    "sigmoid": (FLOATS, lambda t: t.sigmoid()),
+    "tanh": (FLOATS, lambda t: t.tanh()),
+    "relu": (FLOATS, lambda t: t.relu()),
+    "abs": (FLOATS, lambda t: abs(t)),
+    "sqrt": (POSITIVE, lambda t: t.sqrt()),
+    "neg": (FLOATS, lambda t: -t),
+    "pow_const": (POSITIVE, lambda t: t**2.5),
+}
+
+BINARY = {
+    "add": (FLOATS, FLOATS, lambda a, b: a + b),
+    "sub": (FLOATS, FLOATS, lambda a, b: a - b),
+    "mul": (FLOATS, FLOATS, lambda a, b: a * b),
+    "div": (FLOATS, POSITIVE, lambda a, b: a / b),
+    "pow": (POSITIVE, FLOATS, lambda a, b: a**b),
+    "maximum": (FLOATS, FLOATS, lambda a, b: a.maximum(b)),
+    "minimum": (FLOATS, FLOATS, lambda a, b: a.minimum(b)),
+}
+
+
+def test_every_elementwise_op_is_covered() -> None:
+    elementwise = {name for name, op in OPS.items() if op.elementwise}
+    assert elementwise == set(UNARY) | set(BINARY)
+
+
+def test_every_op_has_a_rule_and_a_derivative_doc() -> None:
+    for op in OPS.values():
+        assert op.rule and "∂" in op.doc, op.name
+        assert (op.local is None) != (op.vjp is None), op.name
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_unary_tensor_op_matches_central_differences(name: str, data: st.DataObject) -> None:
+    elements, fn = UNARY[name]
+    array = data.draw(hnp.arrays(np.float64, shapes, elements=elements))
+    if name in ("relu", "abs"):
+        array = _away_from_kinks(array)
+    assert cr.gradcheck(fn, [_tensor(array)])
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_binary_tensor_op_with_broadcasting(name: str, data: st.DataObject) -> None:
+    left, right, fn = BINARY[name]
+    (shape_a, shape_b), _ = data.draw(pairs)
+    a = data.draw(hnp.arrays(np.float64, shape_a, elements=left))
+    b = data.draw(hnp.arrays(np.float64, shape_b, elements=right))
+    if name in ("maximum", "minimum"):
+        a, b = np.broadcast_arrays(a, b)[0] + 0.0, b
+        b = b + np.where(np.abs(np.broadcast_to(a, np.broadcast_shapes(a.shape, b.shape))
+                                - b).min(initial=1.0) < 1e-3, 0.5, 0.0)
+    ta, tb = _tensor(a), _tensor(b)
+    assert cr.gradcheck(fn, [ta, tb])
+    out = fn(ta, tb)
+    assert out.shape == np.broadcast_shapes(a.shape, b.shape)
+
+
+@pytest.mark.parametrize("name", sorted(set(UNARY)))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_unary_value_op_matches_central_differences(name: str, data: st.DataObject) -> None:
+    elements, fn = UNARY[name]
+    x = data.draw(elements)
+    if name in ("relu", "abs") and abs(x) < 1e-3:
+        x = 0.5
+    assert cr.gradcheck(fn, [cr.Value(x)])
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_binary_value_op_matches_central_differences(name: str, data: st.DataObject) -> None:
+    left, right, fn = BINARY[name]
+    a, b = data.draw(left), data.draw(right)
+    if name in ("maximum", "minimum") and abs(a - b) < 1e-3:
+        b = a + 0.5
+    if name == "maximum":
+        fn = cr.maximum
+    if name == "minimum":
+        fn = cr.minimum
+    assert cr.gradcheck(fn, [cr.Value(a), cr.Value(b)])
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_reductions_over_every_axis(data: st.DataObject) -> None:
+    # Distinct values at least 0.05 apart: max has no derivative where two elements tie.
+    ints = data.draw(hnp.arrays(np.int64, shapes, elements=st.integers(-60, 60), unique=True))
+    array = ints * 0.05
+    axis = data.draw(st.one_of(st.none(), st.integers(-array.ndim, array.ndim - 1)))
+    keepdims = data.draw(st.booleans())
+    x = _tensor(array)
+    assert cr.gradcheck(lambda t: t.sum(axis=axis, keepdims=keepdims), [x])
+    assert cr.gradcheck(lambda t: t.mean(axis=axis, keepdims=keepdims), [x])
+    assert cr.gradcheck(lambda t: t.max(axis=axis, keepdims=keepdims), [x])
+    assert cr.gradcheck(lambda t: t.logsumexp(axis=axis, keepdims=keepdims), [x])
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_softmax_family_and_shape_ops(data: st.DataObject) -> None:
+    array = data.draw(hnp.arrays(np.float64, shapes, elements=FLOATS))
+    axis = data.draw(st.integers(-array.ndim, array.ndim - 1))
+    x = _tensor(array)
+    assert cr.gradcheck(lambda t: t.softmax(axis), [x])
+    assert cr.gradcheck(lambda t: t.log_softmax(axis), [x])
+    assert cr.gradcheck(lambda t: t.reshape(-1) * 2.0, [x])
+    assert cr.gradcheck(lambda t: t.T * 3.0, [x])
+    perm = data.draw(st.permutations(list(range(array.ndim))))
+    assert cr.gradcheck(lambda t: t.transpose(*perm) ** 2, [x])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 4), k=st.integers(1, 4), m=st.integers(1, 4), batch=st.integers(0, 2)
+)
+def test_matmul_2d_1d_and_batched(n: int, k: int, m: int, batch: int) -> None:
+    rng = np.random.default_rng(n * 100 + k * 10 + m)
+    lead = (2,) * batch
+    a = _tensor(rng.standard_normal(lead + (n, k)))
+    b = _tensor(rng.standard_normal((k, m)))
+    v = _tensor(rng.standard_normal(k))
+    assert cr.gradcheck(lambda x, y: x @ y, [a, b])
+    assert cr.gradcheck(lambda x, y: x @ y, [a, v])
+    assert cr.gradcheck(lambda x, y: x @ y, [v, b])
+    assert cr.gradcheck(lambda x, y: x @ y, [v, v])
+
+
+def test_integer_indexing_accumulates_repeated_indices() -> None:
+    x = _tensor(np.arange(5.0))
+    y = x[[0, 0, 3, 0]]
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 0.0, 0.0, 1.0, 0.0])
+    z = _tensor(np.arange(12.0).reshape(3, 4))
+    assert cr.gradcheck(lambda t: t[1:, ::2] * t[[0, 2, 2]][:, 1:3].sum(), [z])
+    assert cr.gradcheck(lambda t: t[np.array([0, 2, 0]), np.array([1, 1, 3])], [z])
+
+
+def test_softmax_is_stable_for_huge_logits() -> None:
+    x = _tensor(np.array([[1000.0, -1000.0, 0.0]]))
+    np.testing.assert_allclose(x.softmax(1).data, [[1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(x.log_softmax(1).data, [[0.0, -2000.0, -1000.0]])
+    assert x.logsumexp(1).item() == pytest.approx(1000.0)
+    assert cr.sigmoid(np.array([-1000.0, 1000.0])).tolist() == [0.0, 1.0]
+    assert cr.Value(-1000.0).sigmoid().data == 0.0
+
+
+def test_max_gate_routes_gradient_to_the_larger_input() -> None:
+    x, y = cr.Value(2.0), cr.Value(5.0)
+    cr.maximum(x, y).backward()
+    assert (x.grad, y.grad) == (0.0, 1.0)
+    a, b = cr.tensor([1.0, 4.0], requires_grad=True), cr.tensor([3.0, 2.0], requires_grad=True)
+    cr.maximum(a, b).sum().backward()
+    assert a.grad.tolist() == [0.0, 1.0] and b.grad.tolist() == [1.0, 0.0]
+
+
+def test_module_functions_on_plain_numbers_and_arrays() -> None:
+    assert cr.exp(1.0) == pytest.approx(math.e)
+    assert cr.sigmoid(0.0) == 0.5
+    np.testing.assert_allclose(cr.tanh(np.array([0.0, 1.0])), [0.0, math.tanh(1.0)])
+    assert cr.relu(-3) == 0.0
+    assert cr.maximum(2.0, 3.0) == 3.0
+    assert isinstance(cr.log(cr.Value(2.0)), cr.Value)
+    assert isinstance(cr.sqrt(cr.tensor([4.0])), cr.Tensor)
