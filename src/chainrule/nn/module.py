@@ -1,0 +1,132 @@
+"""`Module`: the base class of layers and networks, with PyTorch's names.
+
+A module's parameters are the ``requires_grad`` Tensors among its attributes; sub-modules are
+attributes that are modules (or lists/tuples of modules). Both are found by walking the
+attributes in the order they were assigned, so names and order are deterministic:
+``layers.0.weight``, ``layers.0.bias``, ``layers.2.weight``, …
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from chainrule.errors import ChainruleError, ShapeError
+
+
+class StateError(ChainruleError, ValueError):
+    """A saved state (parameters, checkpoint) does not fit the module it is loaded into."""
+
+
+def _is_tensor(x: object) -> bool:
+    # Duck-typed so this module does not need the engine at import time.
+    return getattr(type(x), "_is_node", False) and isinstance(getattr(x, "data", None), np.ndarray)
+
+
+class Module:
+    """Base class: subclasses set parameters/sub-modules in ``__init__`` and define ``forward``."""
+
+    training: bool = True
+
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+
+    def __call__(self, *args: Any) -> Any:
+        return self.forward(*args)
+
+    # -- traversal --------------------------------------------------------------------------
+
+    def _children(self) -> Iterator[tuple[str, Any]]:
+        for name, value in vars(self).items():
+            if name.startswith("_"):
+                continue
+            if (
+                isinstance(value, (list, tuple))
+                and value
+                and all(isinstance(v, Module) for v in value)
+            ):
+                for i, v in enumerate(value):
+                    yield f"{name}.{i}", v
+            else:
+                yield name, value
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module (name ``prefix``) and every sub-module, depth first."""
+        yield prefix, self
+        for name, value in self._children():
+            if isinstance(value, Module):
+                yield from value.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def named_parameters(self) -> list[tuple[str, Any]]:
+        """``(dotted name, Tensor)`` for every parameter, in assignment order."""
+        out: list[tuple[str, Any]] = []
+        for prefix, module in self.named_modules():
+            for name, value in vars(module).items():
+                if _is_tensor(value) and value.requires_grad:
+                    out.append((f"{prefix}.{name}" if prefix else name, value))
+        return out
+
+    def parameters(self) -> list[Any]:
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        return sum(int(p.size) for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        for _, module in self.named_modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    # -- state ------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter's array, keyed by its dotted name."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy arrays into the parameters in place (optimizers keep working).
+
+        Names must match exactly and every shape must agree; otherwise `StateError` names the
+        first difference and nothing is changed.
+        """
+        params = dict(self.named_parameters())
+        missing = [k for k in params if k not in state]
+        extra = [k for k in state if k not in params]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing {', '.join(missing)}")
+            if extra:
+                parts.append(f"unexpected {', '.join(extra)}")
+            raise StateError(f"state does not fit {type(self).__name__}: {'; '.join(parts)}")
+        for name, p in params.items():
+            value = np.asarray(state[name])
+            if value.shape != p.data.shape:
+                raise ShapeError(
+                    f"state {name!r} has shape {value.shape}, parameter has {p.data.shape}"
+                )
+        for name, p in params.items():
+            p.data[...] = state[name]
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        children = [(n, m) for n, m in self._children() if isinstance(m, Module)]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not children:
+            return head + ")"
+        lines = [head]
+        for name, module in children:
+            body = repr(module).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        return "\n".join(lines) + "\n)"
