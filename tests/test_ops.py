@@ -83,9 +83,9 @@ def test_binary_tensor_op_with_broadcasting(name: str, data: st.DataObject) -> N
     a = data.draw(hnp.arrays(np.float64, shape_a, elements=left))
     b = data.draw(hnp.arrays(np.float64, shape_b, elements=right))
     if name in ("maximum", "minimum"):
-        a, b = np.broadcast_arrays(a, b)[0] + 0.0, b
-        b = b + np.where(np.abs(np.broadcast_to(a, np.broadcast_shapes(a.shape, b.shape))
-                                - b).min(initial=1.0) < 1e-3, 0.5, 0.0)
+        # On a 0.1 grid offset by 0.05 the two inputs never tie (max has no derivative there).
+        a = np.round(a, 1)
+        b = np.round(b, 1) + 0.05
     ta, tb = _tensor(a), _tensor(b)
     assert cr.gradcheck(fn, [ta, tb])
     out = fn(ta, tb)
