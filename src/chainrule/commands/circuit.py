@@ -1,0 +1,271 @@
+"""``chainrule circuit``: one row per gate of an expression's circuit, and its pictures."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chainrule.errors import ChainruleError
+
+_BINDING = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.ASCII)
+
+_EPILOG = """\b
+Examples:
+  chainrule circuit "(x+y)*z" --at x=-2 y=5 z=-4
+  chainrule circuit "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2 x0=-1 w1=-3 x1=-2 w2=-3 --check
+  chainrule circuit --example staged --steps --svg staged.svg
+  chainrule circuit --example fanout --json
+"""
+
+
+def _bindings(tokens: list[str]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for token in tokens:
+        for part in filter(None, token.split(",")):
+            m = _BINDING.match(part.strip())
+            if m is None:
+                raise click.BadParameter(f"{part!r} is not NAME=NUMBER (write x=-2)",
+                                         param_hint="--at")
+            name, text = m.groups()
+            try:
+                values[name] = float(text)
+            except ValueError:
+                raise click.BadParameter(f"{name}={text}: {text!r} is not a number",
+                                         param_hint="--at") from None
+    return values
+
+
+@click.command(
+    "circuit",
+    epilog=_EPILOG,
+    # Unknown "options" are kept as arguments, so an expression may start with a minus sign
+    # ("-x*y") and assignments such as z=-4 after --at's first one are never taken for options.
+    context_settings={"ignore_unknown_options": True},
+)
+@click.argument("words", nargs=-1, metavar="EXPR [NAME=VALUE]...")
+@click.option("--at", "at", multiple=True, metavar="NAME=VALUE",
+              help="Input values, e.g. --at x=-2 y=5 z=-4 (more NAME=VALUE may follow).")
+@click.option("--example", "example_name", metavar="NAME",
+              help="A circuit from the notes: simple, neuron, neuron-sigmoid, staged, max, "
+                   "fanout, scale.")
+@click.option("--json", "as_json", is_flag=True, help="Write one JSON object instead of tables.")
+@click.option("--steps", is_flag=True, help="Replay the backward pass one edge at a time.")
+@click.option("--check", is_flag=True,
+              help="Compare each gradient with central differences (h = 1e-5).")
+@click.option("--explain", is_flag=True, help="One sentence per gate in plain words.")
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the circuit to an SVG file.")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the circuit to a PNG file.")
+@click.option("--max-nodes", default=80, show_default=True, type=click.IntRange(min=2),
+              help="Nodes drawn in a picture; the rest are folded into one.")
+def circuit(
+    words: tuple[str, ...],
+    at: tuple[str, ...],
+    example_name: str | None,
+    as_json: bool,
+    steps: bool,
+    check: bool,
+    explain: bool,
+    svg_path: Path | None,
+    png_path: Path | None,
+    max_nodes: int,
+) -> None:
+    """Show every gate of EXPR's circuit: forward value, local gradients, upstream gradient and
+    what it passes back, with the gate rule from the op catalogue.
+
+    EXPR uses numbers, variables, + - * / **, parentheses and exp log sigmoid tanh relu abs
+    sqrt max(a, b) min(a, b).
+    """
+    from chainrule import circuit as circuits
+
+    options = [w for w in words if w.startswith("--")]
+    if options:
+        raise click.NoSuchOption(options[0])
+    text_words = [w for w in words if not _BINDING.match(w)]
+    values = _bindings([*at, *(w for w in words if _BINDING.match(w))])
+    about = ""
+    if example_name is not None:
+        if text_words:
+            raise click.UsageError("give either EXPR or --example, not both")
+        try:
+            ex = circuits.example(example_name)
+        except KeyError as exc:
+            raise click.BadParameter(str(exc.args[0]), param_hint="--example") from None
+        text, about = ex.expression, ex.about
+        values = {**ex.at, **values}
+    elif not text_words:
+        raise click.UsageError("give an expression, e.g. chainrule circuit \"(x+y)*z\" "
+                               "--at x=-2 y=5 z=-4, or --example simple")
+    else:
+        text = " ".join(text_words)
+
+    try:
+        c = circuits.run(text, values)
+        written = _pictures(c, svg_path, png_path, max_nodes, text)
+    except ChainruleError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    if as_json:
+        data: dict[str, Any] = c.to_json()
+        if steps:
+            data["steps"] = c.steps()
+        if check:
+            data["check"] = c.check()
+        if explain:
+            data["explain"] = c.explain()
+        click.echo(json.dumps(data, indent=2))
+        return
+    _show(c, about=about, steps=steps, check=check, explain=explain, written=written)
+
+
+def _pictures(c: Any, svg: Path | None, png: Path | None, max_nodes: int, title: str) -> list[str]:
+    from chainrule.viz import render_dot, to_dot
+
+    written: list[str] = []
+    if svg is None and png is None:
+        return written
+    dot = to_dot(c.graph, max_nodes=max_nodes, title=title)
+    for path, kind in ((svg, "svg"), (png, "png")):
+        if path is None:
+            continue
+        try:
+            path.write_bytes(render_dot(dot, kind))
+        except OSError as exc:
+            raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
+        written.append(str(path))
+    return written
+
+
+# ---------------------------------------------------------------- terminal view
+
+_TREE_LIMIT = 40  # nodes drawn in the terminal tree; larger circuits show the table only
+_ROW_LIMIT = 100  # gates, steps and sentences printed; --json always has all of them
+_WIRE_LIMIT = 8  # wires spelled out in a fan-out sum
+
+
+def _capped(items: list[Any], what: str, console: Any) -> list[Any]:
+    if len(items) > _ROW_LIMIT:
+        console.print(f"[dim](showing the first {_ROW_LIMIT} of {len(items):,} {what}; "
+                      "--json has them all)[/]")
+    return items[:_ROW_LIMIT]
+
+
+def _show(c: Any, *, about: str, steps: bool, check: bool, explain: bool,
+          written: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from chainrule.viz import fmt
+
+    console = Console(highlight=False)
+    console.print(f"[bold]{c.expression.text}[/]  =  [green]{fmt(c.output)}[/]")
+    if about:
+        console.print(f"[dim]{about}[/]")
+    if len(c.graph["nodes"]) <= _TREE_LIMIT:
+        console.print(_tree(c))
+
+    table = Table(title="gates in forward order (the backward pass runs them bottom to top)",
+                  title_justify="left")
+    for name, style in (("gate", "bold"), ("value", "green"), ("input", ""), ("local", ""),
+                        ("upstream", "red"), ("passed back", "red")):
+        table.add_column(name, style=style, overflow="fold")
+    rules: dict[str, str] = {}
+    gates = c.gates()
+    for row in gates:
+        rules.setdefault(row["op"], row["rule"])
+    for row in _capped(gates, "gates", console):
+        for k, inp in enumerate(row["inputs"]):
+            first = k == 0
+            table.add_row(
+                f"#{row['id']} {row['op']}" if first else "",
+                fmt(row["value"]) if first else "",
+                f"{inp['name']} = {fmt(inp['value'])}",
+                fmt(inp["local_grad"]),
+                fmt(row["upstream"]) if first else "",
+                fmt(inp["passed"]),
+                end_section=k == len(row["inputs"]) - 1,
+            )
+    console.print(table)
+    console.print("[dim]local = ∂gate/∂input, upstream = ∂f/∂gate, "
+                  "passed back = upstream × local[/]")
+    for op, rule in rules.items():
+        console.print(f"[bold]{op}[/]: {rule}")
+
+    for fan in c.fanout():
+        parts = " + ".join(f"{fmt(w['contribution'])} (via #{w['target']})"
+                           for w in fan["wires"][:_WIRE_LIMIT])
+        if len(fan["wires"]) > _WIRE_LIMIT:
+            parts += f" + … ({len(fan['wires']) - _WIRE_LIMIT:,} more)"
+        console.print(f"fan-out: {fan['name']} feeds {len(fan['wires'])} wires; "
+                      f"their gradients add up: {parts} = [red]{fmt(fan['sum'])}[/]")
+    grads = "  ".join(f"∂f/∂{v} = [red]{fmt(g)}[/]" for v, g in c.gradients.items())
+    if grads:
+        console.print(f"gradients: {grads}")
+
+    if steps:
+        console.print("\n[bold]backward pass, one edge at a time[/]")
+        for line in _capped(c.step_sentences(), "steps", console):
+            console.print(line)
+    if explain:
+        console.print("\n[bold]in words[/]")
+        for line in _capped(c.explain(), "sentences", console):
+            console.print("• " + line)
+    if check:
+        console.print(_check_table(c))
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+def _tree(c: Any) -> Any:
+    """The circuit as a tree from the output down to its inputs (iterative: no recursion)."""
+    from rich.tree import Tree
+
+    from chainrule.viz import fmt
+
+    nodes = c.graph["nodes"]
+
+    def text(i: int) -> str:
+        n = nodes[i]
+        what = c.name(i) if n["op"] is None else f"#{i} {n['op']}"
+        return f"{what} = [green]{fmt(n['value'])}[/]  [red]grad {fmt(n['grad'])}[/]"
+
+    root_id = nodes[-1]["id"]
+    root = Tree(text(root_id), guide_style="dim")
+    shown: set[int] = set()
+    stack: list[tuple[Tree, int]] = [(root, root_id)]
+    while stack:
+        branch, i = stack.pop()
+        if i in shown:
+            continue
+        shown.add(i)
+        children = []
+        for src in nodes[i]["inputs"]:
+            if src in shown and nodes[src]["op"] is not None:
+                branch.add(f"#{src} [dim](shown above)[/]")
+                continue
+            children.append((branch.add(text(src)), src))
+        stack.extend(reversed(children))
+    return root
+
+
+def _check_table(c: Any) -> Any:
+    from rich.table import Table
+
+    from chainrule.viz import fmt
+
+    table = Table(title="gradient check: central differences, h = 1e-5", title_justify="left")
+    for name in ("variable", "analytic", "numerical", "relative error", "verdict"):
+        table.add_column(name)
+    colours = {"good": "green", "check": "yellow", "wrong": "bold red"}
+    for row in c.check():
+        rel = "—" if row["rel_error"] is None else f"{row['rel_error']:.1e}"
+        style = colours.get(row["verdict"], "yellow")
+        table.add_row(row["variable"], fmt(row["analytic"]), fmt(row["numerical"]), rel,
+                      f"[{style}]{row['verdict']}[/]")
+    table.caption = "|a−n|/max(|a|,|n|): > 1e-2 wrong, < 1e-7 good"
+    return table
