@@ -113,6 +113,14 @@ class Tensor:
         result: str | None = repr_svg(self)
         return result
 
+    def _repr_html_(self) -> str | None:
+        try:
+            from chainrule.viz import repr_html
+        except ImportError:
+            return None
+        result: str | None = repr_html(self)
+        return result
+
     # ------------------------------------------------------------------ elementwise
 
     def __add__(self, other: Any) -> Tensor:

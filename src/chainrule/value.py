@@ -192,6 +192,14 @@ class Value:
         result: str | None = repr_svg(self)
         return result
 
+    def _repr_html_(self) -> str | None:
+        try:
+            from chainrule.viz import repr_html
+        except ImportError:
+            return None
+        result: str | None = repr_html(self)
+        return result
+
 
 def _format(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(x)
