@@ -1,0 +1,127 @@
+"""Helpers shared by the lab's commands (chain, vanishing, diagnose, study)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
+INIT_NAMES = ("nielsen-large", "nielsen", "xavier", "he", "uniform")
+PREPROCESS_NAMES = ("raw", "scale", "standardize")
+LOSS_NAMES = ("cross-entropy", "quadratic", "softmax")
+
+PLOT_HELP = "Save a plot to FILE (.png, .svg or .pdf)."
+JSON_HELP = "Print one JSON object with the same data instead of tables."
+
+
+def emit_json(data: Any) -> None:
+    """One JSON object on stdout; NaN/∞ become null so any JSON parser reads it."""
+    from chainrule.lab._util import jsonable
+
+    click.echo(json.dumps(jsonable(data), indent=2, allow_nan=False, ensure_ascii=False))
+
+
+def floats(text: str, hint: str) -> list[float]:
+    """``"0.8,-0.6,1.3"`` → [0.8, -0.6, 1.3], or a usage error naming the option."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise click.BadParameter("give comma-separated numbers, e.g. 0.8,-0.6,1.3",
+                                 param_hint=hint)
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers",
+                                 param_hint=hint) from None
+
+
+def sizes(text: str, hint: str = "--sizes") -> tuple[int, ...]:
+    from chainrule.errors import ChainruleError
+    from chainrule.nn import parse_sizes
+
+    try:
+        return parse_sizes(text)
+    except ChainruleError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+
+
+@contextmanager
+def lab_errors() -> Iterator[None]:
+    """Turn the library's errors into a clean message and exit status 1."""
+    from chainrule.errors import ChainruleError
+
+    try:
+        yield
+    except ChainruleError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr; yields ``update(done, total)``."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (imported only when a plot is asked for)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    plt = pyplot()
+    try:
+        fig.savefig(path, dpi=130, bbox_inches="tight")
+    except (OSError, ValueError) as exc:
+        raise click.FileError(str(path), hint=str(exc)) from None
+    finally:
+        plt.close(fig)
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def fmt(x: float | None, digits: int = 4) -> str:
+    if x is None:
+        return "—"
+    if x == 0.0:
+        return "0"
+    if abs(x) >= 1e5 or abs(x) < 1e-3:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"

@@ -1,0 +1,242 @@
+"""``chainrule chain``: Nielsen's chain of sigmoid neurons, its gradient two ways, its regimes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chainrule.commands._lab import (
+    JSON_HELP,
+    PLOT_HELP,
+    console,
+    emit_json,
+    floats,
+    fmt,
+    lab_errors,
+    progress_bar,
+    pyplot,
+    save_figure,
+)
+
+EXAMPLES: dict[str, tuple[list[float], list[float], float]] = {
+    # Every z is 0, every factor 100·σ'(0) = 25: ∂C/∂b1 = 625·∂C/∂b3.
+    "exploding": ([100.0, 100.0, 100.0, 100.0], [-100.0, -50.0, -50.0, -50.0], 1.0),
+    "vanishing": ([0.8, -0.6, 1.3, 0.4], [0.1, -0.3, 0.5, -0.2], 1.0),
+}
+
+_EPILOG = """\b
+Examples:
+  chainrule chain --weights 0.8,-0.6,1.3,0.4 --biases 0.1,-0.3,0.5,-0.2 --input 1 --target 0
+  chainrule chain --weights 100,100,100,100 --biases -100,-50,-50,-50 --input 1
+  chainrule chain --layers 6 --seed 3 --svg chain.svg
+  chainrule chain --monte-carlo 100000 --plot chain-mc.png
+"""
+
+
+@click.command("chain", epilog=_EPILOG)
+@click.option("--weights", metavar="W1,W2,…", help="One weight per layer (comma-separated).")
+@click.option("--biases", metavar="B1,B2,…", help="One bias per layer (comma-separated).")
+@click.option("--input", "x", type=float, default=1.0, show_default=True,
+              help="The input x fed to the first neuron.")
+@click.option("--target", "y", type=float, default=0.0, show_default=True,
+              help="The target y of the cost.")
+@click.option("--layers", type=click.IntRange(min=2), default=4, show_default=True,
+              help="Number of neurons of a random chain (without --weights).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of a random chain.")
+@click.option("--init", type=click.Choice(["normal"]), default="normal", show_default=True,
+              help="Distribution of a random chain's weights and biases: N(0, 1).")
+@click.option("--example", type=click.Choice(sorted(EXAMPLES)),
+              help="A chain from the text: exploding (every factor 25) or vanishing.")
+@click.option("--cost", type=click.Choice(["quadratic", "cross-entropy"]), default="quadratic",
+              show_default=True)
+@click.option("--monte-carlo", "monte_carlo", type=click.IntRange(min=1), metavar="N",
+              help="Also draw N random chains and show the distribution of the factors and of "
+                   "∂C/∂b1 / ∂C/∂b3.")
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw the 'network as a mnemonic' picture of ∂C/∂b1 to an SVG file.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help=PLOT_HELP + " Per-layer |∂C/∂b|; with --monte-carlo, the histograms.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def chain(
+    weights: str | None,
+    biases: str | None,
+    x: float,
+    y: float,
+    layers: int,
+    seed: int,
+    init: str,
+    example: str | None,
+    cost: str,
+    monte_carlo: int | None,
+    svg_path: Path | None,
+    plot_path: Path | None,
+    as_json: bool,
+) -> None:
+    """One sigmoid neuron per layer: ∂C/∂b_j by backprop and as Nielsen's product
+    σ'(z_j)·Π w_k σ'(z_k)·∂C/∂a_L, the factor each layer applies, and what they mean."""
+    from chainrule.lab import chain as lab
+
+    if (weights is None) != (biases is None):
+        raise click.UsageError("give both --weights and --biases (one of each per layer)")
+    if example is not None and weights is not None:
+        raise click.UsageError("give either --example or --weights/--biases, not both")
+    with lab_errors():
+        if example is not None:
+            ws, bs, x = EXAMPLES[example]
+        elif weights is not None and biases is not None:
+            ws, bs = floats(weights, "--weights"), floats(biases, "--biases")
+        else:
+            ws, bs = lab.random_chain(layers, seed, init)
+        result = lab.run_chain(ws, bs, x=x, y=y, cost=cost)
+        mc = None
+        if monte_carlo is not None:
+            with progress_bar(f"{monte_carlo:,} random chains", not as_json) as update:
+                update(0, 1)
+                mc = lab.monte_carlo(monte_carlo, layers=max(len(ws), 3), seed=seed)
+                update(1, 1)
+    written: list[str] = []
+    if svg_path is not None:
+        try:
+            svg_path.write_text(lab.mnemonic_svg(result), encoding="utf-8")
+        except OSError as exc:
+            raise click.FileError(str(svg_path), hint=exc.strerror or str(exc)) from None
+        written.append(str(svg_path))
+    if plot_path is not None:
+        _plot(result, mc, plot_path)
+        written.append(str(plot_path))
+    if as_json:
+        data: dict[str, Any] = dict(result)
+        if mc is not None:
+            data["monte_carlo"] = mc
+        emit_json(data)
+        return
+    _show(result, mc, written)
+
+
+def _mnemonic_lines(result: dict[str, Any]) -> tuple[str, str]:
+    from chainrule.lab.chain import mnemonic_terms
+
+    terms = mnemonic_terms(result, 1)
+    syms, nums = [], []
+    for sym, val in terms:
+        num = "∞" if val is None else f"{val:.4g}"
+        width = max(len(sym), len(num))
+        syms.append(sym.center(width))
+        nums.append(num.center(width))
+    head = "∂C/∂b1 = "
+    return head + " × ".join(syms), " " * (len(head) - 2) + "= " + "   ".join(nums)
+
+
+def _show(result: dict[str, Any], mc: dict[str, Any] | None, written: list[str]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    out = console()
+    n = len(result["layers"])
+    table = Table(title=f"a chain of {n} sigmoid neurons: z = w·a + b, a = σ(z); "
+                        f"x = {fmt(result['x'])}, y = {fmt(result['y'])}, {result['cost']} cost",
+                  title_justify="left")
+    table.box = box.SIMPLE_HEAD
+    table.pad_edge = False
+    table.padding = (0, 1)
+    for col in ("j", "w", "b", "z", "a", "σ'(z)", "w·σ'(z)", "∂C/∂b graph", "∂C/∂b product"):
+        table.add_column(col, justify="right", min_width=10 if col.startswith("∂") else None)
+    for j, row in enumerate(result["layers"]):
+        factor = row["factor"]
+        style = "red" if abs(factor) > 1 else "blue"
+        table.add_row(
+            str(j + 1), fmt(row["w"], 3), fmt(row["b"], 3), fmt(row["z"], 3), fmt(row["a"], 3),
+            fmt(row["sigma_prime"], 3), f"[{style}]{fmt(factor, 3)}[/]",
+            fmt(result["grad_b_autodiff"][j], 4), fmt(result["grad_b_formula"][j], 4),
+        )
+    out.print(table)
+    agree = "[green]agree[/]" if result["agree"] else "[red]DISAGREE[/]"
+    out.print(f"the two computations {agree} (largest difference "
+              f"{result['max_abs_difference']:.2g})")
+    top, bottom = _mnemonic_lines(result)
+    out.print()
+    out.print(top)
+    out.print(bottom)
+    out.print(f"{' ' * 7}= {result['grad_b_autodiff'][0]:.7g}")
+    out.print()
+    ratio = result["ratio_b1_b3"]
+    if ratio is not None:
+        shown = f"{ratio:.6g}" if abs(ratio) >= 1 else f"{ratio:.4g}"
+        out.print(f"∂C/∂b1 / ∂C/∂b3 = [bold]{shown}[/]")
+    colour = {"vanishing": "blue", "exploding": "red"}.get(result["regime"], "yellow")
+    head, _, rest = result["sentence"].partition(":")
+    out.print(f"[bold {colour}]{head}:[/]{rest}")
+    if mc is not None:
+        _show_mc(out, mc)
+    for path in written:
+        out.print(f"wrote {path}")
+
+
+def _show_mc(out: Any, mc: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{mc['n']:,} random chains of {mc['layers']} neurons, weights and "
+                        "biases N(0, 1)", title_justify="left")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    q = mc["ratio_quantiles"]
+    rows = [
+        ("fraction of |w·σ'(z)| below 1/4", f"{mc['fraction_factor_below_quarter']:.1%}"),
+        ("fraction of |w| below 1 (each such factor is < 1/4)",
+         f"{mc['fraction_weight_below_one']:.1%}"),
+        ("fraction of |w·σ'(z)| below 1", f"{mc['fraction_factor_below_one']:.2%}"),
+        ("median / largest |w·σ'(z)|",
+         f"{fmt(mc['median_abs_factor'])} / {fmt(mc['max_abs_factor'])}"),
+        ("median |∂C/∂b1 / ∂C/∂b3|", fmt(mc["median_abs_ratio_b1_b3"])),
+        ("5% … 95% quantiles of that ratio", f"{fmt(q['q05'])} … {fmt(q['q95'])}"),
+        ("fraction with |∂C/∂b1| < |∂C/∂b3| / 16", f"{mc['fraction_ratio_below_1_16']:.1%}"),
+        ("fraction with |∂C/∂b1| > |∂C/∂b3|", f"{mc['fraction_ratio_above_1']:.2%}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    out.print(table)
+    out.print(f"[dim]{mc['factor_bound']}: with |w| < 1, as N(0, 1) weights mostly are, every "
+              "factor shrinks the gradient by 4× or more.[/]")
+
+
+def _plot(result: dict[str, Any], mc: dict[str, Any] | None, path: Path) -> None:
+    plt = pyplot()
+    if mc is None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        n = len(result["layers"])
+        xs = list(range(1, n + 1))
+        auto = [abs(g) for g in result["grad_b_autodiff"]]
+        product = [abs(g) for g in result["grad_b_formula"]]
+        ax.bar(xs, auto, color="#2A6EA6", label="|∂C/∂b_j| by backprop")
+        ax.plot(xs, product, "o", color="#FFA933", label="Nielsen's product")
+        for j, row in enumerate(result["layers"][1:], start=2):
+            ax.annotate(f"×{abs(row['factor']):.3g}", (j - 0.5, max(auto[j - 2], auto[j - 1])),
+                        ha="center", va="bottom", fontsize=8, color="#555")
+        ax.set_yscale("log")
+        ax.set_xticks(xs, [f"b{j}" for j in xs])
+        ax.set_xlabel("bias of neuron j (input side first)")
+        ax.set_ylabel("|∂C/∂b_j| (log scale)")
+        ax.set_title(f"Chain of {n} sigmoid neurons: {result['regime']} gradient")
+        ax.legend(loc="best", fontsize=8)
+        ax.grid(True, which="both", axis="y", alpha=0.3)
+    else:
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+        for ax, key, line, label, title in (
+            (ax1, "factor_histogram", 0.25, "1/4 = σ'(0)", "|w·σ'(z)| of every layer"),
+            (ax2, "ratio_histogram", 1 / 16, "1/16", "|∂C/∂b1 / ∂C/∂b3|"),
+        ):
+            hist = mc[key]
+            edges, counts = hist["edges"], hist["counts"]
+            if counts:
+                widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
+                ax.bar(edges[:-1], counts, width=widths, align="edge", color="#2A6EA6")
+            ax.axvline(line, color="#c0392b", linestyle="--", label=label)
+            ax.set_xscale("log")
+            ax.set_title(title)
+            ax.set_ylabel("chains" if key == "ratio_histogram" else "factors")
+            ax.legend(fontsize=8)
+        fig.suptitle(f"{mc['n']:,} random chains of {mc['layers']} neurons, weights and biases "
+                     "N(0, 1)")
+    save_figure(fig, path)

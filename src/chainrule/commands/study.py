@@ -1,0 +1,216 @@
+"""``chainrule study``: the input-scale study and the learning-rate sweep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chainrule.commands._lab import (
+    ACTIVATION_NAMES,
+    INIT_NAMES,
+    JSON_HELP,
+    LOSS_NAMES,
+    PLOT_HELP,
+    PREPROCESS_NAMES,
+    console,
+    emit_json,
+    floats,
+    fmt,
+    lab_errors,
+    progress_bar,
+    pyplot,
+    save_figure,
+    sizes,
+)
+
+COLORS = ["#2A6EA6", "#FFA933", "#FF5555", "#3CB371", "#5555FF", "#8E44AD", "#7F8C8D",
+          "#E67E22", "#16A085"]
+
+
+@click.group("study")
+def study() -> None:
+    """Studies from the texts: input scale (raw / scaled / standardized) and learning rate."""
+
+
+def _common(fn: Any) -> Any:
+    options = [
+        click.option("--sizes", "sizes_text", default="784,30,10", show_default=True),
+        click.option("--activation", type=click.Choice(ACTIVATION_NAMES), default="sigmoid",
+                     show_default=True),
+        click.option("--init", type=click.Choice(INIT_NAMES), default="nielsen",
+                     show_default=True),
+        click.option("--loss", type=click.Choice(LOSS_NAMES), default="cross-entropy",
+                     show_default=True),
+        click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True),
+        click.option("--batch", type=click.IntRange(min=1), default=10, show_default=True),
+        click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True,
+                     help="Train on the first N training images (test: the whole test set)."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--data", default="sample", show_default=True,
+                     help="sample (embedded), mnist (downloaded), or a path."),
+        click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help=PLOT_HELP),
+        click.option("--json", "as_json", is_flag=True, help=JSON_HELP),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@study.command("input-scale")
+@_common
+@click.option("--lr", type=float, default=0.1, show_default=True)
+def input_scale(sizes_text: str, activation: str, init: str, loss: str, epochs: int,
+                batch: int, samples: int, seed: int, data: str, plot_path: Path | None,
+                as_json: bool, lr: float) -> None:
+    """The same network and initial weights on raw pixels (0–255), scaled [0, 1] and
+    standardized inputs: the multiply gate hands w a gradient proportional to its input."""
+    from chainrule.lab import studies
+
+    parsed = sizes(sizes_text)
+    with lab_errors(), progress_bar("training", not as_json) as update:
+        result = studies.input_scale_study(
+            parsed, epochs=epochs, lr=lr, batch=batch, activation=activation, init=init,
+            loss=loss, samples=samples, seed=seed, data=data, progress=update)
+    if plot_path is not None:
+        _plot_scale(result, plot_path)
+    if as_json:
+        emit_json(result)
+        return
+    from rich import box
+    from rich.table import Table
+
+    out = console()
+    table = Table(title=f"{','.join(map(str, parsed))} {activation}, init {init}, {loss}, lr "
+                        f"{lr:g}, batch {batch}, {epochs} epochs on {samples:,} images",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("inputs", "mean |x|", "‖∂C/∂W¹‖ at start", "÷ scaled", "layer-1 saturated",
+                "‖∂C/∂W¹‖ at end", "test accuracy"):
+        table.add_column(col, justify="right")
+    for mode, run in result["modes"].items():
+        sat = run["first_layer_saturated"]
+        table.add_row(
+            mode, fmt(run["input_mean_abs"], 3), fmt(run["first_layer_weight_grad"][0], 3),
+            fmt(run["gradient_ratio_to_scale"], 3) + "×",
+            "" if sat is None else f"{sat:.0%}", fmt(run["first_layer_weight_grad"][-1], 3),
+            f"{run['test_accuracy'][-1]:.1%}" + (" (diverged)" if run["diverged"] else ""),
+        )
+    out.print(table)
+    out.print("The multiply gate z = w·x hands w the gradient ∂C/∂z·x: proportional to its "
+              "input. Raw pixels are 255× the scaled ones, so the first layer's weight gradient "
+              "starts larger — unless the large z saturate the units, whose σ'(z) ≈ 0 then "
+              "stops learning instead.")
+    if plot_path is not None:
+        out.print(f"wrote {plot_path}")
+
+
+@study.command("lr")
+@_common
+@click.option("--lrs", metavar="R1,R2,…", help="Learning rates (default: --min … --max).")
+@click.option("--min", "low", type=float, default=1e-3, show_default=True)
+@click.option("--max", "high", type=float, default=1e2, show_default=True)
+@click.option("--num", type=click.IntRange(min=1), default=6, show_default=True,
+              help="How many log-spaced rates between --min and --max.")
+@click.option("--preprocess", type=click.Choice(PREPROCESS_NAMES), default="scale",
+              show_default=True)
+def lr(sizes_text: str, activation: str, init: str, loss: str, epochs: int, batch: int,
+       samples: int, seed: int, data: str, plot_path: Path | None, as_json: bool,
+       lrs: str | None, low: float, high: float, num: int, preprocess: str) -> None:
+    """A learning-rate sweep from the same start: final cost and accuracy per rate,
+    divergence detected and marked."""
+    from chainrule.lab import studies
+
+    parsed = sizes(sizes_text)
+    with lab_errors(), progress_bar("learning rates", not as_json) as update:
+        rates = floats(lrs, "--lrs") if lrs else studies.lr_grid(low, high, num)
+        result = studies.lr_sweep(
+            rates, parsed, epochs=epochs, batch=batch, activation=activation, init=init,
+            loss=loss, preprocess=preprocess, samples=samples, seed=seed, data=data,
+            progress=update)
+    if plot_path is not None:
+        _plot_lr(result, plot_path)
+    if as_json:
+        emit_json(result)
+        return
+    from rich import box
+    from rich.table import Table
+
+    out = console()
+    table = Table(title=f"{','.join(map(str, parsed))} {activation}, init {init}, {loss}, batch "
+                        f"{batch}, {epochs} epochs on {samples:,} images",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("lr", "train cost", "test cost", "test accuracy", ""):
+        table.add_column(col, justify="right")
+    for run in result["runs"]:
+        mark = f"[red]diverged (epoch {run['diverged_at_epoch']})[/]" if run["diverged"] else (
+            "[green]best[/]" if run["lr"] == result["best_lr"] else "")
+        table.add_row(f"{run['lr']:.3g}", fmt(run["final_train_cost"], 4),
+                      fmt(run["final_test_cost"], 4), f"{run['final_test_accuracy']:.1%}", mark)
+    out.print(table)
+    out.print(f"[dim]diverged: the cost or the weights stopped being finite, or an epoch's cost "
+              f"rose above {result['divergence_factor']:g}× the starting cost.[/]")
+    if plot_path is not None:
+        out.print(f"wrote {plot_path}")
+
+
+def _plot_scale(result: dict[str, Any], path: Path) -> None:
+    plt = pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    for k, (mode, run) in enumerate(result["modes"].items()):
+        colour = COLORS[k % len(COLORS)]
+        grads = [g if g else float("nan") for g in run["first_layer_weight_grad"]]
+        ax1.plot(range(len(grads)), grads, "o-", color=colour, label=mode)
+        ax2.plot(range(len(run["test_accuracy"])), run["test_accuracy"], "o-", color=colour,
+                 label=mode)
+    ax1.set_yscale("log")
+    ax1.set_xlabel("epoch")
+    ax1.set_title("first-layer weight gradient ‖∂C/∂W¹‖")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylim(0, 1)
+    ax2.set_title("test accuracy")
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (ax1, ax2):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle(f"Input scale: {','.join(map(str, result['sizes']))} {result['activation']}, "
+                 f"lr {result['lr']:g}")
+    save_figure(fig, path)
+
+
+def _plot_lr(result: dict[str, Any], path: Path) -> None:
+    plt = pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+    runs = result["runs"]
+    rates = [r["lr"] for r in runs]
+    acc = [r["final_test_accuracy"] for r in runs]
+    ax1.plot(rates, acc, "-", color="#2A6EA6", zorder=1)
+    for r in runs:
+        ax1.scatter([r["lr"]], [r["final_test_accuracy"]], zorder=2, s=60,
+                    color="#c0392b" if r["diverged"] else "#2A6EA6",
+                    marker="x" if r["diverged"] else "o")
+    ax1.scatter([], [], color="#c0392b", marker="x", label="diverged")
+    ax1.set_xscale("log")
+    ax1.set_ylim(0, 1)
+    ax1.set_xlabel("learning rate")
+    ax1.set_title("final test accuracy")
+    ax1.legend(fontsize=8)
+    for k, r in enumerate(runs):
+        costs = [c if c is not None else float("nan") for c in r["train_cost"]]
+        ax2.plot(range(len(costs)), costs, "o-" if not r["diverged"] else "x--",
+                 color=COLORS[k % len(COLORS)], label=f"lr {r['lr']:.3g}")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("epoch")
+    ax2.set_title("training cost")
+    ax2.legend(fontsize=7)
+    from matplotlib.ticker import MaxNLocator
+
+    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (ax1, ax2):
+        ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle(f"Learning-rate sweep: {','.join(map(str, result['sizes']))} "
+                 f"{result['activation']}, {result['epochs']} epochs")
+    save_figure(fig, path)
