@@ -65,8 +65,15 @@ def is_node(x: object) -> bool:
     return getattr(type(x), "_is_node", False)
 
 
+# Arrays and floats answer first: for them getattr above has to fail (an AttributeError raised
+# and swallowed), which cost more than the rest of a small backward step's Python.
+_PLAIN = (np.ndarray, float)
+
+
 def raw(x: Any) -> Any:
     """The number or array behind ``x`` (an engine node's data, or ``x`` itself)."""
+    if isinstance(x, _PLAIN):
+        return x
     return x.data if is_node(x) else x
 
 
@@ -76,10 +83,10 @@ def _indicator(cond: Any) -> Any:
 
 
 def _call(name: str, x: Any, npfn: Callable[[Any], Any], mathfn: Callable[[float], float]) -> Any:
+    if isinstance(x, np.ndarray):  # the common case first (see _PLAIN)
+        return npfn(x)
     if is_node(x):
         return getattr(x, name)()
-    if isinstance(x, np.ndarray):
-        return npfn(x)
     return mathfn(x)
 
 
@@ -114,8 +121,18 @@ def _scalar_sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
+# Below −limit, e^−x overflows the dtype (ln of its largest value, rounded down).
+_EXP_LIMIT = {np.dtype(np.float64): -709.0, np.dtype(np.float32): -88.0,
+              np.dtype(np.float16): -11.0}
+
+
 def _array_sigmoid(x: np.ndarray) -> np.ndarray:
     # e^−x may overflow to inf for very negative x; 1/(1+inf) = 0 is the right answer.
+    # Entering np.errstate costs as much as the exp of a small batch, so it is only paid when
+    # some element can overflow; one min-reduction tells (NaN compares False: errstate path).
+    limit = _EXP_LIMIT.get(x.dtype)
+    if limit is not None and x.size and np.minimum.reduce(x, axis=None) > limit:
+        return 1.0 / (1.0 + np.exp(-x))
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-x))
 
@@ -316,7 +333,7 @@ def _matmul_vjp(
 ) -> tuple[Any, ...]:
     """∂(A@B): Ā = G @ Bᵀ, B̄ = Aᵀ @ G (operands are at least 2-D; batches broadcast)."""
     # A data batch needs no gradient; skipping its product saves the largest matmul of a step.
-    flat = raw(a).ndim == 2 and raw(b).ndim == 2
+    flat = a.ndim == 2 and b.ndim == 2  # arrays and Tensors both have ndim
     ga = (g @ (b.T if flat else _swap_last(b))) if needs[0] else None
     gb = ((a.T if flat else _swap_last(a)) @ g) if needs[1] else None
     return ga, gb
