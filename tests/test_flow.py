@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -81,9 +79,7 @@ def test_layers_without_bias_use_the_weighted_input() -> None:
 
 def test_book_table_on_the_embedded_sample() -> None:
     sizes = (784, 30, 30, 30, 30, 10)
-    started = time.perf_counter()
-    r = vanishing_table(sizes)  # 20 seeds, 1000 images: the book's measure
-    assert time.perf_counter() - started < 15
+    r = vanishing_table(sizes)  # 20 seeds, 1000 images: the book's measure (timed in benchmarks/)
     means = r["hidden_layer_norms"]["mean"]
     assert len(r["per_seed"]) == 20 and len(r["per_seed"][0]) == 4
     assert r["book"] == BOOK[sizes]
@@ -101,12 +97,9 @@ def test_table_options_and_book_only_for_the_book_setup() -> None:
     assert len(r["ratios"]) == 1
 
 
-def test_layer_norms_for_is_fast_for_deep_wide_networks() -> None:
-    layer_norms_for((784, 30, 10))  # load the sample once
+def test_layer_norms_for_deep_wide_networks() -> None:
     sizes = (784, *([100] * 30), 10)
-    started = time.perf_counter()
     r = layer_norms_for(sizes, "sigmoid", "nielsen")
-    assert time.perf_counter() - started < 1.5  # typically ~0.1 s
     assert len(r["norms"]) == 30 and r["data"] == "sample"
     assert r["norms"][0] < r["norms"][-1] * 1e-6
     relu = layer_norms_for(sizes, "relu", "he", weight_scale=1.0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 
 import pytest
 
@@ -134,14 +133,12 @@ def test_png() -> None:
 
 
 @needs_graphviz
-def test_a_thirty_gate_circuit_renders_well_under_a_second() -> None:
+def test_a_thirty_gate_circuit_renders() -> None:
+    # Its speed is measured in benchmarks/, not asserted here.
     out = chain(10)
     assert sum(n["op"] is not None for n in graph_dict(out)["nodes"]) == 30
-    start = time.perf_counter()
     svg = viz.draw(out, "svg")
-    elapsed = time.perf_counter() - start
     assert b"<svg" in svg
-    assert elapsed < 1.0, f"rendering took {elapsed:.3f} s"
 
 
 @needs_graphviz
