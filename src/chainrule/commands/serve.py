@@ -1,0 +1,61 @@
+"""``chainrule serve``: the web explorer on this computer (Starlette + uvicorn)."""
+
+from __future__ import annotations
+
+import webbrowser
+from typing import Any
+
+import click
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+"""Hosts that keep the explorer on this computer; with one of them, other Host headers are
+refused (a web page elsewhere cannot reach the explorer through DNS rebinding)."""
+
+
+def _url(server: Any, host: str, port: int) -> str:
+    """The address the server really listens on (port 0 means the system chose one)."""
+    for s in getattr(server, "servers", []):
+        for sock in getattr(s, "sockets", []):
+            port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def make_server(app: Any, host: str, port: int, open_browser: bool) -> Any:
+    """A uvicorn server for ``app`` that prints its address (and opens it) once it listens."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.should_exit:  # the port could not be bound: uvicorn said why
+                return
+            url = _url(self, host, port)
+            click.echo(f"chainrule explorer on {url}  (Ctrl-C stops it)")
+            if open_browser:
+                webbrowser.open(url)
+
+    return Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. The default keeps the explorer on this computer.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0 picks a free one).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
+def serve(host: str, port: int, open_browser: bool) -> None:
+    """Open the web explorer: circuits with a step-through backward pass, the vanishing
+    gradient with sliders, and live training curves.
+
+    Everything runs on this computer; the page loads nothing from the network.
+    """
+    from chainrule.web import create_app
+
+    loopback = host in LOOPBACK
+    if not loopback:
+        click.echo(f"warning: listening on {host}: anyone who can reach this address can use "
+                   "the explorer (and start training runs)", err=True)
+    allowed = ["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None
+    server = make_server(create_app(allowed_hosts=allowed), host, port, open_browser)
+    server.run()
