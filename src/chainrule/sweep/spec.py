@@ -1,0 +1,375 @@
+"""A sweep: a grid of settings, read from a TOML file or given as flags, expanded into cells.
+
+A sweep file names fixed settings at the top level and the axes of the grid under ``[grid]``;
+every combination of the axes' values is one cell::
+
+    measure = "norms"          # what each cell measures (see chainrule.sweep.measures)
+    samples = 100              # fixed: the same in every cell
+
+    [grid]                     # axes: one cell per combination
+    depth = [1, 2, 3, 4, 5]    # hidden layers of `width` units between `inputs` and `outputs`
+    activation = ["sigmoid", "tanh", "relu"]
+    init = ["nielsen", "xavier", "he"]
+    seed = [0, 1, 2]
+
+A cell's parameters are the settings its measure uses, with every default filled in, so that the
+results file describes each number completely. Its key is a hash of those parameters as canonical
+JSON: the same settings always give the same key, whatever the order of the file or the flags,
+which is how a rerun recognises the cells it has already finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chainrule.errors import ChainruleError
+from chainrule.sweep.measures import MEASURES
+
+
+class SweepError(ChainruleError, ValueError):
+    """A sweep file or flag is invalid, or a results file cannot be used."""
+
+
+def _to_int(key: str, value: Any) -> int:
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise SweepError(f"{key} must be an integer, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise SweepError(f"{key} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _to_float(key: str, value: Any) -> float:
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise SweepError(f"{key} must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SweepError(f"{key} must be a number, got {value!r}")
+    return float(value)
+
+
+def _to_str(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SweepError(f"{key} must be a name, got {value!r}")
+    return value.strip()
+
+
+def _to_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise SweepError(f"{key} must be true or false, got {value!r}")
+
+
+def _to_sizes(key: str, value: Any) -> tuple[int, ...]:
+    if isinstance(value, str):
+        parts = [p for p in value.replace(" ", "").split(",") if p]
+    elif isinstance(value, (list, tuple)):
+        parts = list(value)
+    else:
+        raise SweepError(f"{key} must be layer sizes like [784, 30, 10], got {value!r}")
+    sizes = tuple(_to_int(key, p) for p in parts)
+    if len(sizes) < 3 or min(sizes) < 1:
+        raise SweepError(
+            f"{key} needs inputs, at least one hidden layer and outputs, all positive "
+            f"(like [784, 30, 10]), got {value!r}"
+        )
+    return sizes
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key a sweep may set: how to read a value, its default and what it means."""
+
+    convert: Callable[[str, Any], Any]
+    default: Any
+    help: str
+    at_least: float | None = None
+    choices: Callable[[], Sequence[str]] | None = None
+
+
+def _activations() -> Sequence[str]:
+    from chainrule.nn import ACTIVATIONS
+
+    return [a for a in ACTIVATIONS if a != "linear"]
+
+
+def _inits() -> Sequence[str]:
+    from chainrule.nn import INITS
+
+    return INITS
+
+
+def _preprocessing() -> Sequence[str]:
+    from chainrule.data.dataset import PREPROCESSING
+
+    return PREPROCESSING
+
+
+def _losses() -> Sequence[str]:
+    from chainrule.nn.training import LOSSES
+
+    return list(LOSSES)
+
+
+SETTINGS: dict[str, Setting] = {
+    "measure": Setting(_to_str, "norms", "what each cell measures", choices=lambda: list(MEASURES)),
+    "sizes": Setting(_to_sizes, None, "layer sizes, e.g. [784, 30, 30, 10] (instead of depth)"),
+    "depth": Setting(_to_int, 1, "number of hidden layers", at_least=1),
+    "width": Setting(_to_int, 30, "units per hidden layer", at_least=1),
+    "inputs": Setting(_to_int, 784, "input units (784 for MNIST)", at_least=1),
+    "outputs": Setting(_to_int, 10, "output units (10 for MNIST)", at_least=1),
+    "activation": Setting(_to_str, "sigmoid", "hidden-layer activation", choices=_activations),
+    "init": Setting(_to_str, "nielsen", "weight initialisation scheme", choices=_inits),
+    "weight_scale": Setting(_to_float, 1.0, "factor applied to the initial weights", at_least=0),
+    "preprocess": Setting(_to_str, "scale", "input preprocessing", choices=_preprocessing),
+    "lr": Setting(_to_float, 3.0, "learning rate (speed: 0.1)", at_least=0),
+    "lmbda": Setting(_to_float, 5.0, "speed: L2 regularisation λ (network2)", at_least=0),
+    "seed": Setting(_to_int, 0, "random seed of the cell (weights, data order)", at_least=0),
+    "samples": Setting(_to_int, 100, "examples the gradients are measured on (speed: 1000)", 1),
+    "epochs": Setting(_to_int, 1, "epochs of training (speed: 30)", at_least=0),
+    "batch": Setting(_to_int, 10, "mini-batch size (speed: 0, all examples at once)", 0),
+    "limit": Setting(_to_int, 1000, "train on the first LIMIT examples", at_least=1),
+    "loss": Setting(_to_str, "quadratic", "training cost", choices=_losses),
+    "data": Setting(_to_str, "sample", "data set: sample, mnist or a path"),
+    "fail": Setting(_to_bool, False, "toy measure: raise an error in this cell"),
+    "sleep": Setting(_to_float, 0.0, "toy measure: seconds to wait", at_least=0),
+}
+
+# Settings that only serve to build `sizes`.
+SHAPE_KEYS = ("depth", "width", "inputs", "outputs")
+# Top-level keys that describe the sweep rather than set a parameter.
+META_KEYS = ("name", "description")
+
+
+def convert(key: str, value: Any) -> Any:
+    """A setting's value in canonical form (ints, floats, names, sizes tuple); checked."""
+    setting = SETTINGS.get(key)
+    if setting is None:
+        raise SweepError(f"unknown sweep setting {key!r}; valid: {', '.join(SETTINGS)}")
+    out = setting.convert(key, value)
+    if setting.at_least is not None and out < setting.at_least:
+        bound = setting.at_least
+        raise SweepError(f"{key} must be at least {bound:g}, got {value!r}")
+    if setting.choices is not None:
+        valid = setting.choices()
+        if out not in valid:
+            raise SweepError(f"unknown {key} {out!r}; choose one of: {', '.join(valid)}")
+    return out
+
+
+def cell_key(params: Mapping[str, Any]) -> str:
+    """16 hex digits of SHA-256 over the parameters as canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid: the full parameters of one measurement and their key."""
+
+    key: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Fixed settings plus axes (name → values, in the order given); `cells` expands them."""
+
+    fixed: dict[str, Any] = field(default_factory=dict)
+    axes: dict[str, list[Any]] = field(default_factory=dict)
+    name: str = "sweep"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        for key, values in self.axes.items():
+            if not values:
+                raise SweepError(f"axis {key!r} has no values")
+        keys = set(self.fixed) | set(self.axes)
+        both = set(self.fixed) & set(self.axes)
+        if both:
+            raise SweepError(f"{', '.join(sorted(both))} is both fixed and an axis")
+        if "sizes" in keys and keys & {"depth", "width"}:
+            raise SweepError("give either sizes or depth/width, not both")
+
+    @property
+    def measures(self) -> list[str]:
+        if "measure" in self.axes:
+            return list(self.axes["measure"])
+        return [self.fixed.get("measure", SETTINGS["measure"].default)]
+
+    def check(self) -> None:
+        """Every key set must be used by at least one measure of the sweep (catches typos)."""
+        used: set[str] = set()
+        for m in self.measures:
+            used.update(MEASURES[m].params)
+        for key in [*self.fixed, *self.axes]:
+            needed = "sizes" if key in SHAPE_KEYS else key
+            if key != "measure" and needed not in used:
+                names = ", ".join(self.measures)
+                raise SweepError(
+                    f"{key} does not affect measure {names}; it uses: "
+                    + ", ".join(p for p in SETTINGS if p in used or (p in SHAPE_KEYS))
+                )
+
+    def cells(self) -> list[Cell]:
+        """Every combination of the axes, as cells; combinations that give the same parameters
+        (an axis that one of several measures ignores) appear once."""
+        self.check()
+        names = list(self.axes)
+        seen: set[str] = set()
+        out: list[Cell] = []
+        for combo in itertools.product(*(self.axes[k] for k in names)):
+            values = {**self.fixed, **dict(zip(names, combo, strict=True))}
+            params = resolve(values)
+            key = cell_key(params)
+            if key not in seen:
+                seen.add(key)
+                out.append(Cell(key, params))
+        return out
+
+    def with_settings(self, settings: Mapping[str, Sequence[Any]]) -> SweepSpec:
+        """A copy in which each key of ``settings`` is replaced: one value fixes it, several
+        make it an axis. Setting sizes drops depth/width and the reverse."""
+        fixed = dict(self.fixed)
+        axes = {k: list(v) for k, v in self.axes.items()}
+        for key, values in settings.items():
+            drop = {key}
+            if key == "sizes":
+                drop |= {"depth", "width"}
+            elif key in ("depth", "width"):
+                drop |= {"sizes"}
+            for k in drop:
+                fixed.pop(k, None)
+                axes.pop(k, None)
+            vals = [convert(key, v) for v in values]
+            if len(vals) == 1:
+                fixed[key] = vals[0]
+            else:
+                axes[key] = vals
+        return SweepSpec(fixed, axes, self.name, self.description)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "fixed": _jsonable(self.fixed),
+            "grid": _jsonable(self.axes),
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def resolve(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The full parameters of the cell that ``values`` (one value per key set) describe."""
+    measure = MEASURES[values.get("measure", SETTINGS["measure"].default)]
+    merged = {k: s.default for k, s in SETTINGS.items()}
+    merged.update(measure.defaults)
+    merged.update(values)
+    if values.get("sizes") is not None:
+        sizes = list(values["sizes"])
+    else:
+        hidden = [merged["width"]] * merged["depth"]
+        sizes = [merged["inputs"], *hidden, merged["outputs"]]
+    params: dict[str, Any] = {"measure": measure.name}
+    for name in measure.params:
+        params[name] = sizes if name == "sizes" else merged[name]
+    return params
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10 only
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise SweepError(
+                "reading a sweep file on Python 3.10 needs the tomli package: "
+                "pip install tomli (or use Python 3.11+, or give the grid as flags)"
+            ) from None
+    try:
+        with path.open("rb") as fh:
+            data: dict[str, Any] = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SweepError(f"sweep file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SweepError(f"{path}: not valid TOML ({exc})") from None
+    return data
+
+
+def spec_from_dict(data: Mapping[str, Any], name: str = "sweep") -> SweepSpec:
+    """A spec from the structure of a sweep file: top-level settings and a ``[grid]`` table."""
+    fixed: dict[str, Any] = {}
+    axes: dict[str, list[Any]] = {}
+    meta = {"name": name, "description": ""}
+    for key, value in data.items():
+        if key == "grid":
+            if not isinstance(value, dict):
+                raise SweepError("grid must be a table: [grid] followed by key = [values]")
+            for axis, values in value.items():
+                if axis == "sizes":
+                    many = isinstance(values, list) and all(
+                        isinstance(v, (list, str)) for v in values
+                    )
+                    raw = values if many else [values]
+                else:
+                    raw = values if isinstance(values, list) else [values]
+                axes[axis] = [convert(axis, v) for v in raw]
+        elif key in META_KEYS:
+            meta[key] = str(value)
+        elif isinstance(value, dict):
+            raise SweepError(f"unknown table [{key}]; a sweep file has settings and [grid]")
+        else:
+            if isinstance(value, list) and key != "sizes":
+                raise SweepError(
+                    f"{key} = {value!r}: a list of values is an axis; put it under [grid]"
+                )
+            fixed[key] = convert(key, value)
+    return SweepSpec(fixed, axes, meta["name"], meta["description"])
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read a sweep file (TOML); its name defaults to the file's stem."""
+    p = Path(path)
+    return spec_from_dict(_read_toml(p), name=p.stem)
+
+
+def parse_values(key: str, text: str) -> list[Any]:
+    """A flag's text as a list of values: comma-separated, ``a..b`` for a range of integers;
+    sizes are separated by ``;`` or ``/`` (e.g. ``784,30,10;784,30,30,10``)."""
+    if key == "sizes":
+        return [convert(key, part) for part in text.replace("/", ";").split(";") if part.strip()]
+    out: list[Any] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        lo, sep, hi = part.partition("..")
+        if sep:
+            a, b = _to_int(key, lo), _to_int(key, hi)
+            if b < a:
+                raise SweepError(f"{key}: empty range {part!r}")
+            out.extend(convert(key, v) for v in range(a, b + 1))
+        else:
+            out.append(convert(key, part))
+    if not out:
+        raise SweepError(f"{key}: no values in {text!r}")
+    return out
