@@ -166,11 +166,12 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1
-    )
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
+    inner = tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
+    if not inner and shape:
+        # Only new leading axes (a bias under a batch): summing them away gives the shape
+        # directly, as an array of its own, so no reshape view that backward() must copy.
+        return g.sum(axis=tuple(range(lead)))
+    g = g.sum(axis=tuple(range(lead)) + inner, keepdims=True)
     return g.reshape(shape)
 
 
@@ -249,8 +250,9 @@ def backward_pass(
                     contrib = -g
                 else:
                     contrib = g * local_i
-            if shaped and contrib.shape != x.shape:
-                contrib = unbroadcast(contrib, x.shape)
+            # x.data.shape, not the Tensor.shape property: one Python call less per edge.
+            if shaped and contrib.shape != x.data.shape:
+                contrib = unbroadcast(contrib, x.data.shape)
             prev = grads.get(x)
             grads[x] = contrib if prev is None else prev + contrib
             if listeners:
@@ -269,10 +271,10 @@ def accumulate_scalar(root: Any, seed: float) -> None:
     so the loop is written out by arity; every local gradient still comes from its op's one
     ``local`` rule.
     """
-    # Pass 1: count each node's uses inside this graph.
-    visited = [root]
+    # Pass 1: count each node's uses inside this graph. (No list of visited nodes is kept for
+    # the error path below: a million appends cost more than re-walking the graph there.)
     stack = [root]
-    pop, push, mark = stack.pop, stack.append, visited.append
+    pop, push = stack.pop, stack.append
     while stack:
         node = pop()
         a = node._a
@@ -280,13 +282,11 @@ def accumulate_scalar(root: Any, seed: float) -> None:
             continue
         if not a._n:
             push(a)
-            mark(a)
         a._n += 1
         b = node._b
         if b is not None:
             if not b._n:
                 push(b)
-                mark(b)
             b._n += 1
     # Pass 2: a node's gradient is complete once all its uses have been processed.
     root._g = seed
@@ -324,9 +324,21 @@ def accumulate_scalar(root: Any, seed: float) -> None:
                     push(b)
     except (ArithmeticError, ValueError) as exc:
         where = ", ".join(f"{x.data:g}" for x in (a, b) if x is not None)
-        for seen in visited:
-            seen._n = 0
-            seen._g = 0.0
+        _reset_scratch(root)
         raise NumericError(
             f"backward: the local gradient of {node.op.name} at {where} is not finite ({exc})"
         ) from None
+
+
+def _reset_scratch(root: Any) -> None:
+    """Put the scratch slots of every node back to 0 after a pass that stopped halfway."""
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        node._n = 0
+        node._g = 0.0
+        for x in (node._a, node._b):
+            if x is not None and id(x) not in seen:
+                seen.add(id(x))
+                stack.append(x)

@@ -99,6 +99,9 @@ def _log(x: Any) -> Any:
 
 
 def _sum_keep(x: Any, axis: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        # ndarray.sum goes through a Python wrapper (numpy/_core/_methods.py) on every call.
+        return np.add.reduce(x, axis=axis, keepdims=True)
     return x.sum(axis=axis, keepdims=True)
 
 
@@ -348,9 +351,18 @@ def _reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tupl
 def _expand(g: Any, shape: tuple[int, ...], axis: tuple[int, ...] | None) -> Any:
     """Reshape a reduced gradient to keepdims form, then broadcast it to ``shape``."""
     g = g.reshape(_reduced_shape(shape, axis))
-    if is_node(g):
+    if not isinstance(g, np.ndarray):
         return g.broadcast_to(shape)
+    if math.prod(shape) <= _COPY_BELOW:
+        # np.broadcast_to is Python-level and costs as much as a small batch's matmul; a small
+        # gradient is cheaper copied out in C (same values; an array of its own).
+        out = np.empty(shape, dtype=g.dtype)
+        np.copyto(out, g)
+        return out
     return np.broadcast_to(g, shape)
+
+
+_COPY_BELOW = 4096  # elements: copying fewer is cheaper than building a broadcast view
 
 
 def _sum_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
@@ -452,7 +464,16 @@ def _logsumexp_vjp(g: Any, out: Any, a: Any, axis: Any, keepdims: bool) -> tuple
 
 
 def _log_softmax_array(a: np.ndarray, axis: int) -> np.ndarray:
-    result: np.ndarray = a - _logsumexp_array(a, (axis,), True)
+    top = np.maximum.reduce(a, axis=axis, keepdims=True)
+    if np.logical_and.reduce(np.isfinite(top), axis=None):
+        # Every row's maximum is finite (the usual case): the same arithmetic as logsumexp
+        # below, bit for bit, without its isfinite/where guard and reshape (a third of the
+        # calls, which matters for the small batches of a training loop).
+        lse = np.log(np.add.reduce(np.exp(a - top), axis=axis, keepdims=True))
+        lse += top
+        result: np.ndarray = a - lse
+        return result
+    result = a - _logsumexp_array(a, (axis,), True)
     return result
 
 

@@ -299,7 +299,8 @@ class Tensor:
                 continue
             if node.grad is None:
                 # Several nodes may have received the very same array (add hands it on as is).
-                if id(g) in assigned or not g.flags.owndata or g is seed:
+                # (g.base is not None: a view; cheaper to ask than g.flags.owndata)
+                if id(g) in assigned or g.base is not None or g is seed:
                     g = g.copy()
                 assigned.add(id(g))
                 node.grad = g
@@ -433,7 +434,9 @@ def _binary(op: Op, a: Tensor, other: Any) -> Tensor:
 
 def _apply(op: Op, a: Tensor, b: Tensor | None = None, ctx: tuple[Any, ...] = ()) -> Tensor:
     data = op.array(a.data, *ctx) if b is None else op.array(a.data, b.data, *ctx)  # type: ignore
-    return _node(np.asarray(data), op, a, b, ctx)
+    if type(data) is not np.ndarray:  # a full reduction gives a NumPy scalar
+        data = np.asarray(data)
+    return _node(data, op, a, b, ctx)
 
 
 def _normalize_axis(axis: Axis, ndim: int, opname: str) -> tuple[int, ...] | None:
@@ -470,6 +473,11 @@ def _clean_index(index: Any) -> Any:
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """``a @ b``; 1-D operands are promoted to matrices (NumPy's rule) through reshapes."""
+    ad, bd = a.data, b.data
+    if ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0]:
+        # The layers' case, taken first: one check instead of the general path's dozen
+        # property lookups, which cost as much as a small batch's matmul.
+        return _node(np.matmul(ad, bd), ops.MATMUL, a, b, ())
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: {a.shape} @ {b.shape}: matmul needs at least 1-D operands, "
                          "use * for scalars")
@@ -508,7 +516,7 @@ def _seed(root: Tensor, grad: Any) -> np.ndarray:
                 f"backward: the output has shape {root.shape}; pass grad= (∂loss/∂output, same "
                 "shape) or reduce it to one number first (e.g. .sum())"
             )
-        return np.ones_like(root.data)
+        return np.ones(root.data.shape, dtype=root.data.dtype)  # ones_like is Python-level
     seed = np.asarray(_raw(grad), dtype=root.data.dtype)
     if seed.shape != root.shape:
         raise ShapeError(f"backward: grad has shape {seed.shape} but the output has {root.shape}")

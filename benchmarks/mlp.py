@@ -1,0 +1,275 @@
+"""One training epoch of a [784,30,30,30,10] sigmoid MLP, written once per system.
+
+The model, for a batch x (n, 784) with integer labels y::
+
+    a₀ = x,  aₗ = σ(aₗ₋₁·Wₗ + bₗ)  for the three hidden layers,  z = a₃·W₄ + b₄
+    C  = (1/n) Σᵢ −log softmax(zᵢ)[yᵢ]            (softmax + negative log-likelihood)
+
+Wₗ has shape (in, out), bₗ (out,); plain SGD, learning rate 0.1, every weight updated after
+every batch. One epoch is 5,000 MNIST digits (the sample embedded in ``chainrule.data``, pixels
+scaled to [0, 1]; seeded random digits of the same shape when the sample is missing) in a fixed
+seeded order, batches of 10 or 256 (the last batch of 256 is partial: 5,000 = 19·256 + 136).
+
+Every system starts from the same weights (Nielsen's N(0, 1/n_in) init, seed 1) and sees the
+same batches; after the epoch the worker computes the mean cost over all 5,000 digits from the
+final weights with one shared NumPy function, and the runner checks that the systems agree, so
+that nobody is fast by skipping work. Weights and batches are prepared before the clock starts;
+the timed region is forward, backward and update for every batch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SIZES = (784, 30, 30, 30, 10)
+LR = 0.1
+N_EXAMPLES = 5000
+DATA_FILE = "mlp_inputs.npz"
+
+# The MLP systems; each maps to a factory below. "chainrule-nn" is the same model through
+# chainrule.nn.Linear + nn.functional.cross_entropy + optim.SGD (what a user of nn runs).
+SYSTEMS = ("numpy", "chainrule", "chainrule-nn", "torch", "autograd")
+
+Params = list[np.ndarray]
+Batches = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (x, labels, one-hot)
+
+
+# ---------------------------------------------------------------- inputs, prepared by the parent
+
+
+def prepare_inputs(directory: Path) -> dict[str, Any]:
+    """Write the digits, labels and initial weights every worker loads; describe the data."""
+    source = "chainrule.data.load_sample()"
+    try:
+        from chainrule.data import load_sample
+
+        ds = load_sample()
+        x = np.concatenate([ds.train_x, ds.test_x]).astype(np.float64)[:N_EXAMPLES] / 255.0
+        y = np.concatenate([ds.train_y, ds.test_y]).astype(np.int64)[:N_EXAMPLES]
+        if x.shape != (N_EXAMPLES, SIZES[0]):
+            raise ValueError(f"unexpected sample shape {x.shape}")
+    except (ImportError, ValueError, OSError):
+        source = "seeded random digits (chainrule.data not available)"
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 256, size=(N_EXAMPLES, SIZES[0])).astype(np.float64) / 255.0
+        y = rng.integers(0, 10, size=N_EXAMPLES).astype(np.int64)
+    order = np.random.default_rng(2).permutation(N_EXAMPLES)
+    arrays: dict[str, np.ndarray] = {"x": x[order], "y": y[order]}
+    rng = np.random.default_rng(1)
+    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
+        arrays[f"w{i}"] = rng.standard_normal((n_in, n_out)) / math.sqrt(n_in)
+        arrays[f"b{i}"] = rng.standard_normal(n_out)
+    directory.mkdir(parents=True, exist_ok=True)
+    np.savez(directory / DATA_FILE, **arrays)
+    return {"source": source, "examples": N_EXAMPLES, "sizes": list(SIZES), "lr": LR}
+
+
+def load_inputs(path: Path, batch: int, dtype: str) -> tuple[Params, Batches, np.ndarray,
+                                                              np.ndarray]:
+    """Initial weights [W₁, b₁, …] and the epoch's batches, in ``dtype``; plus all of x, y."""
+    dt = np.dtype(dtype)
+    with np.load(path) as f:
+        x = f["x"].astype(dt)
+        y = f["y"]
+        params = [f[f"{k}{i}"].astype(dt) for i in range(len(SIZES) - 1) for k in ("w", "b")]
+    eye = np.eye(SIZES[-1], dtype=dt)
+    batches = [
+        (np.ascontiguousarray(x[i:i + batch]), y[i:i + batch], eye[y[i:i + batch]])
+        for i in range(0, len(x), batch)
+    ]
+    return params, batches, x, y
+
+
+def mean_cost(params: Params, x: np.ndarray, y: np.ndarray) -> float:
+    """Mean softmax cross-entropy over all examples, in float64: the end-of-epoch check."""
+    a = x.astype(np.float64)
+    ps = [np.asarray(p, dtype=np.float64) for p in params]
+    for i in range(0, len(ps) - 2, 2):
+        a = 1.0 / (1.0 + np.exp(-(a @ ps[i] + ps[i + 1])))
+    z = a @ ps[-2] + ps[-1]
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-logp[np.arange(len(y)), y].mean())
+
+
+# ---------------------------------------------------------------- the systems
+# Each factory takes the initial weights and the batches, converts both to its own types (outside
+# the clock, as a data loader would), and returns (epoch, final_weights): epoch(limit) trains on
+# the first ``limit`` batches (all by default) in place; final_weights() gives NumPy arrays.
+
+Epoch = Callable[[int | None], None]
+Factory = Callable[[Params, Batches], tuple[Epoch, Callable[[], Params]]]
+
+
+def numpy_floor(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Params]]:
+    """The floor: forward and backward written out by hand, updates in place."""
+    w0, b0, w1, b1, w2, b2, w3, b3 = params = [p.copy() for p in init]
+    lr = LR
+
+    def epoch(limit: int | None = None) -> None:
+        for x, _, onehot in batches[:limit]:
+            a1 = 1.0 / (1.0 + np.exp(-(x @ w0 + b0)))
+            a2 = 1.0 / (1.0 + np.exp(-(a1 @ w1 + b1)))
+            a3 = 1.0 / (1.0 + np.exp(-(a2 @ w2 + b2)))
+            z = a3 @ w3 + b3
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            # ∂C/∂z = (softmax(z) − onehot)/n for the mean cross-entropy.
+            d = (e / e.sum(axis=1, keepdims=True) - onehot) / len(x)
+            g3, gb3 = a3.T @ d, d.sum(axis=0)
+            d = (d @ w3.T) * a3 * (1.0 - a3)
+            g2, gb2 = a2.T @ d, d.sum(axis=0)
+            d = (d @ w2.T) * a2 * (1.0 - a2)
+            g1, gb1 = a1.T @ d, d.sum(axis=0)
+            d = (d @ w1.T) * a1 * (1.0 - a1)
+            g0, gb0 = x.T @ d, d.sum(axis=0)
+            for p, g in zip(params, (g0, gb0, g1, gb1, g2, gb2, g3, gb3), strict=True):
+                p -= lr * g
+
+    return epoch, lambda: params
+
+
+def chainrule_tensor(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Params]]:
+    """chainrule's Tensor engine, op by op, as the docs write a training loop."""
+    import chainrule as cr
+
+    params = [cr.tensor(p.copy(), requires_grad=True) for p in init]
+    w0, b0, w1, b1, w2, b2, w3, b3 = params
+    lr = LR
+    data = [(cr.tensor(x), cr.tensor(onehot), -1.0 / len(x)) for x, _, onehot in batches]
+
+    def epoch(limit: int | None = None) -> None:
+        for x, onehot, scale in data[:limit]:
+            a = (x @ w0 + b0).sigmoid()
+            a = (a @ w1 + b1).sigmoid()
+            a = (a @ w2 + b2).sigmoid()
+            z = a @ w3 + b3
+            loss = (z.log_softmax(axis=1) * onehot).sum() * scale
+            loss.backward()
+            for p in params:
+                p.data -= lr * p.grad  # type: ignore[operator]
+                p.grad = None
+
+    return epoch, lambda: [p.data for p in params]
+
+
+def chainrule_nn(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Params]]:
+    """chainrule.nn: Linear layers, Sigmoid, nn.functional.cross_entropy and optim.SGD."""
+    import chainrule as cr
+    from chainrule import nn, optim
+    from chainrule.nn import functional as F  # noqa: N812 - torch's alias
+
+    layers = []
+    for i in range(len(SIZES) - 1):
+        layer = nn.Linear(SIZES[i], SIZES[i + 1], dtype=init[0].dtype)
+        # nn.Linear keeps W as (out, in), as torch does.
+        layer.weight = cr.tensor(init[2 * i].T.copy(), requires_grad=True)
+        layer.bias = cr.tensor(init[2 * i + 1].copy(), requires_grad=True)
+        layers.append(layer)
+    params = [t for layer in layers for t in (layer.weight, layer.bias)]
+    opt = optim.SGD(params, lr=LR)
+    hidden, last = layers[:-1], layers[-1]
+    data = [(cr.tensor(x), y) for x, y, _ in batches]
+
+    def epoch(limit: int | None = None) -> None:
+        for a, yb in data[:limit]:
+            for layer in hidden:
+                a = F.sigmoid(layer(a))
+            loss = F.cross_entropy(last(a), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+    def final() -> Params:
+        return [p.data.T if i % 2 == 0 else p.data for i, p in enumerate(params)]
+
+    return epoch, final
+
+
+def torch_eager(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Params]]:
+    """PyTorch CPU eager, default threads: F.cross_entropy and a manual SGD step."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - torch's alias
+
+    params = [torch.tensor(p.copy(), requires_grad=True) for p in init]
+    w0, b0, w1, b1, w2, b2, w3, b3 = params
+    lr = LR
+    data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y, _ in batches]
+
+    def epoch(limit: int | None = None) -> None:
+        for x, y in data[:limit]:
+            a = torch.sigmoid(x @ w0 + b0)
+            a = torch.sigmoid(a @ w1 + b1)
+            a = torch.sigmoid(a @ w2 + b2)
+            loss = F.cross_entropy(a @ w3 + b3, y)
+            loss.backward()
+            with torch.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad = None
+
+    return epoch, lambda: [p.detach().numpy() for p in params]
+
+
+def hips_autograd(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Params]]:
+    """HIPS autograd: ``grad`` of the loss as a function of the weight list."""
+    import autograd.numpy as anp
+    from autograd import grad
+    from autograd.scipy.special import logsumexp
+
+    def loss(ps: Params, x: np.ndarray, onehot: np.ndarray) -> Any:
+        a = x
+        for i in range(0, 6, 2):
+            a = 1.0 / (1.0 + anp.exp(-(anp.dot(a, ps[i]) + ps[i + 1])))
+        z = anp.dot(a, ps[6]) + ps[7]
+        logp = z - logsumexp(z, axis=1, keepdims=True)
+        return -anp.sum(logp * onehot) / len(x)
+
+    dloss = grad(loss)
+    params = [p.copy() for p in init]
+
+    def epoch(limit: int | None = None) -> None:
+        for x, _, onehot in batches[:limit]:
+            grads = dloss(params, x, onehot)
+            for p, g in zip(params, grads, strict=True):
+                p -= LR * g
+
+    return epoch, lambda: params
+
+
+FACTORIES: dict[str, Factory] = {
+    "numpy": numpy_floor,
+    "chainrule": chainrule_tensor,
+    "chainrule-nn": chainrule_nn,
+    "torch": torch_eager,
+    "autograd": hips_autograd,
+}
+
+
+def run(system: str, cases: list[dict[str, Any]], data_path: str, inner: int) -> dict[str, Any]:
+    """Time ``inner`` epochs per case (each from the initial weights) after a warm-up."""
+    factory = FACTORIES[system]
+    results: dict[str, Any] = {}
+    for case in cases:
+        init, batches, x, y = load_inputs(Path(data_path), case["batch"], case["dtype"])
+        try:
+            warm_epoch, _ = factory(init, batches)
+        except ImportError as exc:
+            return {"skipped": f"{system} is not installed ({exc.name})"}
+        warm_epoch(20)  # first calls (lazy imports, allocator, BLAS threads) off the clock
+        times, costs, dtypes = [], [], []
+        for _ in range(inner):
+            epoch, final = factory(init, batches)  # from the initial weights every time
+            start = time.perf_counter()
+            epoch(None)
+            times.append(time.perf_counter() - start)
+            weights = final()
+            dtypes.append(str(np.asarray(weights[0]).dtype))
+            costs.append(mean_cost(weights, x, y))
+        results[case["name"]] = {"times": times, "cost": costs[-1], "dtype": dtypes[-1]}
+    return {"cases": results}

@@ -1,0 +1,86 @@
+"""``python -m benchmarks.report [results.json]``: the results as Markdown tables (for the docs)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.runner import RESULTS, fmt_cell, fmt_time
+
+
+def _ratio_text(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
+    if not a or not b or "median" not in a or "median" not in b:
+        return "—"
+    return f"{a['median'] / b['median']:.2f}×"
+
+
+def results_markdown(report: dict[str, Any]) -> str:
+    res = report["results"]
+    rows = ["| benchmark | chainrule | peer | peer time | ratio |", "|---|---|---|---|---|"]
+    for name, case in res.get("mlp", {}).get("cases", {}).items():
+        systems = case["systems"]
+        ours = systems.get("chainrule")
+        for i, peer in enumerate(p for p in ("numpy", "chainrule-nn", "torch", "autograd")
+                                 if p in systems):
+            label = "NumPy floor" if peer == "numpy" else peer
+            rows.append(f"| {f'MLP epoch, {name}' if i == 0 else ''} | "
+                        f"{fmt_cell(ours) if i == 0 else ''} | {label} | "
+                        f"{fmt_cell(systems[peer])} | {_ratio_text(ours, systems[peer])} |")
+    for shape, title in (("chain", "chain"), ("dag", "wide DAG")):
+        for n, row in res.get(shape, {}).items():
+            memory = int(n) >= 100_000
+            ours = row.get("chainrule")
+            for i, peer in enumerate(("micrograd", "torch")):
+                rows.append(f"| {f'{title}, {int(n):,} nodes' if i == 0 else ''} | "
+                            f"{fmt_cell(ours, memory) if i == 0 else ''} | "
+                            f"{'micrograd' if peer == 'micrograd' else 'torch 0-d'} | "
+                            f"{fmt_cell(row.get(peer), memory)} | "
+                            f"{_ratio_text(ours, row.get(peer))} |")
+    imp = res.get("import", {})
+    if imp:
+        rows.append(f"| import chainrule | {fmt_cell(imp.get('chainrule'))} | import numpy | "
+                    f"{fmt_cell(imp.get('numpy'))} | "
+                    f"{_ratio_text(imp.get('chainrule'), imp.get('numpy'))} |")
+    for task, label in (("circuit", "`chainrule circuit --example simple --json`"),
+                        ("vanishing", "vanishing table, 3 depths × 20 seeds × 1,000")):
+        entry = res.get(task)
+        if entry:
+            cell = fmt_cell(entry.get("chainrule")) if "chainrule" in entry \
+                else f"skipped: {entry.get('skipped')}"
+            rows.append(f"| {label} | {cell} | | | |")
+    return "\n".join(rows)
+
+
+def targets_markdown(report: dict[str, Any]) -> str:
+    rows = ["| target | measured | limit | met |", "|---|---|---|---|"]
+    for t in report["targets"]:
+        v, unit = t["value"], t["unit"]
+        if v is None:
+            shown = "not measured"
+        elif unit == "s":
+            shown = fmt_time(v)
+        elif unit == "×":
+            shown = f"{v:.2f}×"
+        else:
+            shown = f"{v:.0f} {unit}"
+        limit = f"≤ {t['limit']:g}×" if unit == "×" else f"≤ {t['limit']:g} {unit}"
+        met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")
+        rows.append(f"| {t['target']} | {shown} | {limit} | {met} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS / "latest.json"
+    report = json.loads(path.read_text())
+    meta = report["meta"]
+    print(f"Measured {meta['date']}, Python {meta['python']}, {meta['cpus']} cores, "
+          f"threads per worker: {meta['threads']}, suite time {meta['seconds']:.0f} s.\n")
+    print(results_markdown(report))
+    print()
+    print(targets_markdown(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""The benchmark suite measures the same work in every system (no timings asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from benchmarks import mlp, runner, scalar
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("bench")
+    mlp.prepare_inputs(directory)
+    return directory / mlp.DATA_FILE
+
+
+def _train(system: str, path: Path, batch: int, dtype: str, steps: int) -> list[np.ndarray]:
+    init, batches, _, _ = mlp.load_inputs(path, batch, dtype)
+    epoch, final = mlp.FACTORIES[system](init, batches)
+    epoch(steps)
+    return [np.asarray(w, dtype=np.float64) for w in final()]
+
+
+@pytest.mark.parametrize(("batch", "dtype", "rtol"), [(10, "float64", 1e-10),
+                                                      (256, "float32", 1e-4)])
+def test_every_mlp_system_takes_the_floors_steps(inputs: Path, batch: int, dtype: str,
+                                                 rtol: float) -> None:
+    floor = _train("numpy", inputs, batch, dtype, 3)
+    init, _, _, _ = mlp.load_inputs(inputs, batch, dtype)
+    assert not np.allclose(floor[0], init[0])  # the floor did train
+    for system in mlp.SYSTEMS[1:]:
+        if system in ("torch", "autograd"):
+            pytest.importorskip(system)
+        weights = _train(system, inputs, batch, dtype, 3)
+        for ours, theirs in zip(weights, floor, strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol, err_msg=system)
+
+
+def test_mlp_systems_keep_the_dtype(inputs: Path) -> None:
+    init, batches, _, _ = mlp.load_inputs(inputs, 256, "float32")
+    epoch, final = mlp.FACTORIES["chainrule"](init, batches)
+    epoch(1)
+    assert all(np.asarray(w).dtype == np.float32 for w in final())
+
+
+def test_wide_dag_has_about_n_nodes_and_right_gradients() -> None:
+    from chainrule import Value
+
+    leaves, root = scalar.build_dag(Value, 1000)
+    assert len(leaves) == 500
+    assert len(set(map(id, _nodes(root)))) == 4 * 250 - 1
+    root.backward()
+    assert scalar._check("dag", leaves, lambda v: v.grad)
+
+
+def test_chain_is_n_deep() -> None:
+    from chainrule import Value
+
+    leaves, root = scalar.build_chain(Value, 3000)  # deeper than the recursion limit
+    assert len(_nodes(root)) == 3000
+    root.backward()
+    assert scalar._check("chain", leaves, lambda v: v.grad)
+
+
+def test_micrograd_fails_on_a_deep_chain_and_the_worker_says_so() -> None:
+    pytest.importorskip("micrograd")
+    result = scalar.run("micrograd", "chain", 5000)
+    assert "fails" in result
+
+
+def test_worker_prints_one_json_object() -> None:
+    spec = {"task": "chain", "system": "chainrule", "n": 2000}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.worker", json.dumps(spec)],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    result = json.loads(proc.stdout)
+    assert result["check"] is True
+    assert {"build", "backward", "total", "bytes_per_node"} <= set(result)
+
+
+def test_targets_report_ratios_and_unmeasured() -> None:
+    results = {
+        "import": {"chainrule": {"median": 0.12}, "numpy": {"median": 0.1}},
+        "circuit": {"chainrule": {"median": 0.3}},
+    }
+    rows = {r["target"]: r for r in runner.targets(results)}
+    assert rows["import chainrule vs import numpy"]["value"] == pytest.approx(1.2)
+    assert rows["import chainrule vs import numpy"]["met"] is True
+    assert rows["circuit --example simple --json"]["met"] is True
+    assert rows["wide DAG 1e6 build + backward"]["met"] is None
+
+
+def test_cost_check_flags_a_system_that_skips_work() -> None:
+    systems = {"numpy": {"cost": 2.3, "dtype": "float64"},
+               "lazy": {"cost": 3.29, "dtype": "float64"}}
+    check = runner._cost_check(systems, "float64", initial=3.29)
+    assert not check["ok"]
+    assert "lazy" in check["detail"]
+
+
+def _nodes(root: object) -> list[object]:
+    seen: dict[int, object] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen[id(node)] = node
+        stack += [x for x in node.inputs]  # type: ignore[attr-defined]
+    return list(seen.values())
