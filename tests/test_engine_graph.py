@@ -105,3 +105,34 @@ def test_gradcheck_refuses_float32_and_says_why() -> None:
     x = cr.tensor(np.ones(2, dtype=np.float32), requires_grad=True)
     with pytest.raises(cr.ChainruleError, match="float32.*need float64.*rounding"):
         cr.gradcheck(lambda t: t * 2.0, [x])
+
+
+def test_no_grad_and_listeners_are_per_thread() -> None:
+    import threading
+
+    inside = threading.Event()
+    release = threading.Event()
+    seen_in_thread: list[BackwardEvent] = []
+
+    def worker() -> None:
+        with cr.no_grad(), cr.listen(seen_in_thread.append):
+            inside.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    inside.wait(10)
+    try:
+        x = cr.Value(2.0)
+        y = x * 3.0  # this thread still records a graph …
+        y.backward()
+        assert x.grad == 3.0 and y.inputs != ()
+        assert seen_in_thread == []  # … and the other thread's listener hears nothing
+    finally:
+        release.set()
+        thread.join()
+    with cr.no_grad():
+        with cr.no_grad():
+            pass
+        assert not cr.graph.grad_enabled()
+    assert cr.graph.grad_enabled()

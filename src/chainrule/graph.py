@@ -13,6 +13,7 @@ one :class:`BackwardEvent` per edge; with no listener, no event is built.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,8 +37,17 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _GradMode:
-    enabled: bool = True
+class _ThreadState(threading.local):
+    """Per-thread engine switches: one thread's no_grad() or listener never affects another's
+    (a web server computes circuits in one thread while it trains in another)."""
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.saved: list[bool] = []
+        self.listeners: list[Callable[[BackwardEvent], None]] = []
+
+
+_GradMode = _ThreadState()
 
 
 def grad_enabled() -> bool:
@@ -52,11 +62,11 @@ class no_grad:  # noqa: N801 - named like torch.no_grad, which users expect
     """
 
     def __enter__(self) -> None:
-        self._previous = _GradMode.enabled
+        _GradMode.saved.append(_GradMode.enabled)
         _GradMode.enabled = False
 
     def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._previous
+        _GradMode.enabled = _GradMode.saved.pop()
 
     def __call__(self, fn: F) -> F:
         import functools
@@ -86,22 +96,20 @@ class BackwardEvent:
     contribution: Any
 
 
-_listeners: list[Callable[[BackwardEvent], None]] = []
-
-
 def has_listeners() -> bool:
     """Whether a backward pass now would emit events."""
-    return bool(_listeners)
+    return bool(_GradMode.listeners)
 
 
 @contextmanager
 def listen(callback: Callable[[BackwardEvent], None]) -> Iterator[None]:
-    """Call ``callback(event)`` for every edge of every backward pass inside the block."""
-    _listeners.append(callback)
+    """Call ``callback(event)`` for every edge of every backward pass inside the block
+    (in this thread)."""
+    _GradMode.listeners.append(callback)
     try:
         yield
     finally:
-        _listeners.remove(callback)
+        _GradMode.listeners.remove(callback)
 
 
 def _consumer_counts(root: Any) -> dict[Any, int]:
@@ -198,7 +206,7 @@ def backward_pass(
         )
     count = _consumer_counts(root)
     shaped = getattr(type(root), "_shaped", False)
-    listeners = tuple(_listeners)
+    listeners = tuple(_GradMode.listeners)
     grads: dict[Any, Any] = {root: seed}
     ready = [root]
     pop, push = ready.pop, ready.append

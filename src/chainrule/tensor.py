@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.display import CircuitDisplay
 from chainrule.errors import GraphError, OperandError, ShapeError
 from chainrule.graph import _GradMode, backward_pass
 from chainrule.ops import NO_GRAD, Op
@@ -23,7 +24,7 @@ __all__ = ["Tensor", "tensor"]
 Axis = int | Sequence[int] | None
 
 
-class Tensor:
+class Tensor(CircuitDisplay):
     """An n-dimensional array node: ``data`` (ndarray), ``grad`` (ndarray or None)."""
 
     __slots__ = ("data", "grad", "requires_grad", "op", "_a", "_b", "ctx", "label", "_retain")
@@ -104,22 +105,6 @@ class Tensor:
         if self.dtype != np.float64:
             extra += f", dtype={self.dtype}"
         return f"tensor({body}{extra})"
-
-    def _repr_svg_(self) -> str | None:
-        try:
-            from chainrule.viz import repr_svg
-        except ImportError:
-            return None
-        result: str | None = repr_svg(self)
-        return result
-
-    def _repr_html_(self) -> str | None:
-        try:
-            from chainrule.viz import repr_html
-        except ImportError:
-            return None
-        result: str | None = repr_html(self)
-        return result
 
     # ------------------------------------------------------------------ elementwise
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.display import CircuitDisplay
 from chainrule.errors import NumericError, OperandError
 from chainrule.graph import _GradMode, accumulate_scalar, backward_pass, has_listeners
 from chainrule.ops import NO_GRAD, Op
@@ -28,7 +29,7 @@ __all__ = ["Value", "maximum", "minimum"]
 _MICROGRAD_OPS = {"add": "+", "mul": "*", "pow_const": "**", "relu": "ReLU"}
 
 
-class Value:
+class Value(CircuitDisplay):
     """A scalar node: ``data`` (float), ``grad`` (float), an optional ``label`` for pictures."""
 
     # _g and _n are the backward pass's scratch (running gradient, uses left); 0 between passes.
@@ -184,22 +185,6 @@ class Value:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data}, grad={self.grad}{label})"
 
-    # Jupyter shows a Value as its circuit.
-    def _repr_svg_(self) -> str | None:
-        try:
-            from chainrule.viz import repr_svg
-        except ImportError:
-            return None
-        result: str | None = repr_svg(self)
-        return result
-
-    def _repr_html_(self) -> str | None:
-        try:
-            from chainrule.viz import repr_html
-        except ImportError:
-            return None
-        result: str | None = repr_html(self)
-        return result
 
 
 def _format(x: float) -> str:
