@@ -135,3 +135,39 @@ def test_elementwise_ops_against_torch() -> None:
     np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(ca.grad, ta.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(cb.grad, tb.grad.numpy(), rtol=1e-10)
+
+
+def test_tensor_only_ops_against_torch() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((3, 4, 5))
+    w = rng.standard_normal((5, 2))
+    picks = np.array([0, 2, 2, 1])
+
+    def run(lib: str) -> tuple[np.ndarray, np.ndarray]:
+        if lib == "chainrule":
+            x, m = cr.tensor(a, requires_grad=True), cr.tensor(w, requires_grad=True)
+            out = (
+                x.sum(axis=1).mean()
+                + x.max(axis=2, keepdims=True).sum() * 0.5
+                + x.logsumexp(axis=(0, 2)).sum()
+                + (x.softmax(axis=1) * x).sum()
+                + x.transpose(2, 0, 1).reshape(5, 12)[picks].sum() * 0.3
+                + (x @ m).tanh().sum()
+            )
+            out.backward()
+            return x.grad, m.grad  # type: ignore[return-value]
+        x, m = torch.tensor(a, requires_grad=True), torch.tensor(w, requires_grad=True)
+        out = (
+            x.sum(dim=1).mean()
+            + x.amax(dim=2, keepdim=True).sum() * 0.5
+            + torch.logsumexp(x, dim=(0, 2)).sum()
+            + (torch.softmax(x, dim=1) * x).sum()
+            + x.permute(2, 0, 1).reshape(5, 12)[torch.tensor(picks)].sum() * 0.3
+            + torch.tanh(x @ m).sum()
+        )
+        out.backward()
+        return x.grad.numpy(), m.grad.numpy()
+
+    for ours, theirs in zip(run("chainrule"), run("torch"), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-13)
