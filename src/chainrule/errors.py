@@ -25,3 +25,8 @@ class NumericError(ChainruleError, ArithmeticError):
 
 class GradcheckError(ChainruleError, AssertionError):
     """Analytic and numerical gradients disagree; the message names the input and element."""
+
+
+class ConfigError(ChainruleError, ValueError):
+    """An unknown name (init scheme, activation, loss, reduction, optimizer) or impossible
+    setting."""

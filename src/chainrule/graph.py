@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
+
 from chainrule.errors import GraphError, NumericError
 from chainrule.ops import NO_GRAD
 
@@ -125,7 +127,8 @@ def _consumer_counts(root: Any) -> dict[Any, int]:
         c = get(a)
         if c is None:
             count[a] = 1
-            push(a)
+            if a._a is not None:  # a leaf has no inputs to count: not worth a trip round
+                push(a)
         else:
             count[a] = c + 1
         b = node._b
@@ -133,7 +136,8 @@ def _consumer_counts(root: Any) -> dict[Any, int]:
             c = get(b)
             if c is None:
                 count[b] = 1
-                push(b)
+                if b._a is not None:
+                    push(b)
             else:
                 count[b] = c + 1
     return count
@@ -174,11 +178,13 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
-    inner = tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
-    if not inner and shape:
+    if shape and gshape[lead:] == shape:
         # Only new leading axes (a bias under a batch): summing them away gives the shape
         # directly, as an array of its own, so no reshape view that backward() must copy.
-        return g.sum(axis=tuple(range(lead)))
+        # ndarray.sum is a Python wrapper around np.add.reduce; a bias pays it every step.
+        axis = 0 if lead == 1 else tuple(range(lead))
+        return np.add.reduce(g, axis=axis) if type(g) is np.ndarray else g.sum(axis=axis)
+    inner = tuple(i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1)
     g = g.sum(axis=tuple(range(lead)) + inner, keepdims=True)
     return g.reshape(shape)
 
@@ -204,17 +210,21 @@ def backward_pass(
             "backward: this result was computed under chainrule.no_grad(), so no graph was "
             "recorded; compute it outside no_grad() to differentiate it"
         )
+    grads: dict[Any, Any] = {root: seed}
+    if root._a is None:  # a leaf: its gradient is the seed
+        return grads
     count = _consumer_counts(root)
     shaped = getattr(type(root), "_shaped", False)
     listeners = tuple(_GradMode.listeners)
-    grads: dict[Any, Any] = {root: seed}
+    get = grads.get
     ready = [root]
     pop, push = ready.pop, ready.append
+    # Written out by arity and op kind: at a small batch this loop's Python, per node, costs as
+    # much as the node's arithmetic. Leaves are never pushed (they pass nothing on), so their
+    # consumer counts are not kept up to date either.
     while ready:
         node = pop()
         a = node._a
-        if a is None:
-            continue
         b = node._b
         g = grads[node] if keep is None or keep(node) else grads.pop(node)
         op = node.op
@@ -222,27 +232,32 @@ def backward_pass(
         if create_graph:
             out, da, db = node, a, b
         else:
-            out, da, db = node.data, a.data, (None if b is None else b.data)
+            out, da = node.data, a.data
+            db = None if b is None else b.data
         local = op.local
         if local is not None:
-            args = (da,) if b is None else (da, db)
-            locals_ = local(out, *args, *ctx) if ctx else local(out, *args)
+            if b is None:
+                locals_ = local(out, da, *ctx) if ctx else local(out, da)
+            else:
+                locals_ = local(out, da, db, *ctx) if ctx else local(out, da, db)
             contributions = None
         else:
             locals_ = None
-            args = (da,) if b is None else (da, db)
             if op.takes_needs:
                 needs = (a.requires_grad, b is not None and b.requires_grad)
-                contributions = op.vjp(g, out, *args, *ctx, needs=needs)
+                contributions = (op.vjp(g, out, da, *ctx, needs=needs) if b is None
+                                 else op.vjp(g, out, da, db, *ctx, needs=needs))
             else:
-                contributions = op.vjp(g, out, *args, *ctx)
-        for i, x in enumerate((a, b)):
-            if x is None:
-                break
-            c_left = count[x] - 1
-            count[x] = c_left
-            if c_left == 0:
-                push(x)
+                contributions = (op.vjp(g, out, da, *ctx) if b is None
+                                 else op.vjp(g, out, da, db, *ctx))
+        i = -1
+        for x in (a,) if b is None else (a, b):
+            i += 1
+            if x._a is not None:
+                c_left = count[x] - 1
+                count[x] = c_left
+                if not c_left:
+                    push(x)
             if not x.requires_grad:
                 continue
             if locals_ is None:
@@ -250,18 +265,17 @@ def backward_pass(
                 local_i = None
             else:
                 local_i = locals_[i]
-                if not shaped:
-                    contrib = g * local_i
-                elif type(local_i) is float and local_i == 1.0:
-                    contrib = g
-                elif type(local_i) is float and local_i == -1.0:
-                    contrib = -g
+                if shaped and type(local_i) is float:
+                    # ±1 (add, sub, neg) hand the gradient on without a multiply by a scalar.
+                    contrib = g if local_i == 1.0 else -g if local_i == -1.0 else g * local_i
                 else:
                     contrib = g * local_i
-            # x.data.shape, not the Tensor.shape property: one Python call less per edge.
-            if shaped and contrib.shape != x.data.shape:
-                contrib = unbroadcast(contrib, x.data.shape)
-            prev = grads.get(x)
+            if shaped:
+                # x.data.shape, not the Tensor.shape property: one Python call less per edge.
+                xshape = x.data.shape
+                if contrib.shape != xshape:
+                    contrib = unbroadcast(contrib, xshape)
+            prev = get(x)
             grads[x] = contrib if prev is None else prev + contrib
             if listeners:
                 event = BackwardEvent(node, x, i, g, local_i, contrib)

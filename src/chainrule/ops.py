@@ -483,14 +483,54 @@ def _log_softmax_vjp(g: Any, out: Any, a: Any, axis: int) -> tuple[Any, ...]:
 
 
 def _softmax_array(a: np.ndarray, axis: int) -> np.ndarray:
-    e = np.exp(a - a.max(axis=axis, keepdims=True))
-    result: np.ndarray = e / e.sum(axis=axis, keepdims=True)
-    return result
+    # The ufuncs' reduce directly: ndarray.max/.sum go through a Python wrapper on every call.
+    e = np.exp(a - np.maximum.reduce(a, axis=axis, keepdims=True))
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
+    return e
 
 
 def _softmax_vjp(g: Any, out: Any, a: Any, axis: int) -> tuple[Any, ...]:
     """∂softmax: ā = out·(g − Σ g·out)."""
     return (out * (g - _sum_keep(g * out, axis)),)
+
+
+def _cross_entropy_array(z: np.ndarray, target: np.ndarray, scale: float | None) -> Any:
+    # C = Σᵢ −Σ_c yᵢ_c·ln softmax(zᵢ)_c with ln softmax(zᵢ)_c = (zᵢ_c − mᵢ) − ln Σ_k e^(zᵢ_k − mᵢ),
+    # mᵢ the row maximum: every exponent is ≤ 0, so logits of ±1000 neither overflow nor lose
+    # the answer (e^−2000 underflowing to 0 only drops a term that is 0 to the precision).
+    shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
+    lse = np.log(np.add.reduce(np.exp(shifted), axis=1))
+    if target.ndim == 1:  # class indices: Σ_c yᵢ_c = 1 and only the target's logit is picked
+        losses = lse - shifted[np.arange(len(target)), target]
+    else:
+        losses = lse * np.add.reduce(target, axis=1) - np.add.reduce(target * shifted, axis=1)
+    if scale is None:  # reduction "none": one loss per example
+        return losses
+    return np.add.reduce(losses, axis=None) * scale
+
+
+def _cross_entropy_vjp(
+    g: Any, out: Any, z: Any, target: np.ndarray, scale: float | None
+) -> tuple[Any, ...]:
+    """∂C/∂z = (softmax(z)·Σ_c y_c − y)·scale·g; for class targets (y one-hot, Σ_c y_c = 1)
+    that is (softmax(z) − onehot(y))·scale·g."""
+    # scale is 1/n for "mean", 1 for "sum"; "none" (scale None) has one upstream value per row.
+    factor = g.reshape(-1, 1) if scale is None else g * scale
+    if is_node(z):  # create_graph: the same formula through Tensor ops, differentiable again
+        p = z.softmax(axis=1)
+        if target.ndim == 1:
+            onehot = np.zeros(raw(z).shape, dtype=raw(z).dtype)
+            onehot[np.arange(len(target)), target] = 1.0
+            return ((p - onehot) * factor,)
+        return ((p * _sum_keep(target, 1) - target) * factor,)
+    p = _softmax_array(z, 1)  # a fresh array, so the updates below can be in place
+    if target.ndim == 1:
+        p[np.arange(len(target)), target] -= 1.0
+    else:
+        p *= _sum_keep(target, 1)
+        p -= target
+    p *= factor
+    return (p,)
 
 
 MATMUL = _register(Op("matmul", "matmul: each operand's gradient is the upstream gradient "
@@ -525,6 +565,10 @@ LOG_SOFTMAX = _register(Op("log_softmax", "log-softmax passes the gradient minus
                            array=_log_softmax_array, vjp=_log_softmax_vjp))
 SOFTMAX = _register(Op("softmax", "softmax couples its outputs: out·(g − Σ g·out)",
                        _softmax_vjp.__doc__ or "", 1, array=_softmax_array, vjp=_softmax_vjp))
+CROSS_ENTROPY = _register(Op("cross_entropy", "softmax cross-entropy sends each logit its "
+                             "softmax probability minus its target, times the upstream gradient",
+                             _cross_entropy_vjp.__doc__ or "", 1, array=_cross_entropy_array,
+                             vjp=_cross_entropy_vjp))
 
 # The leaf marker for results computed under no_grad: they carry a value but no history.
 NO_GRAD = Op("no_grad", "computed under no_grad: no history was recorded", "", 0)

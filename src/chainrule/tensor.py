@@ -15,13 +15,14 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.display import CircuitDisplay
-from chainrule.errors import GraphError, OperandError, ShapeError
+from chainrule.errors import ConfigError, GraphError, OperandError, ShapeError
 from chainrule.graph import _GradMode, backward_pass
 from chainrule.ops import NO_GRAD, Op
 
 __all__ = ["Tensor", "tensor"]
 
 Axis = int | Sequence[int] | None
+_REDUCTIONS = ("mean", "sum", "none")
 
 
 class Tensor(CircuitDisplay):
@@ -218,6 +219,43 @@ class Tensor(CircuitDisplay):
 
     def softmax(self, axis: int = -1) -> Tensor:
         return _apply(ops.SOFTMAX, self, None, (_one_axis(axis, self.ndim, "softmax"),))
+
+    def cross_entropy(self, target: Any, reduction: str = "mean") -> Tensor:
+        """Softmax cross-entropy of logits (n, C), one node: −ln softmax(z)ᵢ[yᵢ] for integer
+        class targets y (n,), or −Σ_c yᵢ_c·ln softmax(z)ᵢ_c for probability targets (n, C).
+
+        ``reduction``: ``"mean"`` (over examples), ``"sum"`` or ``"none"`` (one loss per
+        example). Targets are constants; probability targets that require grad are
+        differentiated through log_softmax instead.
+        """
+        if reduction not in _REDUCTIONS:
+            raise ConfigError(f"unknown reduction {reduction!r}; choose one of: "
+                              f"{', '.join(_REDUCTIONS)}")
+        if self.data.ndim != 2:
+            raise ShapeError(f"cross_entropy: logits must be (n, classes), got {self.shape}")
+        n, classes = self.data.shape
+        y = target.data if isinstance(target, Tensor) else np.asarray(target)
+        if y.ndim == 1:
+            if y.dtype.kind not in "iu":
+                raise ShapeError(f"cross_entropy: class targets must be integers, got {y.dtype}")
+            if y.shape != (n,):
+                raise ShapeError(f"cross_entropy: {n} examples but {y.shape[0]} targets")
+            if y.size and (int(np.minimum.reduce(y)) < 0 or int(np.maximum.reduce(y)) >= classes):
+                raise ShapeError(f"cross_entropy: targets must be in 0..{classes - 1}")
+        else:
+            if y.shape != self.data.shape:
+                raise ShapeError(f"cross_entropy: input has shape {self.shape}, target has shape "
+                                 f"{y.shape}")
+            if isinstance(target, Tensor) and target.requires_grad:
+                # The fused op treats targets as constants; a target that is itself being
+                # learned needs its own gradient, which the composed form provides.
+                per_example = -(target * self.log_softmax(axis=1)).sum(axis=1)
+                return per_example if reduction == "none" else (
+                    per_example.mean() if reduction == "mean" else per_example.sum())
+            y = y.astype(self.data.dtype, copy=False)  # float32 logits keep float32
+        scale = None if reduction == "none" else 1.0 if reduction == "sum" else \
+            (1.0 / n if n else np.nan)
+        return _apply(ops.CROSS_ENTROPY, self, None, (y, scale))
 
     def reshape(self, *shape: Any) -> Tensor:
         target = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
@@ -501,7 +539,10 @@ def _seed(root: Tensor, grad: Any) -> np.ndarray:
                 f"backward: the output has shape {root.shape}; pass grad= (∂loss/∂output, same "
                 "shape) or reduce it to one number first (e.g. .sum())"
             )
-        return np.ones(root.data.shape, dtype=root.data.dtype)  # ones_like is Python-level
+        shape = root.data.shape
+        # np.array is one C call; np.ones (and ones_like) are Python-level.
+        return np.array(1.0, dtype=root.data.dtype) if shape == () else \
+            np.ones(shape, dtype=root.data.dtype)
     seed = np.asarray(_raw(grad), dtype=root.data.dtype)
     if seed.shape != root.shape:
         raise ShapeError(f"backward: grad has shape {seed.shape} but the output has {root.shape}")

@@ -15,7 +15,8 @@ default: average over all elements, or over examples for ``cross_entropy``), ``"
   softplus(z) − y·z with softplus(z) = ln(1 + eᶻ) = logsumexp(0, z): finite and exact for
   z = ±1000, and its gradient is σ(z) − y.
 - ``cross_entropy(z, y)``: −ln softmax(z)_y for integer class targets y (or −Σ y·ln softmax(z)
-  for class-probability targets), through log_softmax, which subtracts the max first.
+  for class-probability targets): the catalogue's fused ``cross_entropy`` op, which subtracts
+  each row's max first and whose gradient is (softmax(z) − y)·scale.
 """
 
 from __future__ import annotations
@@ -132,23 +133,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, reduction: str 
 
 def cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy of logits (n, C): −ln softmax(z)[y] for integer targets y (n,),
-    or −Σ_c y_c·ln softmax(z)_c for probability targets (n, C); ``mean`` averages examples."""
-    if input.ndim != 2:
-        raise ShapeError(f"cross_entropy: logits must be (n, classes), got {input.shape}")
-    logp = input.log_softmax(axis=1)
-    raw = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if raw.ndim == 1:
-        if raw.dtype.kind not in "iu":
-            raise ShapeError(f"cross_entropy: class targets must be integers, got {raw.dtype}")
-        n, classes = input.shape
-        if raw.shape != (n,):
-            raise ShapeError(f"cross_entropy: {n} examples but {raw.shape[0]} targets")
-        if raw.size and (int(raw.min()) < 0 or int(raw.max()) >= classes):
-            raise ShapeError(f"cross_entropy: targets must be in 0..{classes - 1}")
-        # Pick ln p of each example's class: indexing (rows, targets), gradient by scatter-add.
-        loss = -logp[np.arange(n), raw]
-    else:
-        y = _as_tensor(raw, input)
-        _same_shape("cross_entropy", input, y)
-        loss = -(y * logp).sum(axis=1)
-    return _reduce(loss, reduction)
+    or −Σ_c y_c·ln softmax(z)_c for probability targets (n, C); ``mean`` averages examples.
+
+    One node of the graph (``Tensor.cross_entropy``), whose gradient is softmax(z) − y."""
+    return input.cross_entropy(target, reduction)

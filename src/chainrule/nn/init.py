@@ -31,13 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.errors import ChainruleError
+# Defined with the other errors (Tensor.cross_entropy raises it too); still importable here.
+from chainrule.errors import ConfigError
 
 INITS: tuple[str, ...] = ("nielsen-large", "nielsen", "xavier", "he", "uniform")
-
-
-class ConfigError(ChainruleError, ValueError):
-    """An unknown name (init scheme, activation, loss, optimizer) or impossible setting."""
 
 
 def check_name(kind: str, name: str, valid: tuple[str, ...] | list[str]) -> str:
