@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.runner import RESULTS, fmt_cell, fmt_time
+from benchmarks.runner import RESULTS, fmt_cell, target_cells
 
 
 def _ratio_text(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
@@ -56,16 +56,7 @@ def results_markdown(report: dict[str, Any]) -> str:
 def targets_markdown(report: dict[str, Any]) -> str:
     rows = ["| target | measured | limit | met |", "|---|---|---|---|"]
     for t in report["targets"]:
-        v, unit = t["value"], t["unit"]
-        if v is None:
-            shown = "not measured"
-        elif unit == "s":
-            shown = fmt_time(v)
-        elif unit == "×":
-            shown = f"{v:.2f}×"
-        else:
-            shown = f"{v:.0f} {unit}"
-        limit = f"≤ {t['limit']:g}×" if unit == "×" else f"≤ {t['limit']:g} {unit}"
+        shown, limit = target_cells(t)
         met = "—" if t["met"] is None else ("yes" if t["met"] else "**no**")
         rows.append(f"| {t['target']} | {shown} | {limit} | {met} |")
     return "\n".join(rows)

@@ -424,19 +424,25 @@ def target_table(report: dict[str, Any]) -> Table:
     for col in ("target", "measured", "limit", "met"):
         t.add_column(col)
     for row in report["targets"]:
-        v, unit = row["value"], row["unit"]
-        if v is None:
-            shown = "not measured"
-        elif unit == "s":
-            shown = fmt_time(v)
-        elif unit == "×":
-            shown = f"{v:.2f}×"
-        else:
-            shown = f"{v:.0f} {unit}"
-        limit = f"≤ {row['limit']:g}{unit if unit == '×' else ' ' + unit}"
+        shown, limit = target_cells(row)
         met = "—" if row["met"] is None else ("yes" if row["met"] else "NO")
         t.add_row(row["target"], shown, limit, met)
     return t
+
+
+def target_cells(row: dict[str, Any]) -> tuple[str, str]:
+    """A target's measured value and its limit, formatted for a table."""
+    v, unit = row["value"], row["unit"]
+    if v is None:
+        shown = "not measured"
+    elif unit == "s":
+        shown = fmt_time(v)
+    elif unit == "×":
+        shown = f"{v:.2f}×"
+    else:
+        shown = f"{v:.0f} {unit}"
+    limit = f"≤ {row['limit']:g}×" if unit == "×" else f"≤ {row['limit']:g} {unit}"
+    return shown, limit
 
 
 def checks(report: dict[str, Any]) -> list[str]:
