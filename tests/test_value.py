@@ -131,3 +131,15 @@ def test_no_grad_as_decorator() -> None:
 
 def test_node_is_small() -> None:
     assert not hasattr(Value(1.0), "__dict__")
+
+
+def test_an_infinite_local_gradient_is_a_chainrule_error_on_every_path() -> None:
+    x = Value(0.0)
+    y = x.sqrt()
+    with pytest.raises(cr.NumericError, match="local gradient of sqrt at 0") as info:
+        cr.grad(y, x)
+    assert info.value.node is y
+    with pytest.raises(cr.NumericError, match="sqrt"), cr.listen(lambda event: None):
+        y.backward()
+    with pytest.raises(cr.NumericError, match="pow_const"):
+        (x**0.5).backward()

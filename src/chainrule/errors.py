@@ -20,7 +20,12 @@ class GraphError(ChainruleError, RuntimeError):
 
 
 class NumericError(ChainruleError, ArithmeticError):
-    """A scalar op left the real numbers (log of a negative, division by zero, overflow)."""
+    """A scalar op left the real numbers (log of a negative, division by zero, overflow).
+
+    ``node`` is the gate whose local gradient failed, when the backward pass knows it.
+    """
+
+    node: object | None = None
 
 
 class GradcheckError(ChainruleError, AssertionError):

@@ -222,65 +222,69 @@ def backward_pass(
     # Written out by arity and op kind: at a small batch this loop's Python, per node, costs as
     # much as the node's arithmetic. Leaves are never pushed (they pass nothing on), so their
     # consumer counts are not kept up to date either.
-    while ready:
-        node = pop()
-        a = node._a
-        b = node._b
-        g = grads[node] if keep is None or keep(node) else grads.pop(node)
-        op = node.op
-        ctx = node.ctx
-        if create_graph:
-            out, da, db = node, a, b
-        else:
-            out, da = node.data, a.data
-            db = None if b is None else b.data
-        local = op.local
-        if local is not None:
-            if b is None:
-                locals_ = local(out, da, *ctx) if ctx else local(out, da)
+    try:
+        while ready:
+            node = pop()
+            a = node._a
+            b = node._b
+            g = grads[node] if keep is None or keep(node) else grads.pop(node)
+            op = node.op
+            ctx = node.ctx
+            if create_graph:
+                out, da, db = node, a, b
             else:
-                locals_ = local(out, da, db, *ctx) if ctx else local(out, da, db)
-            contributions = None
-        else:
-            locals_ = None
-            if op.takes_needs:
-                needs = (a.requires_grad, b is not None and b.requires_grad)
-                contributions = (op.vjp(g, out, da, *ctx, needs=needs) if b is None
-                                 else op.vjp(g, out, da, db, *ctx, needs=needs))
-            else:
-                contributions = (op.vjp(g, out, da, *ctx) if b is None
-                                 else op.vjp(g, out, da, db, *ctx))
-        i = -1
-        for x in (a,) if b is None else (a, b):
-            i += 1
-            if x._a is not None:
-                c_left = count[x] - 1
-                count[x] = c_left
-                if not c_left:
-                    push(x)
-            if not x.requires_grad:
-                continue
-            if locals_ is None:
-                contrib = contributions[i]  # type: ignore[index]
-                local_i = None
-            else:
-                local_i = locals_[i]
-                if shaped and type(local_i) is float:
-                    # ±1 (add, sub, neg) hand the gradient on without a multiply by a scalar.
-                    contrib = g if local_i == 1.0 else -g if local_i == -1.0 else g * local_i
+                out, da = node.data, a.data
+                db = None if b is None else b.data
+            local = op.local
+            if local is not None:
+                if b is None:
+                    locals_ = local(out, da, *ctx) if ctx else local(out, da)
                 else:
-                    contrib = g * local_i
-            if shaped:
-                # x.data.shape, not the Tensor.shape property: one Python call less per edge.
-                xshape = x.data.shape
-                if contrib.shape != xshape:
-                    contrib = unbroadcast(contrib, xshape)
-            prev = get(x)
-            grads[x] = contrib if prev is None else prev + contrib
-            if listeners:
-                event = BackwardEvent(node, x, i, g, local_i, contrib)
-                for listener in listeners:
-                    listener(event)
+                    locals_ = local(out, da, db, *ctx) if ctx else local(out, da, db)
+                contributions = None
+            else:
+                locals_ = None
+                if op.takes_needs:
+                    needs = (a.requires_grad, b is not None and b.requires_grad)
+                    contributions = (op.vjp(g, out, da, *ctx, needs=needs) if b is None
+                                     else op.vjp(g, out, da, db, *ctx, needs=needs))
+                else:
+                    contributions = (op.vjp(g, out, da, *ctx) if b is None
+                                     else op.vjp(g, out, da, db, *ctx))
+            i = -1
+            for x in (a,) if b is None else (a, b):
+                i += 1
+                if x._a is not None:
+                    c_left = count[x] - 1
+                    count[x] = c_left
+                    if not c_left:
+                        push(x)
+                if not x.requires_grad:
+                    continue
+                if locals_ is None:
+                    contrib = contributions[i]  # type: ignore[index]
+                    local_i = None
+                else:
+                    local_i = locals_[i]
+                    if shaped and type(local_i) is float:
+                        # ±1 (add, sub, neg) hand the gradient on without a multiply by a scalar.
+                        contrib = g if local_i == 1.0 else -g if local_i == -1.0 else g * local_i
+                    else:
+                        contrib = g * local_i
+                if shaped:
+                    # x.data.shape, not the Tensor.shape property: one Python call less per edge.
+                    xshape = x.data.shape
+                    if contrib.shape != xshape:
+                        contrib = unbroadcast(contrib, xshape)
+                prev = get(x)
+                grads[x] = contrib if prev is None else prev + contrib
+                if listeners:
+                    event = BackwardEvent(node, x, i, g, local_i, contrib)
+                    for listener in listeners:
+                        listener(event)
+    except (ArithmeticError, ValueError) as exc:
+        # Python floats raise where arrays give inf/nan (d√x/dx at 0, 0 ** −0.5, …).
+        raise _local_gradient_error(node, exc) from None
     return grads
 
 
@@ -345,11 +349,21 @@ def accumulate_scalar(root: Any, seed: float) -> None:
                 if not b._n:
                     push(b)
     except (ArithmeticError, ValueError) as exc:
-        where = ", ".join(f"{x.data:g}" for x in (a, b) if x is not None)
         _reset_scratch(root)
-        raise NumericError(
-            f"backward: the local gradient of {node.op.name} at {where} is not finite ({exc})"
-        ) from None
+        raise _local_gradient_error(node, exc) from None
+
+
+def _local_gradient_error(node: Any, exc: Exception) -> NumericError:
+    where = ", ".join(_short(x.data) for x in (node._a, node._b) if x is not None)
+    error = NumericError(
+        f"backward: the local gradient of {node.op.name} at {where} is not finite ({exc})"
+    )
+    error.node = node  # lets a circuit view point at the gate
+    return error
+
+
+def _short(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else f"array of shape {getattr(x, 'shape', '?')}"
 
 
 def _reset_scratch(root: Any) -> None:
