@@ -63,7 +63,14 @@ def targets_markdown(report: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS / "latest.json"
+    given = len(sys.argv) > 1
+    path = Path(sys.argv[1]) if given else RESULTS / "latest.json"
+    if not path.is_file():
+        # results/ is not in the repository: a fresh clone has measured nothing yet.
+        where = f" in {path}" if given else ""
+        print(f"no results yet{where}: run `python -m benchmarks` (or `--quick`) first",
+              file=sys.stderr)
+        raise SystemExit(1)
     report = json.loads(path.read_text())
     meta = report["meta"]
     print(f"Measured {meta['date']}, Python {meta['python']}, {meta['cpus']} cores, "

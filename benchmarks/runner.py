@@ -151,20 +151,23 @@ class Runner:
         s = self.settings
         out: dict[str, Any] = {}
         failed: dict[str, str] = {}
+        skipped: dict[str, str] = {}  # not installed: not run, which is not a failure
         slow: set[str] = set()  # peers that get one repeat at this size
         for n in s.scalar_sizes:
             slower: set[str] = set()  # … and at the next one
             runs: dict[str, list[dict[str, Any]]] = {}
             for r in range(s.scalar_repeats):
                 for system in _rotate(list(scalar.SYSTEMS), r):
-                    if system in failed:
+                    if system in failed or system in skipped:
                         continue
                     if system in slow and system != "chainrule" and r > 0:
                         continue
                     res = self.worker({"task": shape, "system": system, "n": n},
                                       f"{shape} {n:,} {system} ({r + 1}/{s.scalar_repeats})")
                     runs.setdefault(system, []).append(res)
-                    if "fails" in res or "skipped" in res or "error" in res:
+                    if "skipped" in res:
+                        skipped[system] = str(res["skipped"])
+                    elif "fails" in res or "error" in res:
                         failed[system] = _reason(res, n)
                     elif res["total"] * 10 > SLOW_SECONDS:
                         slower.add(system)
@@ -180,6 +183,8 @@ class Runner:
                     }
                 elif system in failed:
                     size_out[system] = {"fails": failed[system]}
+                elif system in skipped:
+                    size_out[system] = {"skipped": skipped[system]}
             out[str(n)] = size_out
             slow = slower
         self.results[shape] = out
@@ -358,6 +363,8 @@ def fmt_cell(entry: dict[str, Any] | None, memory: bool = False) -> str:
         return "—"
     if "fails" in entry:
         return "fails"
+    if "skipped" in entry:
+        return "not installed"
     if "median" not in entry:
         return "—"
     text = fmt_time(entry["median"])

@@ -114,3 +114,52 @@ def _nodes(root: object) -> list[object]:
         seen[id(node)] = node
         stack += [x for x in node.inputs]  # type: ignore[attr-defined]
     return list(seen.values())
+
+
+def test_a_peer_that_is_not_installed_is_skipped_not_failed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = {
+        "chainrule": {"total": 0.5, "build": 0.2, "backward": 0.3, "bytes_per_node": 100.0,
+                      "check": True},
+        "micrograd": {"fails": "RecursionError: maximum recursion depth exceeded"},
+        "torch": {"skipped": "torch is not installed (torch)"},
+    }
+    calls: list[str] = []
+
+    def worker(self: runner.Runner, spec: dict[str, object], label: str) -> dict[str, object]:
+        calls.append(str(spec["system"]))
+        return dict(answers[str(spec["system"])])
+
+    monkeypatch.setattr(runner.Runner, "worker", worker)
+    r = runner.Runner(runner.Settings(quick=True, repeats=2))
+    r.run_scalar("chain")
+    row = r.results["chain"]["10000"]
+    assert row["torch"] == {"skipped": "torch is not installed (torch)"}
+    assert row["micrograd"] == {
+        "fails": "fails at 10,000 nodes: RecursionError: maximum recursion depth exceeded"}
+    assert calls.count("torch") == 1 and calls.count("micrograd") == 1
+    assert runner.fmt_cell(row["torch"]) == "not installed"
+    assert runner.fmt_cell(row["micrograd"]) == "fails"
+    report = {"results": {"chain": r.results["chain"]}}
+    from benchmarks.report import results_markdown
+
+    md = results_markdown(report).splitlines()
+    assert md[2].endswith("| micrograd | fails | — |")
+    assert md[3].endswith("| torch 0-d | not installed | — |")
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_report_without_results_says_what_to_run(
+        given: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import report
+
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    missing = tmp_path / "old.json"
+    monkeypatch.setattr(sys, "argv", ["report", str(missing)] if given else ["report"])
+    with pytest.raises(SystemExit) as info:
+        report.main()
+    assert info.value.code == 1
+    where = f" in {missing}" if given else ""
+    assert capsys.readouterr().err == (
+        f"no results yet{where}: run `python -m benchmarks` (or `--quick`) first\n")

@@ -11,7 +11,11 @@ from click.testing import CliRunner, Result
 
 from chainrule.circuit import EXAMPLES, Circuit, relative_error, run, verdict
 from chainrule.cli import main
+from chainrule.errors import NumericError
+from chainrule.expr import EvaluationError
 from chainrule.ops import OPS
+from chainrule.value import Value
+from chainrule.viz import graph_dict
 
 
 def example(name: str) -> Circuit:
@@ -140,12 +144,72 @@ def test_verdict_thresholds() -> None:
     assert relative_error(-4.0, -4.0000004) == pytest.approx(1e-7)
 
 
-def test_check_at_a_kink_is_not_good() -> None:
+def test_check_at_a_kink_says_kink_not_wrong() -> None:
     # relu at 0: the analytic subgradient is 0, the central difference sees slope 1/2.
     (row,) = run("relu(x)", {"x": 0.0}).check()
     assert row["analytic"] == 0.0
     assert row["numerical"] == pytest.approx(0.5)
-    assert row["verdict"] == "wrong"
+    assert row["verdict"] == "kink"
+    assert "relu #1 (input is exactly 0)" in row["note"]
+    assert "subgradient" in row["note"]
+
+
+def test_check_at_a_max_tie_says_kink_for_both_inputs() -> None:
+    rows = run("max(x, y)", {"x": 1.0, "y": 1.0}).check()
+    assert [(r["variable"], r["analytic"], r["verdict"]) for r in rows] == [
+        ("x", 1.0, "kink"), ("y", 0.0, "kink")]
+    assert all(r["numerical"] == pytest.approx(0.5) for r in rows)
+    assert "maximum #2 (inputs tie at 1)" in rows[1]["note"]
+
+
+def test_check_away_from_a_kink_keeps_its_verdict() -> None:
+    # abs at 0 but the gradient check agrees (0 = 0): still good; relu at 1: no kink at all.
+    assert [r["verdict"] for r in run("abs(x) + y", {"x": 0.0, "y": 1.0}).check()] == [
+        "good", "good"]
+    (row,) = run("relu(x)", {"x": 1.0}).check()
+    assert row["verdict"] == "good" and row["note"] is None
+
+
+def test_explain_names_the_kink() -> None:
+    (sentence,) = run("min(x, y)", {"x": 2.0, "y": 2.0}).explain()
+    assert "Its inputs tie at 2: a kink" in sentence
+
+
+@pytest.mark.parametrize(("text", "position", "where"), [
+    ("sqrt(x)", 0, "sqrt has no finite gradient at x = 0"),
+    ("x**0.5", 1, "the power ** has no finite gradient at x = 0"),
+    ("y + sqrt(x*x)", 4, "sqrt has no finite gradient at an input of 0"),
+])
+def test_a_gate_without_a_finite_gradient_is_an_error_at_its_place(
+        text: str, position: int, where: str) -> None:
+    at = {"x": 0.0, "y": 1.0} if "y" in text else {"x": 0.0}
+    with pytest.raises(NumericError) as info:
+        run(text, at)
+    assert isinstance(info.value, EvaluationError)
+    assert info.value.position == position
+    assert str(info.value).startswith(where)
+    assert info.value.caret().splitlines()[1] == " " * position + "^"
+
+
+def test_graph_dict_marks_a_failed_backward_pass() -> None:
+    x = Value(0.0, label="x")
+    out = x.sqrt()
+    g = graph_dict(out)
+    assert g["error"] == {"message": "backward: the local gradient of sqrt at 0 is not finite "
+                                     "(float division by zero)", "node": 1}
+    assert [n["grad"] for n in g["nodes"]] == [None, None]
+    assert "error" not in graph_dict(Value(2.0) * 3.0)
+
+
+@pytest.mark.parametrize(("x", "shown"), [(0.0, "x = 0"), (-2.0, "x = -2")])
+def test_pow_with_a_base_at_or_below_zero_notes_the_nan(x: float, shown: str) -> None:
+    c = run("x**y", {"x": x, "y": 2.0})
+    assert math.isnan(c.gradients["y"])
+    assert c.notes() == [
+        f"∂(x^y)/∂y = x^y·log x needs x > 0, so it is undefined (nan) here ({shown}, gate #2)"]
+    assert run("x**y", {"x": 2.0, "y": 2.0}).notes() == []
+    row = c.check()[1]
+    assert row["verdict"].startswith("n/a") and row["rel_error"] is None
 
 
 def test_check_where_f_cannot_be_evaluated_nearby() -> None:
@@ -271,6 +335,43 @@ def test_cli_writes_svg_and_png(tmp_path: Path) -> None:
     assert "<svg" in svg.read_text()
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert f"wrote {svg}" in result.output.replace("\n", "")
+
+
+@pytest.mark.parametrize(("args", "lines"), [
+    (("sqrt(x)", "--at", "x=0"), ["Error: sqrt has no finite gradient at x = 0 (float division "
+                                  "by zero)", "sqrt(x)", "^"]),
+    (("x**0.5", "--at", "x=0"), ["Error: the power ** has no finite gradient at x = 0",
+                                 "x**0.5", " ^"]),
+    (("sqrt(x*x)", "--at", "x=0"), ["Error: sqrt has no finite gradient at an input of 0",
+                                    "sqrt(x*x)", "^"]),
+])
+def test_cli_gate_without_a_finite_gradient(args: tuple[str, ...], lines: list[str]) -> None:
+    result = CliRunner().invoke(main, ["circuit", *args, "--json"])
+    assert result.exit_code == 1
+    out = result.output.splitlines()
+    assert out[0].startswith(lines[0])
+    assert out[1:] == lines[1:]
+    assert "Traceback" not in result.output
+
+
+def test_cli_check_at_a_kink() -> None:
+    result = invoke("relu(x)", "--at", "x=0", "--check")
+    assert result.exit_code == 0
+    out = " ".join(result.output.split())
+    assert "│ x │ 0 │ 0.5 │ 1.0e+00 │ kink │" in out
+    assert "wrong" not in out.replace("> 1e-2 wrong", "")
+    assert "relu #1 (input is exactly 0). f is not differentiable here" in out
+    data = json.loads(invoke("max(x,y)", "--at", "x=1", "y=1", "--check", "--json").output)
+    assert [r["verdict"] for r in data["check"]] == ["kink", "kink"]
+
+
+def test_cli_pow_nan_note() -> None:
+    out = " ".join(invoke("x**y", "--at", "x=0", "y=2").output.split())
+    assert "∂f/∂y = nan" in out
+    assert "note: ∂(x^y)/∂y = x^y·log x needs x > 0, so it is undefined (nan) here" in out
+    data = json.loads(invoke("x**y", "--at", "x=-2", "y=2", "--json").output)
+    assert data["notes"] == ["∂(x^y)/∂y = x^y·log x needs x > 0, so it is undefined (nan) here "
+                             "(x = -2, gate #2)"]
 
 
 def test_cli_unwritable_picture(tmp_path: Path) -> None:

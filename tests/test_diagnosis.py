@@ -9,7 +9,14 @@ import pytest
 
 import chainrule
 from chainrule import nn
-from chainrule.lab.diagnosis import SATURATION_Z, VERDICTS, Diagnosis, diagnose
+from chainrule.lab.diagnosis import (
+    SATURATION_Z,
+    VERDICTS,
+    Diagnosis,
+    Setup,
+    _suggestions,
+    diagnose,
+)
 from chainrule.lab.flow import load_inputs, make_model
 
 
@@ -89,3 +96,31 @@ def test_result_shape_and_untouched_model(batch: tuple[chainrule.Tensor, np.ndar
     assert row["update_ratio"] == pytest.approx(0.5 * row["weight_grad_norm"] /
                                                 row["weight_norm"])
     assert "verdict: " in str(d)
+
+
+def test_suggestions_leave_out_advice_already_followed() -> None:
+    setup = Setup(activation="sigmoid", init="nielsen", loss="cross-entropy", preprocess="scale")
+    assert _suggestions("saturated", [], setup) == [
+        "Or switch to relu units, which do not saturate for z > 0."]
+    assert _suggestions("exploding", [], setup) == [
+        "Lower the learning rate (try 10× smaller; chainrule study lr finds the edge)."]
+    # Scaled-up weights are not small, whatever the scheme; an unknown setup keeps everything.
+    scaled_up = Setup(init="nielsen", preprocess="scale", weight_scale=3.0)
+    assert len(_suggestions("exploding", [], scaled_up)) == 2
+    assert len(_suggestions("saturated", [])) == 4
+    relu_he = Setup(activation="relu", init="he", loss="softmax", preprocess="standardize")
+    assert not any("--init he" in s for s in _suggestions("vanishing", [], relu_he))
+    everything = Setup(activation="leaky_relu", init="he", loss="softmax", preprocess="scale")
+    assert _suggestions("saturated", [], everything)[0].startswith(
+        "The usual fixes for this are already in place")
+
+
+def test_diagnose_passes_the_setup_to_the_suggestions(
+        batch: tuple[chainrule.Tensor, np.ndarray]) -> None:
+    x, y = batch
+    model = make_model((784, *([30] * 6), 10))
+    told = diagnose(model, x, y, init="nielsen", preprocess="scale").suggestions
+    assert not any("cross-entropy" in s for s in told)
+    assert any("--init he" in s for s in told)
+    quadratic = diagnose(model, x, y, loss="quadratic", init="nielsen").suggestions
+    assert "Keep the cross-entropy cost (not quadratic) for sigmoid outputs." in quadratic

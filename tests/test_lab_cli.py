@@ -42,6 +42,25 @@ def test_chain_table_monte_carlo_svg_and_plot(tmp_path: Path) -> None:
             "fraction_ratio_below_1_16"} <= set(data["monte_carlo"])
 
 
+def test_chain_titles_are_whole_lines() -> None:
+    code, out, _ = run("chain", "--layers", "3", "--seed", "1", "--monte-carlo", "500")
+    assert code == 0, out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("a chain of 3 sigmoid"))
+    title = " ".join(line.strip() for line in lines[start:start + 2])
+    assert title.startswith("a chain of 3 sigmoid neurons: z = w·a + b, a = σ(z); x = 1, "
+                            "y = 0, quadratic cost")
+    assert any(line.rstrip() == "500 random chains of 3 neurons, weights and biases N(0, 1)"
+               for line in lines)
+
+
+def test_percent_never_rounds_to_all_or_nothing() -> None:
+    from chainrule.commands.chain import percent
+
+    assert [percent(f) for f in (1.0, 0.99999, 0.9999, 0.5, 1e-6, 0.0)] == [
+        "100%", ">99.99%", "99.99%", "50.00%", "<0.01%", "0%"]
+
+
 def test_chain_bad_input() -> None:
     code, out, err = run("chain", "--weights", "1,2", "--biases", "1")
     assert code != 0 and "2 weights but 1 biases" in out + err
@@ -122,6 +141,27 @@ def test_diagnose_fresh_and_checkpoint(tmp_path: Path) -> None:
     assert json.loads(out)["verdict"] == "healthy"
     code, out, err = run("diagnose", str(tmp_path / "missing.npz"))
     assert code == 1 and "no such checkpoint" in out + err
+
+
+def test_diagnose_checkpoint_takes_lr_and_setup_from_its_config(tmp_path: Path) -> None:
+    from chainrule.nn import MLP
+    from chainrule.nn.checkpoint import save_checkpoint
+
+    model = MLP((784, 30, 30, 30, 30, 10), init="nielsen")
+    ckpt = tmp_path / "trained.npz"
+    save_checkpoint(ckpt, model.state_dict(), {"model": model.config(), "config": {
+        "lr": 0.5, "init": "nielsen", "preprocess": "scale", "loss": "bce"}})
+    code, out, _ = run("diagnose", str(ckpt), "--samples", "100", "--json")
+    assert code == 0, out
+    data = json.loads(out)
+    assert data["lr"] == 0.5 and data["preprocess"] == "scale"
+    assert data["loss"] == "cross-entropy"
+    assert not any("Scale the inputs" in s or "instead of nielsen-large" in s
+                   or "Keep the cross-entropy" in s for s in data["suggestions"])
+    code, out, _ = run("diagnose", str(ckpt), "--samples", "100", "--lr", "0.02", "--json")
+    assert json.loads(out)["lr"] == 0.02
+    code, out, _ = run("diagnose", "--samples", "100", "--json")
+    assert json.loads(out)["lr"] == 0.1
 
 
 def test_study_commands(tmp_path: Path) -> None:

@@ -247,3 +247,10 @@ def test_cli_checkpoint_is_never_overwritten_by_mistake(tmp_path: Path) -> None:
     assert ckpt.read_bytes() == before
     again = invoke("--limit", "50", "--epochs", "1", "--checkpoint", str(ckpt), "--overwrite")
     assert again.exit_code == 0
+
+
+@pytest.mark.parametrize("epochs", ["0", "-3"])
+def test_epochs_must_be_at_least_one(epochs: str) -> None:
+    result = CliRunner().invoke(main, ["train", "--epochs", epochs])
+    assert result.exit_code == 2
+    assert f"Invalid value for '--epochs': {epochs} is not in the range x>=1." in result.output

@@ -14,11 +14,13 @@ the table, the JSON, the step-through and the pictures can never disagree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chainrule.expr import EvaluationError, Expression, parse
+from chainrule.errors import NumericError
+from chainrule.expr import FUNCTIONS, EvaluationError, Expression, parse
 from chainrule.ops import OPS
 from chainrule.viz.dot import fmt
 from chainrule.viz.graph_dict import Trace, graph_dict, trace
@@ -103,7 +105,11 @@ def relative_error(a: float, n: float) -> float:
 
 
 def verdict(rel: float) -> str:
-    """``"wrong"`` above 1e-2, ``"good"`` below 1e-7, ``"check"`` in between (CS231n)."""
+    """``"wrong"`` above 1e-2, ``"good"`` below 1e-7, ``"check"`` in between (CS231n).
+
+    :meth:`Circuit.check` says ``"kink"`` instead of ``"wrong"``/``"check"`` for a variable that
+    feeds a relu or abs at exactly 0 or a max/min at a tie.
+    """
     if rel > WRONG:
         return "wrong"
     if rel < GOOD:
@@ -247,11 +253,63 @@ class Circuit:
         for row in self.gates():
             names = " and ".join(i["name"] for i in row["inputs"])
             sent = " and ".join(f"{fmt(i['passed'])} to {i['name']}" for i in row["inputs"])
-            sentences.append(
-                f"Gate #{row['id']} {_VERBS.get(row['op'], row['op'])} {names}, giving "
-                f"{fmt(row['value'])}; the gradient {fmt(row['upstream'])} arrives from the "
-                f"output and, since {row['rule'].rstrip('.')}, it passes back {sent}.")
+            text = (f"Gate #{row['id']} {_VERBS.get(row['op'], row['op'])} {names}, giving "
+                    f"{fmt(row['value'])}; the gradient {fmt(row['upstream'])} arrives from the "
+                    f"output and, since {row['rule'].rstrip('.')}, it passes back {sent}.")
+            kink = _kink(self.trace.order[row["id"]])
+            if kink:
+                text += (f" Its {kink}: a kink, where the gate is not differentiable; what it "
+                         "passes back is the subgradient chainrule uses.")
+            sentences.append(text)
         return sentences
+
+    def kinks(self) -> dict[str, list[str]]:
+        """Per variable, the kinks it feeds: ``"relu #1 (input exactly 0)"``, ….
+
+        A kink is a relu or abs gate whose input is exactly 0, or a max/min gate whose inputs
+        tie: f is not differentiable there, and the analytic gradient is the subgradient
+        chainrule picks (relu and abs pass 0; max and min route it to their first input).
+        """
+        ids = {node: i for i, node in enumerate(self.trace.order)}
+        leaf_name = {id(leaf): v for v, leaf in self.leaves.items()}
+        result: dict[str, list[str]] = {}
+        for node in self.trace.order:
+            why = _kink(node)
+            if not why:
+                continue
+            seen: set[int] = set()
+            stack = [node]
+            while stack:  # the variables upstream of the gate (iterative: no recursion)
+                n = stack.pop()
+                if id(n) in seen:
+                    continue
+                seen.add(id(n))
+                if id(n) in leaf_name:
+                    result.setdefault(leaf_name[id(n)], []).append(
+                        f"{node.op.name} #{ids[node]} ({why})")
+                if getattr(n, "op", None) is not None and n.op.name != "no_grad":
+                    stack.extend(n.inputs)
+        return result
+
+    def notes(self) -> list[str]:
+        """Gradients that are undefined (NaN) here, and why.
+
+        A ``pow`` gate a^b with a variable exponent has ∂(a^b)/∂b = a^b·log a, which needs
+        a > 0: at a base ≤ 0 that gradient is NaN.
+        """
+        notes = []
+        for row in self.gates():
+            if row["op"] != "pow" or len(row["inputs"]) != 2:
+                continue
+            base, exponent = row["inputs"]
+            local = exponent["local_grad"]
+            if base["value"] > 0 or (isinstance(local, float) and math.isfinite(local)):
+                continue
+            a, b = base["name"], exponent["name"]
+            notes.append(
+                f"∂({a}^{b})/∂{b} = {a}^{b}·log {a} needs {a} > 0, so it is undefined (nan) here "
+                f"({a} = {fmt(base['value'])}, gate #{row['id']})")
+        return notes
 
     # ------------------------------------------------------------------ the numerical check
 
@@ -259,10 +317,12 @@ class Circuit:
         """Analytic against numerical gradient for every variable (central differences).
 
         ``numerical = (f(v+h) − f(v−h)) / 2h``, ``rel_error = |a − n| / max(|a|, |n|)``,
-        ``verdict`` from :func:`verdict`. Near a kink (relu, abs, max at a tie) the two sides
-        of the difference see different slopes, so “check” there is expected, not a bug. If
-        f cannot be evaluated at v ± h (sqrt at 0), ``numerical`` is ``None`` and ``verdict``
-        says why.
+        ``verdict`` from :func:`verdict`. At a kink (a relu or abs input exactly 0, a max or
+        min at a tie) the two sides of the difference see different slopes, so a variable
+        feeding one gets the verdict ``"kink"`` instead of ``"wrong"``/``"check"``, and
+        ``note`` says which gate. If f cannot be evaluated at v ± h (sqrt at 0), or the
+        analytic gradient is NaN (x**y at x ≤ 0), ``numerical`` or ``rel_error`` is ``None``
+        and ``verdict`` says why.
         """
         from chainrule.graph import no_grad
         from chainrule.value import Value
@@ -272,6 +332,7 @@ class Circuit:
                 leaves = {k: Value(v) for k, v in values.items()}
                 return float(self.expression.build_from(leaves).data)
 
+        kinks = self.kinks()
         rows = []
         for var, analytic in self.gradients.items():
             plus, minus = dict(self.values), dict(self.values)
@@ -281,12 +342,24 @@ class Circuit:
                 numerical: float | None = (f(plus) - f(minus)) / (2 * h)
             except EvaluationError as exc:
                 rows.append({"variable": var, "analytic": analytic, "numerical": None,
-                             "rel_error": None, "verdict": f"n/a: {exc.message}"})
+                             "rel_error": None, "verdict": f"n/a: {exc.message}", "note": None})
                 continue
             assert numerical is not None
+            if not math.isfinite(analytic):
+                rows.append({"variable": var, "analytic": analytic, "numerical": numerical,
+                             "rel_error": None,
+                             "verdict": "n/a: the analytic gradient is undefined (nan) here",
+                             "note": None})
+                continue
             rel = relative_error(analytic, numerical)
+            word, note = verdict(rel), None
+            if word != "good" and var in kinks:
+                word = "kink"
+                note = (f"{var} feeds a kink: {'; '.join(kinks[var])}. f is not differentiable "
+                        f"here; the analytic value {fmt(analytic)} is the subgradient chainrule "
+                        "uses, while the central difference averages the slopes on both sides.")
             rows.append({"variable": var, "analytic": analytic, "numerical": numerical,
-                         "rel_error": rel, "verdict": verdict(rel)})
+                         "rel_error": rel, "verdict": word, "note": note})
         return rows
 
 
@@ -295,4 +368,86 @@ def run(text: str | Expression, at: Mapping[str, float]) -> Circuit:
     expression = text if isinstance(text, Expression) else parse(text)
     values = {k: float(v) for k, v in at.items()}
     output, leaves = expression.build(values)
-    return Circuit(expression, values, output, leaves, trace(output))
+    tr = trace(output)
+    if isinstance(tr.error, NumericError):
+        raise _backward_error(expression, output, tr.error) from None
+    return Circuit(expression, values, output, leaves, tr)
+
+
+def _kink(node: Any) -> str:
+    """Why a gate sits at a kink (``"input is exactly 0"``, ``"inputs tie at 1"``), or ``""``."""
+    op = getattr(node, "op", None)
+    name = getattr(op, "name", None)
+    if name in ("relu", "abs") and float(node.inputs[0].data) == 0.0:
+        return "input is exactly 0"
+    if name in ("maximum", "minimum"):
+        a, b = (float(x.data) for x in node.inputs)
+        if a == b:
+            return f"inputs tie at {fmt(a)}"
+    return ""
+
+
+_SYMBOLS = {"+": "addition", "-": "subtraction", "*": "multiplication", "/": "division",
+            "**": "the power **"}
+
+
+def _positions(expression: Expression, output: Any) -> dict[int, Any]:
+    """``{id(gate node): instruction}``: where in the text each gate of ``output`` comes from.
+
+    The postfix program is turned back into its tree and laid over the graph from the output
+    down (a constant exponent is part of its ``pow_const`` gate, not an input).
+    """
+    program = expression.program
+    children: list[list[int]] = []
+    stack: list[int] = []
+    for k, ins in enumerate(program):
+        arity = {"binary": 2, "unary": 1, "call": FUNCTIONS.get(ins.name, 0)}.get(ins.kind, 0)
+        if arity > len(stack):
+            return {}
+        kids = stack[len(stack) - arity:]
+        del stack[len(stack) - arity:]
+        children.append(kids)
+        stack.append(k)
+    if len(stack) != 1:
+        return {}
+    found: dict[int, Any] = {}
+    todo = [(stack[0], output)]
+    while todo:
+        k, node = todo.pop()
+        op = getattr(node, "op", None)
+        if program[k].kind in ("num", "var") or op is None or id(node) in found:
+            continue
+        found[id(node)] = program[k]
+        inputs = list(node.inputs)
+        kids = children[k][:len(inputs)] if op.name == "pow_const" else children[k]
+        if len(kids) == len(inputs):
+            todo.extend(zip(kids, inputs, strict=True))
+    return found
+
+
+def _backward_error(expression: Expression, output: Any, exc: NumericError) -> NumericError:
+    """The backward pass stopped at a gate: name it, and point at it when its place is known."""
+    node: Any = exc.node
+    detail = str(exc)
+    if "(" in detail and detail.endswith(")"):
+        detail = detail[detail.rindex("(") + 1:-1]
+    if node is None:
+        return NumericError(f"no finite gradient at these values ({detail})")
+    ins = _positions(expression, output).get(id(node))
+    gate = node.op.name if ins is None else (
+        ins.name if ins.kind == "call" else "negation" if ins.kind == "unary"
+        else _SYMBOLS.get(ins.name, ins.name))
+    # A labelled leaf (a variable) is named; a gate's output is just "an input".
+    labels = [str(getattr(x, "label", "") or "") if x.op is None else "" for x in node.inputs]
+    where = ", ".join(f"{label} = {fmt(float(x.data))}" if label
+                      else f"an input of {fmt(float(x.data))}"
+                      for label, x in zip(labels, node.inputs, strict=True))
+    message = (f"{gate} has no finite gradient at {where} ({detail}): the backward pass cannot "
+               "go through this gate here")
+    if ins is None:
+        error = NumericError(message)
+        error.node = node
+        return error
+    located = EvaluationError(message, expression.text, ins.pos)
+    located.node = node
+    return located

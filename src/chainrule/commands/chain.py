@@ -135,9 +135,10 @@ def _show(result: dict[str, Any], mc: dict[str, Any] | None, written: list[str])
 
     out = console()
     n = len(result["layers"])
-    table = Table(title=f"a chain of {n} sigmoid neurons: z = w·a + b, a = σ(z); "
-                        f"x = {fmt(result['x'])}, y = {fmt(result['y'])}, {result['cost']} cost",
-                  title_justify="left")
+    # The title is a line of its own: a table title is cut at the table's width.
+    out.print(f"a chain of {n} sigmoid neurons: z = w·a + b, a = σ(z); "
+              f"x = {fmt(result['x'])}, y = {fmt(result['y'])}, {result['cost']} cost")
+    table = Table()
     table.box = box.SIMPLE_HEAD
     table.pad_edge = False
     table.padding = (0, 1)
@@ -174,11 +175,28 @@ def _show(result: dict[str, Any], mc: dict[str, Any] | None, written: list[str])
         out.print(f"wrote {path}")
 
 
+def percent(fraction: float) -> str:
+    """A fraction as a percentage with two decimals that never rounds to 0% or 100%.
+
+    ``0.99999`` is ``>99.99%`` (not ``100.00%``), ``1e-6`` is ``<0.01%``; exactly 0 and 1 stay
+    ``0%`` and ``100%``.
+    """
+    if fraction >= 1.0:
+        return "100%"
+    if fraction <= 0.0:
+        return "0%"
+    if fraction > 0.9999:
+        return ">99.99%"
+    if fraction < 0.0001:
+        return "<0.01%"
+    return f"{fraction:.2%}"
+
+
 def _show_mc(out: Any, mc: dict[str, Any]) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{mc['n']:,} random chains of {mc['layers']} neurons, weights and "
-                        "biases N(0, 1)", title_justify="left")
+    out.print(f"{mc['n']:,} random chains of {mc['layers']} neurons, weights and biases N(0, 1)")
+    table = Table()
     table.add_column("quantity")
     table.add_column("value", justify="right")
     q = mc["ratio_quantiles"]
@@ -186,13 +204,13 @@ def _show_mc(out: Any, mc: dict[str, Any]) -> None:
         ("fraction of |w·σ'(z)| below 1/4", f"{mc['fraction_factor_below_quarter']:.1%}"),
         ("fraction of |w| below 1 (each such factor is < 1/4)",
          f"{mc['fraction_weight_below_one']:.1%}"),
-        ("fraction of |w·σ'(z)| below 1", f"{mc['fraction_factor_below_one']:.2%}"),
+        ("fraction of |w·σ'(z)| below 1", percent(mc["fraction_factor_below_one"])),
         ("median / largest |w·σ'(z)|",
          f"{fmt(mc['median_abs_factor'])} / {fmt(mc['max_abs_factor'])}"),
         ("median |∂C/∂b1 / ∂C/∂b3|", fmt(mc["median_abs_ratio_b1_b3"])),
         ("5% … 95% quantiles of that ratio", f"{fmt(q['q05'])} … {fmt(q['q95'])}"),
         ("fraction with |∂C/∂b1| < |∂C/∂b3| / 16", f"{mc['fraction_ratio_below_1_16']:.1%}"),
-        ("fraction with |∂C/∂b1| > |∂C/∂b3|", f"{mc['fraction_ratio_above_1']:.2%}"),
+        ("fraction with |∂C/∂b1| > |∂C/∂b3|", percent(mc["fraction_ratio_above_1"])),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -118,6 +118,7 @@ def circuit(
             data["check"] = c.check()
         if explain:
             data["explain"] = c.explain()
+        data["notes"] = c.notes()
         click.echo(json.dumps(data, indent=2))
         return
     _show(c, about=about, steps=steps, check=check, explain=explain, written=written)
@@ -206,6 +207,8 @@ def _show(c: Any, *, about: str, steps: bool, check: bool, explain: bool,
     grads = "  ".join(f"∂f/∂{v} = [red]{fmt(g)}[/]" for v, g in c.gradients.items())
     if grads:
         console.print(f"gradients: {grads}")
+    for note in c.notes():
+        console.print(f"[yellow]note[/]: {note}")
 
     if steps:
         console.print("\n[bold]backward pass, one edge at a time[/]")
@@ -216,7 +219,11 @@ def _show(c: Any, *, about: str, steps: bool, check: bool, explain: bool,
         for line in _capped(c.explain(), "sentences", console):
             console.print("• " + line)
     if check:
-        console.print(_check_table(c))
+        rows = c.check()
+        console.print(_check_table(rows))
+        for row in rows:
+            if row.get("note"):
+                console.print(f"[yellow]note[/]: {row['note']}")
     for path in written:
         console.print(f"wrote {path}")
 
@@ -253,7 +260,7 @@ def _tree(c: Any) -> Any:
     return root
 
 
-def _check_table(c: Any) -> Any:
+def _check_table(rows: list[dict[str, Any]]) -> Any:
     from rich.table import Table
 
     from chainrule.viz import fmt
@@ -261,11 +268,12 @@ def _check_table(c: Any) -> Any:
     table = Table(title="gradient check: central differences, h = 1e-5", title_justify="left")
     for name in ("variable", "analytic", "numerical", "relative error", "verdict"):
         table.add_column(name)
-    colours = {"good": "green", "check": "yellow", "wrong": "bold red"}
-    for row in c.check():
+    colours = {"good": "green", "check": "yellow", "wrong": "bold red", "kink": "yellow"}
+    for row in rows:
         rel = "—" if row["rel_error"] is None else f"{row['rel_error']:.1e}"
         style = colours.get(row["verdict"], "yellow")
         table.add_row(row["variable"], fmt(row["analytic"]), fmt(row["numerical"]), rel,
                       f"[{style}]{row['verdict']}[/]")
-    table.caption = "|a−n|/max(|a|,|n|): > 1e-2 wrong, < 1e-7 good"
+    table.caption = ("|a−n|/max(|a|,|n|): > 1e-2 wrong, < 1e-7 good; kink: not differentiable "
+                     "here, the analytic value is the subgradient chainrule uses")
     return table

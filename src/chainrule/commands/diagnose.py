@@ -55,8 +55,9 @@ _TRAIN_LOSSES = {"quadratic": "quadratic", "mse": "quadratic", "bce": "cross-ent
               help="Input pixels (default: the checkpoint's, else scale).")
 @click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Diagnose on the first N training images.")
-@click.option("--lr", type=float, default=0.1, show_default=True,
-              help="Learning rate for the update/weight ratio.")
+@click.option("--lr", type=float,
+              help="Learning rate for the update/weight ratio (default: the checkpoint's, "
+                   "else 0.1).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help=PLOT_HELP)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
@@ -71,7 +72,7 @@ def diagnose(
     data: str,
     preprocess: str | None,
     samples: int,
-    lr: float,
+    lr: float | None,
     plot_path: Path | None,
     as_json: bool,
 ) -> None:
@@ -88,16 +89,23 @@ def diagnose(
             config = read_checkpoint(checkpoint).meta.get("config", {})
             loss = loss or _TRAIN_LOSSES.get(config.get("loss", ""), "cross-entropy")
             preprocess = preprocess or config.get("preprocess", "scale")
+            if lr is None:
+                lr = float(config.get("lr", 0.1))
+            known_init: str | None = config.get("init")
+            scale = 1.0
             source = str(checkpoint)
         else:
             parsed = sizes(sizes_text)
             loss = loss or "cross-entropy"
             model = flow.make_model(parsed, activation, init, seed, weight_scale, loss)
+            known_init, scale = init, weight_scale
             source = f"fresh {','.join(map(str, parsed))} {activation} network, init {init}" + (
                 f", weights ×{weight_scale:g}" if weight_scale != 1.0 else "")
         preprocess = preprocess or "scale"
+        lr = 0.1 if lr is None else lr
         x, labels, name = flow.load_inputs(model.sizes, samples, preprocess, data)
-        result = lab.diagnose(model, x, labels, lr=lr, loss=loss)
+        result = lab.diagnose(model, x, labels, lr=lr, loss=loss, init=known_init,
+                              preprocess=preprocess, weight_scale=scale)
     if plot_path is not None:
         _plot(result, source, plot_path)
     if as_json:

@@ -92,7 +92,8 @@ def write_plot(history: list[Any], path: Path) -> None:
 @click.option("--momentum", type=float, help="SGD momentum μ (default 0).")
 @click.option("--weight-decay", type=float, help="L2 weight decay (Nielsen's λ/n; default 0).")
 @click.option("--batch", type=int, help="Mini-batch size (default 10).")
-@click.option("--epochs", type=int, help="Epochs (default 30; with --resume: the new total).")
+@click.option("--epochs", type=click.IntRange(min=1),
+              help="Epochs (default 30; with --resume: the new total).")
 @click.option("--seed", type=int, help="Seed for initialisation and shuffling (default 0).")
 @click.option("--data", help="sample (embedded, default), mnist (fetched) or a PATH.")
 @click.option("--preprocess", type=click.Choice(PREPROCESS_NAMES), help="Input scaling (scale).")

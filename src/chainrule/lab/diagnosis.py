@@ -34,6 +34,7 @@ The verdict is the first that applies, in this order (thresholds are module cons
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,6 +56,7 @@ __all__ = [
     "VERDICTS",
     "Diagnosis",
     "LayerReport",
+    "Setup",
     "diagnose",
 ]
 
@@ -147,13 +149,23 @@ def _finite(*arrays: np.ndarray | None) -> bool:
 
 
 def diagnose(
-    model: Any, x: Any, y: Any, lr: float = 0.1, loss: LossArg = "cross-entropy"
+    model: Any,
+    x: Any,
+    y: Any,
+    lr: float = 0.1,
+    loss: LossArg = "cross-entropy",
+    *,
+    init: str | None = None,
+    preprocess: str | None = None,
+    weight_scale: float = 1.0,
 ) -> Diagnosis:
     """Diagnose ``model`` on the batch ``x`` (n, features) with labels or targets ``y``.
 
     Works on any `chainrule.nn.Module` built from `Linear` layers; ``loss`` is a name from
     `chainrule.lab.flow.LOSSES` or a callable ``loss(out, y)``. The model's ``.grad`` fields are
-    not touched. See the module docstring for the measures and the thresholds.
+    not touched. See the module docstring for the measures and the thresholds. ``init``,
+    ``preprocess`` and ``weight_scale`` say how the network was set up, when known: advice it
+    already follows is left out of the suggestions (see `Setup`).
     """
     layers = linears(model)
     xt = x if isinstance(x, Tensor) else tensor(np.asarray(x), dtype=layers[0].weight.dtype)
@@ -226,7 +238,9 @@ def diagnose(
         layers=reports,
         verdict=verdict,
         evidence=evidence,
-        suggestions=_suggestions(verdict, reports),
+        suggestions=_suggestions(verdict, reports, Setup(
+            activation=next((r.activation for r in reports[:-1] if r.activation), None),
+            init=init, loss=name, preprocess=preprocess, weight_scale=weight_scale)),
         lr=float(lr),
         samples=int(xt.shape[0]),
         loss=name,
@@ -304,47 +318,91 @@ def _verdict(reports: list[LayerReport]) -> tuple[str, list[str]]:
     return verdict, evidence
 
 
-_SUGGESTIONS: dict[str, list[str]] = {
+@dataclass(frozen=True)
+class Setup:
+    """What is known about how the network is set up; ``None`` where unknown.
+
+    The suggestions leave out advice this setup already follows (no “scale the inputs” for
+    scaled inputs, no “use nielsen instead of nielsen-large” for a nielsen network).
+    """
+
+    activation: str | None = None
+    init: str | None = None
+    loss: str | None = None
+    preprocess: str | None = None
+    weight_scale: float = 1.0
+
+
+def _scaled(s: Setup) -> bool:
+    return s.preprocess in ("scale", "standardize")
+
+
+def _small_init(s: Setup) -> bool:
+    return s.init is not None and s.init != "nielsen-large" and s.weight_scale <= 1.0
+
+
+def _cross_entropy(s: Setup) -> bool:
+    return s.loss in ("cross-entropy", "softmax")
+
+
+# Per verdict: (advice, "already followed by this setup?").
+_SUGGESTIONS: dict[str, list[tuple[str, Callable[[Setup], bool]]]] = {
     "vanishing": [
-        "Use relu hidden units with he initialisation (--activation relu --init he): relu' is 1 "
-        "where a unit is active, where σ' is at most 1/4.",
-        "Or tanh with xavier initialisation, which keeps the gradient's size from layer to layer.",
-        "Use fewer hidden layers: each sigmoid layer multiplies the gradient by w·σ'(z).",
-        "Keep the cross-entropy cost (not quadratic) for sigmoid outputs.",
+        ("Use relu hidden units with he initialisation (--activation relu --init he): relu' is 1 "
+         "where a unit is active, where σ' is at most 1/4.",
+         lambda s: s.activation == "relu" and s.init == "he"),
+        ("Or tanh with xavier initialisation, which keeps the gradient's size from layer to "
+         "layer.", lambda s: s.activation == "tanh" and s.init == "xavier"),
+        ("Use fewer hidden layers: each sigmoid layer multiplies the gradient by w·σ'(z).",
+         lambda s: s.activation is not None and s.activation != "sigmoid"),
+        ("Keep the cross-entropy cost (not quadratic) for sigmoid outputs.", _cross_entropy),
     ],
     "exploding": [
-        "Lower the learning rate (try 10× smaller; chainrule study lr finds the edge).",
-        "Start from smaller weights: xavier or he (or nielsen) instead of nielsen-large.",
-        "Scale or standardize the inputs (--preprocess scale|standardize): ∂C/∂W grows with "
-        "the input.",
+        ("Lower the learning rate (try 10× smaller; chainrule study lr finds the edge).",
+         lambda s: False),
+        ("Start from smaller weights: xavier or he (or nielsen) instead of nielsen-large.",
+         _small_init),
+        ("Scale or standardize the inputs (--preprocess scale|standardize): ∂C/∂W grows with "
+         "the input.", _scaled),
     ],
     "saturated": [
-        "Scale the inputs to [0, 1] or standardize them: raw 0–255 pixels push every first-layer "
-        "z far past the knee.",
-        "Initialise with nielsen or xavier (weights ∝ 1/√n_in) instead of nielsen-large.",
-        "Use the cross-entropy cost so saturated sigmoid outputs still learn.",
-        "Or switch to relu units, which do not saturate for z > 0.",
+        ("Scale the inputs to [0, 1] or standardize them: raw 0–255 pixels push every "
+         "first-layer z far past the knee.", _scaled),
+        ("Initialise with nielsen or xavier (weights ∝ 1/√n_in) instead of nielsen-large.",
+         _small_init),
+        ("Use the cross-entropy cost so saturated sigmoid outputs still learn.", _cross_entropy),
+        ("Or switch to relu units, which do not saturate for z > 0.",
+         lambda s: s.activation in ("relu", "leaky_relu")),
     ],
     "dead units": [
-        "Lower the learning rate: one large step can push a relu unit's z below 0 for every "
-        "input, and it never comes back.",
-        "Initialise the biases at 0 or slightly positive (he or xavier), not negative.",
-        "Use leaky_relu, whose gradient below 0 is small but not 0.",
+        ("Lower the learning rate: one large step can push a relu unit's z below 0 for every "
+         "input, and it never comes back.", lambda s: False),
+        ("Initialise the biases at 0 or slightly positive (he or xavier), not negative.",
+         lambda s: s.init in ("he", "xavier")),
+        ("Use leaky_relu, whose gradient below 0 is small but not 0.",
+         lambda s: s.activation == "leaky_relu"),
     ],
     "healthy": [
-        "Nothing to fix in the gradient flow; tune the learning rate towards an update/weight "
-        "ratio of about 1e-3.",
+        ("Nothing to fix in the gradient flow; tune the learning rate towards an update/weight "
+         "ratio of about 1e-3.", lambda s: False),
     ],
 }
 
 
-def _suggestions(verdict: str, reports: list[LayerReport]) -> list[str]:
-    out = list(_SUGGESTIONS[verdict])
+def _suggestions(verdict: str, reports: list[LayerReport], setup: Setup | None = None) -> list[str]:
+    """The advice for ``verdict``, without what ``setup`` already does."""
+    setup = setup or Setup()
+    out = [text for text, followed in _SUGGESTIONS[verdict] if not followed(setup)]
     ratios = [r.update_ratio for r in reports if r.update_ratio is not None]
     if verdict != "exploding" and ratios and max(ratios) < UPDATE_RATIO_SMALL:
         out.append(
             f"Every update/weight ratio is below {UPDATE_RATIO_SMALL:g}: the learning rate may be "
             "too small."
+        )
+    if not out:
+        out.append(
+            "The usual fixes for this are already in place; look at the evidence layer by layer "
+            "(and try a smaller learning rate or fewer layers)."
         )
     return out
 

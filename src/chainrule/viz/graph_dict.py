@@ -6,6 +6,10 @@ shows::
     {"nodes": [{"id", "op", "label", "value", "grad", "inputs": [id, ...]}, ...],
      "edges": [{"source", "target", "value", "local_grad", "contribution"}, ...]}
 
+plus ``"error": {"message", "node"}`` when the backward pass stopped (a local gradient that is
+not finite, such as d√x/dx at 0): ``message`` says why and ``node`` is the id of the gate, when
+known. Every gradient is then ``None``.
+
 Nodes come in topological order (inputs first, ``root`` last) and ``id`` is the position in
 that order. A ``pow_const`` gate without a label of its own is labelled with its exponent
 (``^2``), the one constant a picture cannot otherwise show.
@@ -37,12 +41,15 @@ class Trace:
     ``order``: nodes, inputs before users. ``grads``: ``{node: ∂root/∂node}`` (empty when the
     graph cannot be differentiated, e.g. a non-scalar tensor or a ``no_grad`` result).
     ``events``: the traversal's :class:`~chainrule.graph.BackwardEvent` s, in processing order.
+    ``error``: the error that stopped the backward pass (a local gradient that is not finite,
+    such as d√x/dx at 0), or ``None``; when set, ``grads`` and ``events`` are empty.
     """
 
     root: Any
     order: list[Any]
     grads: dict[Any, Any] = field(default_factory=dict)
     events: list[Any] = field(default_factory=list)
+    error: Exception | None = None
 
 
 def _seed(root: Any) -> Any:
@@ -70,8 +77,9 @@ def trace(root: Any) -> Trace:
     try:
         with listen(result.events.append):
             result.grads = backward_pass(root, seed)
-    except ChainruleError:
-        result.grads, result.events = {}, []
+    except ChainruleError as exc:
+        # Kept, not swallowed: graph_dict reports it and a circuit raises it with the gate named.
+        result.grads, result.events, result.error = {}, [], exc
     return result
 
 
@@ -139,4 +147,9 @@ def graph_dict(root: Any, tr: Trace | None = None) -> dict[str, Any]:
                 "local_grad": summary(ev.local) if ev is not None else None,
                 "contribution": summary(ev.contribution) if ev is not None else None,
             })
-    return {"nodes": nodes, "edges": edges}
+    graph: dict[str, Any] = {"nodes": nodes, "edges": edges}
+    if tr.error is not None:
+        failed = getattr(tr.error, "node", None)
+        graph["error"] = {"message": str(tr.error),
+                          "node": ids.get(failed) if failed is not None else None}
+    return graph

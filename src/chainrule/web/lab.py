@@ -67,6 +67,9 @@ def diagnose_for(diagnosis: Any, settings: dict[str, Any], lr: float) -> dict[st
     model = flow.make_model(sizes, settings["activation"], settings["init"], settings["seed"],
                             settings["weight_scale"])
     x, y, _ = flow.load_inputs(sizes, settings["samples"], settings["preprocess"])
-    result: dict[str, Any] = diagnosis.diagnose(model, x, y, lr=lr).to_dict()
+    result: dict[str, Any] = diagnosis.diagnose(
+        model, x, y, lr=lr, init=settings["init"], preprocess=settings["preprocess"],
+        weight_scale=settings["weight_scale"],
+    ).to_dict()
     result["settings"] = {**settings, "lr": lr}
     return result
