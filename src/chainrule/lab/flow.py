@@ -318,13 +318,7 @@ def vanishing_table(
         "sigmoid", "nielsen", "cross-entropy", "scale", 1.0)
     book = BOOK.get(parsed) if book_setup else None
     return {
-        "sizes": list(parsed),
-        "activation": activation,
-        "init": init,
-        "loss": loss,
-        "preprocess": preprocess,
-        "weight_scale": float(weight_scale),
-        "samples": int(samples),
+        **_settings(parsed, activation, init, loss, preprocess, weight_scale, samples),
         "seeds": int(seeds),
         "data": name,
         "hidden_layer_norms": {"mean": means, "std": [float(v) for v in std.data]},
@@ -334,6 +328,20 @@ def vanishing_table(
         "book_relative": None if book is None else [m / b - 1.0 for m, b in zip(means, book,
                                                                                 strict=True)],
         "seconds": time.perf_counter() - started,
+    }
+
+
+def _settings(parsed: tuple[int, ...], activation: str, init: str, loss: str, preprocess: str,
+              weight_scale: float, samples: int) -> dict[str, Any]:
+    """The settings every result of this module reports, in one shape."""
+    return {
+        "sizes": list(parsed),
+        "activation": activation,
+        "init": init,
+        "loss": loss,
+        "preprocess": preprocess,
+        "weight_scale": float(weight_scale),
+        "samples": int(samples),
     }
 
 
@@ -452,13 +460,7 @@ def speed_of_learning(
             opt_w.step()
             opt_b.step()
     return {
-        "sizes": list(parsed),
-        "activation": activation,
-        "init": init,
-        "loss": loss,
-        "preprocess": preprocess,
-        "weight_scale": float(weight_scale),
-        "samples": int(samples),
+        **_settings(parsed, activation, init, loss, preprocess, weight_scale, samples),
         "batch": int(min(size, samples)),
         "epochs": int(epochs),
         "lr": float(lr),
