@@ -44,6 +44,12 @@ def test_linear_shapes_and_math() -> None:
     out = layer(tensor(x))
     np.testing.assert_allclose(out.data, x @ layer.weight.data.T + layer.bias.data)
     assert Linear(4, 3, dtype=np.float32, rng=0)(tensor(x, dtype=np.float32)).dtype == np.float32
+    # A batch takes one x·Wᵀ gate and the bias add: no transpose node in between.
+    assert out.op.name == "add" and out.inputs[0].op.name == "matmul_t"
+    single = layer(tensor(x[0]))
+    np.testing.assert_allclose(single.data, x[0] @ layer.weight.data.T + layer.bias.data)
+    with pytest.raises(ShapeError, match=r"matmul_t: \(5, 3\) @ \(3, 4\)ᵀ"):
+        layer(tensor(x[:, :3]))
 
 
 def test_module_parameters_state_and_modes() -> None:

@@ -9,6 +9,8 @@ own, so gradients can be differentiated again.
 ``local(out, *inputs, *ctx)`` returns ∂out/∂input for each input (elementwise); the traversal
 multiplies it by the upstream gradient. Tensor-only ops (reductions, matmul, reshape, indexing)
 have a Jacobian rather than a local scalar, so they give ``vjp(g, out, *inputs, *ctx)`` directly.
+An op whose gradient reuses work of its forward (cross-entropy's softmax) declares ``saves``: its
+``array`` then returns ``(out, saved)`` and the node keeps ``saved`` as the last entry of its ctx.
 Broadcasting is undone by the traversal (``graph.unbroadcast``), never here.
 """
 
@@ -40,6 +42,8 @@ class Op:
     symbol: str = field(default="")
     # vjp takes needs=(bool per input) and may skip gradients nobody asked for.
     takes_needs: bool = False
+    # array returns (out, saved); saved rides at the end of the node's ctx into vjp.
+    saves: bool = False
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -124,20 +128,26 @@ def _scalar_sigmoid(x: float) -> float:
     return e / (1.0 + e)
 
 
-# Below −limit, e^−x overflows the dtype (ln of its largest value, rounded down).
-_EXP_LIMIT = {np.dtype(np.float64): -709.0, np.dtype(np.float32): -88.0,
-              np.dtype(np.float16): -11.0}
+# Above these, e^x overflows the dtype (ln of its largest value, rounded down).
+# (0-d arrays: NumPy converts a Python float operand on every call.)
+_EXP_LIMIT = {np.dtype(t): np.array(v, dtype=t)
+              for t, v in ((np.float64, 709.0), (np.float32, 88.0), (np.float16, 11.0))}
 
 
 def _array_sigmoid(x: np.ndarray) -> np.ndarray:
-    # e^−x may overflow to inf for very negative x; 1/(1+inf) = 0 is the right answer.
-    # Entering np.errstate costs as much as the exp of a small batch, so it is only paid when
-    # some element can overflow; one min-reduction tells (NaN compares False: errstate path).
+    # 1/(1+e^−x), with −x clipped where e^−x would overflow: the result there, 1/(1+e^limit),
+    # is below the dtype's smallest normal number, as σ(x) is. One in-place clip is cheaper
+    # than np.errstate or a min-reduction to detect overflow, and every step after the
+    # negation works in place (at a small batch, allocations cost as much as arithmetic).
     limit = _EXP_LIMIT.get(x.dtype)
-    if limit is not None and x.size and np.minimum.reduce(x, axis=None) > limit:
-        return 1.0 / (1.0 + np.exp(-x))
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))
+    if limit is None:  # integers, long doubles: the plain formula, overflow to 1/(1+inf) = 0
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-x))
+    t = np.negative(x)
+    np.minimum(t, limit, out=t)
+    np.exp(t, out=t)
+    t += 1.0
+    return np.reciprocal(t, out=t)
 
 
 def _scalar_relu(x: float) -> float:
@@ -342,6 +352,17 @@ def _matmul_vjp(
     return ga, gb
 
 
+def _matmul_t_array(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.matmul(a, b.T)
+
+
+def _matmul_t_vjp(
+    g: Any, out: Any, a: Any, b: Any, needs: tuple[bool, ...] = (True, True)
+) -> tuple[Any, ...]:
+    """∂(A@Bᵀ): Ā = G @ B, B̄ = Gᵀ @ A (2-D operands: a batch and a layer's (out, in) weight)."""
+    return (g @ b) if needs[0] else None, (g.T @ a) if needs[1] else None
+
+
 def _reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
     if axis is None:
         return (1,) * len(shape)
@@ -494,23 +515,31 @@ def _softmax_vjp(g: Any, out: Any, a: Any, axis: int) -> tuple[Any, ...]:
     return (out * (g - _sum_keep(g * out, axis)),)
 
 
-def _cross_entropy_array(z: np.ndarray, target: np.ndarray, scale: float | None) -> Any:
+def _cross_entropy_array(
+    z: np.ndarray, target: np.ndarray, scale: float | None
+) -> tuple[Any, tuple[np.ndarray, ...]]:
     # C = Σᵢ −Σ_c yᵢ_c·ln softmax(zᵢ)_c with ln softmax(zᵢ)_c = (zᵢ_c − mᵢ) − ln Σ_k e^(zᵢ_k − mᵢ),
     # mᵢ the row maximum: every exponent is ≤ 0, so logits of ±1000 neither overflow nor lose
     # the answer (e^−2000 underflowing to 0 only drops a term that is 0 to the precision).
+    # Saved for the gradient: e^(z − m) and its row sums, the softmax before its division.
     shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
-    lse = np.log(np.add.reduce(np.exp(shifted), axis=1))
+    e = np.exp(shifted)
+    sums = np.add.reduce(e, axis=1, keepdims=True)
+    lse = np.log(sums)
     if target.ndim == 1:  # class indices: Σ_c yᵢ_c = 1 and only the target's logit is picked
-        losses = lse - shifted[np.arange(len(target)), target]
+        rows = np.arange(len(target))
+        losses = lse[:, 0] - shifted[rows, target]
+        saved: tuple[np.ndarray, ...] = (e, sums, rows)
     else:
-        losses = lse * np.add.reduce(target, axis=1) - np.add.reduce(target * shifted, axis=1)
+        losses = lse[:, 0] * np.add.reduce(target, axis=1) - np.add.reduce(target * shifted, axis=1)
+        saved = (e, sums)
     if scale is None:  # reduction "none": one loss per example
-        return losses
-    return np.add.reduce(losses, axis=None) * scale
+        return losses, saved
+    return np.add.reduce(losses, axis=None) * scale, saved
 
 
 def _cross_entropy_vjp(
-    g: Any, out: Any, z: Any, target: np.ndarray, scale: float | None
+    g: Any, out: Any, z: Any, target: np.ndarray, scale: float | None, saved: tuple[Any, ...]
 ) -> tuple[Any, ...]:
     """∂C/∂z = (softmax(z)·Σ_c y_c − y)·scale·g; for class targets (y one-hot, Σ_c y_c = 1)
     that is (softmax(z) − onehot(y))·scale·g."""
@@ -523,9 +552,10 @@ def _cross_entropy_vjp(
             onehot[np.arange(len(target)), target] = 1.0
             return ((p - onehot) * factor,)
         return ((p * _sum_keep(target, 1) - target) * factor,)
-    p = _softmax_array(z, 1)  # a fresh array, so the updates below can be in place
+    e, sums = saved[0], saved[1]
+    p = e / sums  # the softmax, a fresh array: the updates below are in place
     if target.ndim == 1:
-        p[np.arange(len(target)), target] -= 1.0
+        p[saved[2], target] -= 1.0
     else:
         p *= _sum_keep(target, 1)
         p -= target
@@ -537,6 +567,11 @@ MATMUL = _register(Op("matmul", "matmul: each operand's gradient is the upstream
                       "multiplied by the other operand, transposed", _matmul_vjp.__doc__ or "", 2,
                       array=np.matmul, vjp=_matmul_vjp, symbol="@",
                       takes_needs=True))
+MATMUL_T = _register(Op("matmul_t", "matmul by a transposed weight (a layer's x·Wᵀ, one gate "
+                        "instead of a transpose and a matmul): each operand's gradient is the "
+                        "upstream gradient multiplied by the other operand",
+                        _matmul_t_vjp.__doc__ or "", 2, array=_matmul_t_array, vjp=_matmul_t_vjp,
+                        symbol="@ᵀ", takes_needs=True))
 SUM = _register(Op("sum", "sum copies the gradient back to every summed element",
                    _sum_vjp.__doc__ or "", 1, array=_sum_array, vjp=_sum_vjp, symbol="Σ"))
 MEAN = _register(Op("mean", "mean copies the gradient back, divided by the count",
@@ -568,7 +603,7 @@ SOFTMAX = _register(Op("softmax", "softmax couples its outputs: out·(g − Σ g
 CROSS_ENTROPY = _register(Op("cross_entropy", "softmax cross-entropy sends each logit its "
                              "softmax probability minus its target, times the upstream gradient",
                              _cross_entropy_vjp.__doc__ or "", 1, array=_cross_entropy_array,
-                             vjp=_cross_entropy_vjp))
+                             vjp=_cross_entropy_vjp, saves=True))
 
 # The leaf marker for results computed under no_grad: they carry a value but no history.
 NO_GRAD = Op("no_grad", "computed under no_grad: no history was recorded", "", 0)

@@ -22,6 +22,7 @@ from chainrule.ops import NO_GRAD, Op
 __all__ = ["Tensor", "tensor"]
 
 Axis = int | Sequence[int] | None
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -151,7 +152,7 @@ class Tensor(CircuitDisplay):
         return _apply(ops.ABS, self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return matmul(self, _lift(other, self, "matmul"))
+        return matmul(self, other if type(other) is Tensor else _lift(other, self, "matmul"))
 
     def __rmatmul__(self, other: Any) -> Tensor:
         return matmul(_lift(other, self, "matmul"), self)
@@ -240,7 +241,8 @@ class Tensor(CircuitDisplay):
                 raise ShapeError(f"cross_entropy: class targets must be integers, got {y.dtype}")
             if y.shape != (n,):
                 raise ShapeError(f"cross_entropy: {n} examples but {y.shape[0]} targets")
-            if y.size and (int(np.minimum.reduce(y)) < 0 or int(np.maximum.reduce(y)) >= classes):
+            # Seen as unsigned, a negative target is huge: one maximum checks both ends.
+            if y.size and int(np.maximum.reduce(y.view(_UNSIGNED[y.dtype.itemsize]))) >= classes:
                 raise ShapeError(f"cross_entropy: targets must be in 0..{classes - 1}")
         else:
             if y.shape != self.data.shape:
@@ -315,7 +317,7 @@ class Tensor(CircuitDisplay):
                 "has requires_grad=True"
             )
         seed = _seed(self, grad)
-        grads = backward_pass(self, seed, keep=_keeps_grad)
+        grads = backward_pass(self, seed, drop_intermediate=True)
         assigned: set[int] = set()
         for node, g in grads.items():
             if node.op is not None and not node._retain:
@@ -457,6 +459,9 @@ def _binary(op: Op, a: Tensor, other: Any) -> Tensor:
 
 def _apply(op: Op, a: Tensor, b: Tensor | None = None, ctx: tuple[Any, ...] = ()) -> Tensor:
     data = op.array(a.data, *ctx) if b is None else op.array(a.data, b.data, *ctx)  # type: ignore
+    if op.saves:  # intermediates the vjp reuses travel at the end of ctx
+        data, saved = data
+        ctx = (*ctx, saved)
     if type(data) is not np.ndarray:  # a full reduction gives a NumPy scalar
         data = np.asarray(data)
     return _node(data, op, a, b, ctx)
@@ -528,8 +533,13 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return out
 
 
-def _keeps_grad(node: Tensor) -> bool:
-    return node.op is None or node._retain
+def matmul_t(a: Tensor, b: Tensor) -> Tensor:
+    """``a @ b.T`` for 2-D ``a`` (n, k) and ``b`` (m, k), as one node: a layer's x·Wᵀ with W
+    kept as (out, in)."""
+    ad, bd = a.data, b.data
+    if ad.ndim != 2 or bd.ndim != 2 or ad.shape[1] != bd.shape[1]:
+        raise ShapeError(f"matmul_t: {a.shape} @ {b.shape}ᵀ: needs (n, k) and (m, k) operands")
+    return _node(np.matmul(ad, bd.T), ops.MATMUL_T, a, b, ())
 
 
 def _seed(root: Tensor, grad: Any) -> np.ndarray:

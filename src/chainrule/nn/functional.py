@@ -3,6 +3,8 @@
 Every function here is a composition of engine ops, so its gradient comes from the op catalogue
 (no derivative formula is written in this file) and `chainrule.gradcheck` can check it.
 
+``linear(x, W, b)`` is a layer's x·Wᵀ + b (W kept as (out, in), as in PyTorch).
+
 Losses, for outputs a (or logits z) and targets y; ``reduction`` is ``"mean"`` (PyTorch's
 default: average over all elements, or over examples for ``cross_entropy``), ``"sum"`` or
 ``"none"`` (elementwise / per example):
@@ -28,7 +30,7 @@ import numpy as np
 
 from chainrule.errors import ShapeError
 from chainrule.nn.init import ConfigError
-from chainrule.tensor import Tensor, tensor
+from chainrule.tensor import Tensor, matmul_t, tensor
 
 REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
 
@@ -57,6 +59,19 @@ def _reduce(loss: Tensor, reduction: str, count: int | None = None) -> Tensor:
 def _same_shape(name: str, a: Tensor, y: Tensor) -> None:
     if a.shape != y.shape:
         raise ShapeError(f"{name}: input has shape {a.shape}, target has shape {y.shape}")
+
+
+# -- layers -------------------------------------------------------------------------------------
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x·Wᵀ + b for a weight W of shape (out, in), as torch's ``F.linear``.
+
+    A batch (n, in) takes one ``matmul_t`` gate (no separate transpose node); a single example
+    (in,) goes through ``x @ W.T``.
+    """
+    out = matmul_t(x, weight) if x.data.ndim == 2 else x @ weight.T
+    return out if bias is None else out + bias
 
 
 # -- activations --------------------------------------------------------------------------------

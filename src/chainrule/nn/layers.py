@@ -50,8 +50,7 @@ class Linear(Module):
         self.bias = tensor(b, requires_grad=True) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        out = x @ self.weight.T
-        return out + self.bias if self.bias is not None else out
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, dtype={self.weight.dtype}"

@@ -27,7 +27,8 @@ GRAD_COLOR = "#cf222e"  # gradients: red
 _SYMBOLS = {
     "add": "+", "sub": "−", "mul": "×", "div": "÷", "neg": "−x", "pow": "^", "exp": "exp",
     "log": "log", "sigmoid": "σ", "tanh": "tanh", "relu": "relu", "maximum": "max",
-    "minimum": "min", "abs": "|x|", "sqrt": "√", "matmul": "@", "sum": "Σ", "transpose": "ᵀ",
+    "minimum": "min", "abs": "|x|", "sqrt": "√", "matmul": "@", "matmul_t": "@ᵀ", "sum": "Σ",
+    "transpose": "ᵀ",
 }
 
 
