@@ -321,72 +321,90 @@ def _backward_arrays(
     root: Any, grads: dict[Any, Any], count: dict[Any, int], drop_intermediate: bool
 ) -> dict[Any, Any]:
     """backward_pass for array nodes when nobody listens and no graph is built: the same
-    order and arithmetic, with the per-edge bookkeeping of the general loop left out (at a
-    batch of ten, a training step spends as long in this loop's Python as in its arithmetic)."""
+    arithmetic, with the per-edge bookkeeping of the general loop left out (at a batch of ten,
+    a training step spends as long in this loop's Python as in its arithmetic).
+
+    When a node's first input becomes ready and its gradient need not be kept, that input is
+    processed next with the gradient in hand, skipping the dict and the stack: a layer stack
+    is a chain, so most nodes go this way.
+    """
     ga: Any
     gb: Any
     ready = [root]
     pop, push, get = ready.pop, ready.append, grads.get
     add_reduce, ndarray = np.add.reduce, np.ndarray
+    node = root
     try:
         while ready:
             node = pop()
-            a = node._a
-            b = node._b
             # Only non-leaves are ever pushed, so here "intermediate" needs no leaf test.
             g = grads.pop(node) if drop_intermediate and not node._retain else grads[node]
-            op = node.op
-            ctx = node.ctx
-            local = op.local
-            if local is not None:
-                if b is None:
-                    (ga,) = local(node.data, a.data, *ctx) if ctx else local(node.data, a.data)
-                    gb = None
-                else:
-                    ga, gb = local(node.data, a.data, b.data, *ctx) if ctx else \
-                        local(node.data, a.data, b.data)
-                    # ±1 (add, sub) hand the gradient on without a multiply by a scalar.
-                    if type(gb) is float:
-                        gb = g if gb == 1.0 else -g if gb == -1.0 else g * gb
+            while True:
+                a = node._a
+                b = node._b
+                op = node.op
+                ctx = node.ctx
+                local = op.local
+                if local is not None:
+                    if b is None:
+                        (ga,) = local(node.data, a.data, *ctx) if ctx else \
+                            local(node.data, a.data)
+                        gb = None
                     else:
-                        gb = g * gb
-                if type(ga) is float:
-                    ga = g if ga == 1.0 else -g if ga == -1.0 else g * ga
+                        ga, gb = local(node.data, a.data, b.data, *ctx) if ctx else \
+                            local(node.data, a.data, b.data)
+                        # ±1 (add, sub) hand the gradient on without a multiply by a scalar.
+                        if type(gb) is float:
+                            gb = g if gb == 1.0 else -g if gb == -1.0 else g * gb
+                        else:
+                            gb = g * gb
+                    if type(ga) is float:
+                        ga = g if ga == 1.0 else -g if ga == -1.0 else g * ga
+                    else:
+                        ga = g * ga
+                elif b is None:
+                    (ga,) = op.vjp(g, node.data, a.data, *ctx)
+                    gb = None
+                elif op.takes_needs:
+                    ga, gb = op.vjp(g, node.data, a.data, b.data, *ctx,
+                                    needs=(a.requires_grad, b.requires_grad))
                 else:
-                    ga = g * ga
-            elif b is None:
-                (ga,) = op.vjp(g, node.data, a.data, *ctx)
-                gb = None
-            elif op.takes_needs:
-                ga, gb = op.vjp(g, node.data, a.data, b.data, *ctx,
-                                needs=(a.requires_grad, b.requires_grad))
-            else:
-                ga, gb = op.vjp(g, node.data, a.data, b.data, *ctx)
-            if a._a is not None:
-                c = count[a] - 1
-                count[a] = c
-                if not c:
-                    push(a)
-            if a.requires_grad:
-                shape = a.data.shape
-                if ga.shape != shape:
-                    ga = unbroadcast(ga, shape)
-                prev = get(a)
-                grads[a] = ga if prev is None else prev + ga
-            if b is not None:
-                if b._a is not None:
-                    c = count[b] - 1
-                    count[b] = c
-                    if not c:
-                        push(b)
-                if b.requires_grad:
-                    shape = b.data.shape
-                    if gb.shape != shape:
-                        # A bias under a batch, inline: this loop's one common broadcast.
-                        gb = add_reduce(gb, axis=0) if shape and gb.shape[1:] == shape \
-                            and type(gb) is ndarray else unbroadcast(gb, shape)
-                    prev = get(b)
-                    grads[b] = gb if prev is None else prev + gb
+                    ga, gb = op.vjp(g, node.data, a.data, b.data, *ctx)
+                pushed = False
+                if b is not None:
+                    if b._a is not None:
+                        c = count[b] - 1
+                        count[b] = c
+                        if not c:
+                            push(b)
+                            pushed = True
+                    if b.requires_grad:
+                        shape = b.data.shape
+                        if gb.shape != shape:
+                            # A bias under a batch, inline: this loop's one common broadcast.
+                            gb = add_reduce(gb, axis=0) if shape and gb.shape[1:] == shape \
+                                and type(gb) is ndarray else unbroadcast(gb, shape)
+                        prev = get(b)
+                        grads[b] = gb if prev is None else prev + gb
+                if a.requires_grad:
+                    shape = a.data.shape
+                    if ga.shape != shape:
+                        ga = unbroadcast(ga, shape)
+                    if a._a is not None:
+                        c = count[a] - 1
+                        count[a] = c
+                        if not c and not pushed and drop_intermediate and not a._retain:
+                            # a's gradient is complete and nobody keeps it: go on with a.
+                            prev = grads.pop(a, None)
+                            g = ga if prev is None else prev + ga
+                            node = a
+                            continue
+                        if not c:
+                            push(a)
+                    prev = get(a)
+                    grads[a] = ga if prev is None else prev + ga
+                # (An input without requires_grad is a leaf: no count to keep.)
+                break
     except (ArithmeticError, ValueError) as exc:
         raise _local_gradient_error(node, exc) from None
     return grads

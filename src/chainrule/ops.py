@@ -134,17 +134,29 @@ _EXP_LIMIT = {np.dtype(t): np.array(v, dtype=t)
               for t, v in ((np.float64, 709.0), (np.float32, 88.0), (np.float16, 11.0))}
 
 
+# Up to this many elements one in-place clip is the cheapest guard; above it a max-reduction
+# (vectorised, unlike the clip against a scalar) costs less than touching every element again.
+_CLIP_BELOW = 2048
+
+
 def _array_sigmoid(x: np.ndarray) -> np.ndarray:
-    # 1/(1+e^−x), with −x clipped where e^−x would overflow: the result there, 1/(1+e^limit),
-    # is below the dtype's smallest normal number, as σ(x) is. One in-place clip is cheaper
-    # than np.errstate or a min-reduction to detect overflow, and every step after the
-    # negation works in place (at a small batch, allocations cost as much as arithmetic).
+    # 1/(1+e^−x) where e^−x must not overflow (NumPy would warn; 1/(1+inf) = 0 is right).
+    # np.errstate costs as much as the exp of a small batch, so it is only entered when some
+    # element can overflow. Small arrays clip −x instead: the result there, 1/(1+e^limit), is
+    # below the dtype's smallest normal number, as σ(x) is. Every step after the negation
+    # works in place (at a small batch, allocations cost as much as arithmetic).
     limit = _EXP_LIMIT.get(x.dtype)
-    if limit is None:  # integers, long doubles: the plain formula, overflow to 1/(1+inf) = 0
+    if limit is None:  # integers, long doubles: the plain formula
         with np.errstate(over="ignore"):
             return 1.0 / (1.0 + np.exp(-x))
     t = np.negative(x)
-    np.minimum(t, limit, out=t)
+    if t.size <= _CLIP_BELOW:
+        np.minimum(t, limit, out=t)
+    elif not np.maximum.reduce(t, axis=None) <= limit:  # (NaN compares False: errstate too)
+        with np.errstate(over="ignore"):
+            np.exp(t, out=t)
+        t += 1.0
+        return np.reciprocal(t, out=t)
     np.exp(t, out=t)
     t += 1.0
     return np.reciprocal(t, out=t)
