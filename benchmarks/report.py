@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.runner import RESULTS, fmt_cell, target_cells
+from benchmarks.runner import RESULTS, fmt_cell, fmt_ratio, mlp_ratio, target_cells
 
 
 def _ratio_text(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
@@ -27,7 +27,7 @@ def results_markdown(report: dict[str, Any]) -> str:
             label = "NumPy floor" if peer == "numpy" else peer
             rows.append(f"| {f'MLP epoch, {name}' if i == 0 else ''} | "
                         f"{fmt_cell(ours) if i == 0 else ''} | {label} | "
-                        f"{fmt_cell(systems[peer])} | {_ratio_text(ours, systems[peer])} |")
+                        f"{fmt_cell(systems[peer])} | {fmt_ratio(mlp_ratio(case, peer))} |")
     for shape, title in (("chain", "chain"), ("dag", "wide DAG")):
         for n, row in res.get(shape, {}).items():
             memory = int(n) >= 100_000

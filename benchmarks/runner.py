@@ -54,7 +54,7 @@ class Settings:
 
     @property
     def mlp_repeats(self) -> int:
-        return self.repeats or (1 if self.quick else 5)
+        return self.repeats or (1 if self.quick else 7)
 
     @property
     def mlp_inner(self) -> int:
@@ -117,33 +117,42 @@ class Runner:
         s = self.settings
         info = mlp.prepare_inputs(RESULTS)
         data = str(RESULTS / mlp.DATA_FILE)
+        # samples[case][system]: every epoch time, and per round the times of that round.
         samples: dict[str, dict[str, dict[str, Any]]] = {c["name"]: {} for c in MLP_CASES}
         skipped: dict[str, str] = {}
         systems = list(mlp.SYSTEMS)
+        # One worker per system, case and round, the systems of a case back to back: this
+        # machine's speed drifts over seconds, so a ratio is taken between runs seconds apart.
         for r in range(s.mlp_repeats):
-            for system in _rotate(systems, r):
-                if system in skipped:
-                    continue
-                spec = {"task": "mlp", "system": system, "cases": MLP_CASES, "data": data,
-                        "inner": s.mlp_inner}
-                res = self.worker(spec, f"mlp {system} ({r + 1}/{s.mlp_repeats})")
-                if "cases" not in res:
-                    skipped[system] = res.get("skipped") or res.get("error", "?")
-                    continue
-                for name, case in res["cases"].items():
-                    entry = samples[name].setdefault(system, {"times": [], "costs": []})
-                    entry["times"] += case["times"]
-                    entry["costs"].append(case["cost"])
-                    entry["dtype"] = case["dtype"]
+            for c, case in enumerate(MLP_CASES):
+                for system in _rotate(systems, r + c):
+                    if system in skipped:
+                        continue
+                    spec = {"task": "mlp", "system": system, "cases": [case], "data": data,
+                            "inner": s.mlp_inner}
+                    res = self.worker(spec, f"mlp {system}, {case['name']} "
+                                            f"({r + 1}/{s.mlp_repeats})")
+                    if "cases" not in res:
+                        skipped[system] = res.get("skipped") or res.get("error", "?")
+                        continue
+                    got = res["cases"][case["name"]]
+                    entry = samples[case["name"]].setdefault(
+                        system, {"times": [], "rounds": {}, "costs": []})
+                    entry["times"] += got["times"]
+                    entry["rounds"][r] = got["times"]
+                    entry["costs"].append(got["cost"])
+                    entry["dtype"] = got["dtype"]
         initial = _initial_cost(data)
         out: dict[str, Any] = {"data": info, "initial_cost": initial, "skipped": skipped,
                                "cases": {}}
         for case in MLP_CASES:
             name = case["name"]
+            runs = samples[name]
             systems_out = {sys_: _summary(v["times"]) | {"cost": v["costs"][-1],
                                                           "dtype": v["dtype"]}
-                           for sys_, v in samples[name].items()}
+                           for sys_, v in runs.items()}
             out["cases"][name] = {"systems": systems_out,
+                                  "paired": _paired_ratios(runs),
                                   "check": _cost_check(systems_out, case["dtype"], initial)}
         self.results["mlp"] = out
 
@@ -246,6 +255,32 @@ def _summary(times: Sequence[float]) -> dict[str, Any]:
             "samples": list(times)}
 
 
+def _paired_ratios(runs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """chainrule / peer per round (median epoch of each, from runs seconds apart), for every
+    peer: the median over rounds is the reported ratio, robust to the machine's drift."""
+    ours = runs.get("chainrule", {}).get("rounds", {})
+    out: dict[str, dict[str, Any]] = {}
+    for peer, entry in runs.items():
+        if peer == "chainrule":
+            continue
+        ratios = [statistics.median(ours[r]) / statistics.median(times)
+                  for r, times in entry["rounds"].items() if r in ours]
+        if ratios:
+            out[peer] = {"median": statistics.median(ratios), "min": min(ratios),
+                         "max": max(ratios), "rounds": ratios}
+    return out
+
+
+def mlp_ratio(case: dict[str, Any], peer: str) -> float | None:
+    """The reported chainrule/peer ratio of an MLP case: the median paired ratio (older
+    results without pairs: the ratio of the medians)."""
+    paired = case.get("paired", {}).get(peer)
+    if paired:
+        return float(paired["median"])
+    systems = case.get("systems", {})
+    return _ratio(systems.get("chainrule", {}).get("median"), systems.get(peer, {}).get("median"))
+
+
 def _reason(res: dict[str, Any], n: int) -> str:
     if "fails" in res:
         return f"fails at {n:,} nodes: {res['fails']}"
@@ -317,12 +352,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     cases = results.get("mlp", {}).get("cases", {})
     for case in MLP_CASES:
         name = case["name"]
-        systems = cases.get(name, {}).get("systems", {})
-        ours, floor, torch = (systems.get(k, {}).get("median") for k in
-                              ("chainrule", "numpy", "torch"))
+        measured = cases.get(name, {})
         limit = 1.3 if case["batch"] == 10 else 1.15
-        add(f"MLP epoch {name} vs NumPy floor", _ratio(ours, floor), limit, "×")
-        add(f"MLP epoch {name} vs torch", _ratio(ours, torch),
+        add(f"MLP epoch {name} vs NumPy floor", mlp_ratio(measured, "numpy"), limit, "×")
+        add(f"MLP epoch {name} vs torch", mlp_ratio(measured, "torch"),
             0.4 if case["batch"] == 10 else 1.0, "×")
     big = str(scalar.SIZES[-1])
     dag = results.get("dag", {}).get(big, {})
@@ -381,7 +414,8 @@ def fmt_ratio(r: float | None) -> str:
 
 def table(report: dict[str, Any]) -> Table:
     results = report["results"]
-    t = Table(title="chainrule vs peers (median, min–max; ratio = chainrule / peer)",
+    t = Table(title="chainrule vs peers (median, min–max; ratio = chainrule / peer, for the "
+              "MLP the median of per-round ratios)",
               show_lines=False)
     for col in ("benchmark", "chainrule", "peer", "peer time", "ratio"):
         t.add_column(col, overflow="fold")
@@ -395,7 +429,7 @@ def table(report: dict[str, Any]) -> Table:
                 continue
             t.add_row(f"MLP epoch, {name}" if first else "", fmt_cell(ours) if first else "",
                       "NumPy floor" if peer == "numpy" else peer, fmt_cell(systems[peer]),
-                      fmt_ratio(_ratio((ours or {}).get("median"), systems[peer]["median"])))
+                      fmt_ratio(mlp_ratio(case, peer)))
             first = False
     for shape in ("chain", "dag"):
         for n, row in results.get(shape, {}).items():

@@ -96,6 +96,28 @@ def test_targets_report_ratios_and_unmeasured() -> None:
     assert rows["wide DAG 1e6 build + backward"]["met"] is None
 
 
+def test_mlp_ratio_pairs_rounds_so_drift_cancels() -> None:
+    # The machine runs twice as fast in round 1: each round's ratio is still 1.5, while the
+    # ratio of the overall medians would mix fast and slow rounds.
+    runs = {
+        "chainrule": {"rounds": {0: [3.0, 3.0], 1: [1.5, 1.5], 2: [3.0, 3.3]}},
+        "numpy": {"rounds": {0: [2.0, 2.0], 1: [1.0, 1.0], 2: [2.0, 2.2]}},
+        "torch": {"rounds": {0: [6.0, 6.0], 2: [6.0, 6.6]}},  # missed round 1
+    }
+    paired = runner._paired_ratios(runs)
+    assert paired["numpy"]["rounds"] == pytest.approx([1.5, 1.5, 1.5])
+    assert paired["torch"]["rounds"] == pytest.approx([0.5, 0.5])
+    case = {"paired": paired, "systems": {"chainrule": {"median": 3.0},
+                                          "numpy": {"median": 1.0}}}
+    assert runner.mlp_ratio(case, "numpy") == pytest.approx(1.5)
+    del case["paired"]  # results written before pairing: ratio of the medians
+    assert runner.mlp_ratio(case, "numpy") == pytest.approx(3.0)
+    rows = {r["target"]: r for r in runner.targets({"mlp": {"cases": {
+        "batch 10, f64": {"paired": paired}}}})}
+    assert rows["MLP epoch batch 10, f64 vs NumPy floor"]["value"] == pytest.approx(1.5)
+    assert rows["MLP epoch batch 10, f64 vs torch"]["met"] is False
+
+
 def test_cost_check_flags_a_system_that_skips_work() -> None:
     systems = {"numpy": {"cost": 2.3, "dtype": "float64"},
                "lazy": {"cost": 3.29, "dtype": "float64"}}

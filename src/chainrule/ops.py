@@ -556,7 +556,12 @@ def _cross_entropy_vjp(
     """∂C/∂z = (softmax(z)·Σ_c y_c − y)·scale·g; for class targets (y one-hot, Σ_c y_c = 1)
     that is (softmax(z) − onehot(y))·scale·g."""
     # scale is 1/n for "mean", 1 for "sum"; "none" (scale None) has one upstream value per row.
-    factor = g.reshape(-1, 1) if scale is None else g * scale
+    if scale is None:
+        factor = g.reshape(-1, 1)
+    elif type(g) is np.ndarray and g.ndim == 0:
+        factor = float(g) * scale  # a Python number: NumPy converts a 0-d array on every use
+    else:
+        factor = g * scale
     if is_node(z):  # create_graph: the same formula through Tensor ops, differentiable again
         p = z.softmax(axis=1)
         if target.ndim == 1:
