@@ -46,6 +46,12 @@ def test_leaf_gradients_accumulate_and_are_independent_arrays() -> None:
     assert b.grad.tolist() == [1.0]
     (a * b).sum().backward()
     assert a.grad.tolist() == [13.0] and b.grad.tolist() == [2.0]
+    # add hands one array (here a fresh product, not the seed) to both leaves: each gets its own.
+    c, d = cr.tensor([1.0, 2.0], requires_grad=True), cr.tensor([3.0, 4.0], requires_grad=True)
+    ((c + d) * 2.0).sum().backward()
+    assert not np.shares_memory(c.grad, d.grad)
+    c.grad += 1
+    assert d.grad.tolist() == [2.0, 2.0]
 
 
 def test_item_numpy_detach() -> None:

@@ -317,17 +317,19 @@ class Tensor(CircuitDisplay):
                 "has requires_grad=True"
             )
         seed = _seed(self, grad)
+        # Left in the dict: the leaves' gradients and those of nodes with retain_grad().
         grads = backward_pass(self, seed, drop_intermediate=True)
+        # Several nodes may have received the very same array (add hands it on as is); each
+        # must own its .grad. One C-level pass tells whether any array is shared at all.
+        shared = len({id(g) for g in grads.values()}) < len(grads)
         assigned: set[int] = set()
         for node, g in grads.items():
-            if node.op is not None and not node._retain:
-                continue
             if node.grad is None:
-                # Several nodes may have received the very same array (add hands it on as is).
                 # (g.base is not None: a view; cheaper to ask than g.flags.owndata)
-                if id(g) in assigned or g.base is not None or g is seed:
+                if g.base is not None or g is seed or (shared and id(g) in assigned):
                     g = g.copy()
-                assigned.add(id(g))
+                if shared:
+                    assigned.add(id(g))
                 node.grad = g
             else:
                 node.grad = node.grad + g
