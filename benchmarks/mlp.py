@@ -66,7 +66,7 @@ def prepare_inputs(directory: Path) -> dict[str, Any]:
         arrays[f"w{i}"] = rng.standard_normal((n_in, n_out)) / math.sqrt(n_in)
         arrays[f"b{i}"] = rng.standard_normal(n_out)
     directory.mkdir(parents=True, exist_ok=True)
-    np.savez(directory / DATA_FILE, **arrays)
+    np.savez(directory / DATA_FILE, **arrays)  # type: ignore[arg-type]
     return {"source": source, "examples": N_EXAMPLES, "sizes": list(SIZES), "lr": LR}
 
 
@@ -170,7 +170,7 @@ def chainrule_nn(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Pa
         layer.weight = cr.tensor(init[2 * i].T.copy(), requires_grad=True)
         layer.bias = cr.tensor(init[2 * i + 1].copy(), requires_grad=True)
         layers.append(layer)
-    params = [t for layer in layers for t in (layer.weight, layer.bias)]
+    params = [t for layer in layers for t in (layer.weight, layer.bias) if t is not None]
     opt = optim.SGD(params, lr=LR)
     hidden, last = layers[:-1], layers[-1]
     data = [(cr.tensor(x), y) for x, y, _ in batches]
@@ -209,7 +209,7 @@ def torch_eager(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Par
             loss.backward()
             with torch.no_grad():
                 for p in params:
-                    p -= lr * p.grad
+                    p -= lr * p.grad  # type: ignore[operator]
                     p.grad = None
 
     return epoch, lambda: [p.detach().numpy() for p in params]

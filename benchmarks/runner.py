@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 BENCHMARKS = ("mlp", "chain", "dag", "import", "circuit", "vanishing")
 
-MLP_CASES = [
+MLP_CASES: list[dict[str, Any]] = [
     {"name": "batch 10, f64", "batch": 10, "dtype": "float64"},
     {"name": "batch 10, f32", "batch": 10, "dtype": "float32"},
     {"name": "batch 256, f64", "batch": 256, "dtype": "float64"},
