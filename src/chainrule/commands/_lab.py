@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,18 @@ def console() -> Any:
     from rich.console import Console
 
     return Console(highlight=False)
+
+
+def numbers_table(title: str, columns: Sequence[str], **column_options: Any) -> Any:
+    """The lab's result table: title on the left, a rule under the header, numbers right-aligned
+    (``column_options`` go to every column)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in columns:
+        table.add_column(name, justify="right", **column_options)
+    return table
 
 
 def fmt(x: float | None, digits: int = 4) -> str:

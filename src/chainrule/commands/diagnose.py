@@ -18,6 +18,7 @@ from chainrule.commands._lab import (
     emit_json,
     fmt,
     lab_errors,
+    numbers_table,
     pyplot,
     save_figure,
     sizes,
@@ -116,15 +117,10 @@ def diagnose(
 
 
 def _show(result: Any, source: str, data: str, plot_path: Path | None) -> None:
-    from rich import box
-    from rich.table import Table
-
     out = console()
-    table = Table(title=f"{source} on {data}, {result.loss} cost", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("#", "shape", "act", "‖∂C/∂W‖", "RMS δ", "÷ last", "upd/w", "sat", "dead",
-                "NaN"):
-        table.add_column(col, justify="right", no_wrap=True)
+    table = numbers_table(f"{source} on {data}, {result.loss} cost",
+                          ("#", "shape", "act", "‖∂C/∂W‖", "RMS δ", "÷ last", "upd/w", "sat",
+                           "dead", "NaN"), no_wrap=True)
     for r in result.layers:
         table.add_row(
             str(r.index), f"{r.inputs}→{r.units}", r.activation or "linear",

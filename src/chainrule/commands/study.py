@@ -19,6 +19,7 @@ from chainrule.commands._lab import (
     floats,
     fmt,
     lab_errors,
+    numbers_table,
     progress_bar,
     pyplot,
     save_figure,
@@ -79,16 +80,12 @@ def input_scale(sizes_text: str, activation: str, init: str, loss: str, epochs: 
     if as_json:
         emit_json(result)
         return
-    from rich import box
-    from rich.table import Table
-
     out = console()
-    table = Table(title=f"{','.join(map(str, parsed))} {activation}, init {init}, {loss}, lr "
-                        f"{lr:g}, batch {batch}, {epochs} epochs on {samples:,} images",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("inputs", "mean |x|", "‖∂C/∂W¹‖ at start", "÷ scaled", "layer-1 saturated",
-                "‖∂C/∂W¹‖ at end", "test accuracy"):
-        table.add_column(col, justify="right")
+    table = numbers_table(
+        f"{','.join(map(str, parsed))} {activation}, init {init}, {loss}, lr {lr:g}, batch "
+        f"{batch}, {epochs} epochs on {samples:,} images",
+        ("inputs", "mean |x|", "‖∂C/∂W¹‖ at start", "÷ scaled", "layer-1 saturated",
+         "‖∂C/∂W¹‖ at end", "test accuracy"))
     for mode, run in result["modes"].items():
         sat = run["first_layer_saturated"]
         table.add_row(
@@ -134,15 +131,11 @@ def lr(sizes_text: str, activation: str, init: str, loss: str, epochs: int, batc
     if as_json:
         emit_json(result)
         return
-    from rich import box
-    from rich.table import Table
-
     out = console()
-    table = Table(title=f"{','.join(map(str, parsed))} {activation}, init {init}, {loss}, batch "
-                        f"{batch}, {epochs} epochs on {samples:,} images",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("lr", "train cost", "test cost", "test accuracy", ""):
-        table.add_column(col, justify="right")
+    table = numbers_table(
+        f"{','.join(map(str, parsed))} {activation}, init {init}, {loss}, batch {batch}, "
+        f"{epochs} epochs on {samples:,} images",
+        ("lr", "train cost", "test cost", "test accuracy", ""))
     for run in result["runs"]:
         mark = f"[red]diverged (epoch {run['diverged_at_epoch']})[/]" if run["diverged"] else (
             "[green]best[/]" if run["lr"] == result["best_lr"] else "")

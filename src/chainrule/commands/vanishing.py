@@ -18,6 +18,7 @@ from chainrule.commands._lab import (
     emit_json,
     fmt,
     lab_errors,
+    numbers_table,
     progress_bar,
     pyplot,
     save_figure,
@@ -160,19 +161,12 @@ def _setup(r: dict[str, Any]) -> str:
 
 
 def _show_table(out: Any, r: dict[str, Any]) -> None:
-    from rich import box
-    from rich.table import Table
-
     name = ",".join(map(str, r["sizes"]))
-    table = Table(title=f"[bold]{name}[/]  ({r['seconds']:.2f} s)", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("hidden layer", justify="right")
-    table.add_column("‖∂C/∂b‖ mean ± std", justify="right")
-    table.add_column("× previous", justify="right")
     book = r["book"]
+    columns = ["hidden layer", "‖∂C/∂b‖ mean ± std", "× previous"]
     if book is not None:
-        table.add_column("book", justify="right")
-        table.add_column("ours vs book", justify="right")
+        columns += ["book", "ours vs book"]
+    table = numbers_table(f"[bold]{name}[/]  ({r['seconds']:.2f} s)", columns)
     means, stds = r["hidden_layer_norms"]["mean"], r["hidden_layer_norms"]["std"]
     for i, (m, s) in enumerate(zip(means, stds, strict=True)):
         cells = [str(i + 1), f"{fmt(m, 3)} ± {fmt(s, 2)}",
@@ -188,19 +182,12 @@ def _show_table(out: Any, r: dict[str, Any]) -> None:
 
 
 def _show_history(out: Any, r: dict[str, Any]) -> None:
-    from rich import box
-    from rich.table import Table
-
     history = r["history"]
     training = r["training"]
-    table = Table(title=f"speed of learning while training (seed {training['seed']}, lr "
-                        f"{training['lr']:g}, λ {training['lmbda']:g}, batch {training['batch']})",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("epoch", justify="right")
-    for i in range(len(history[0])):
-        table.add_column(f"layer {i + 1}", justify="right")
-    table.add_column("cost", justify="right")
-    table.add_column("accuracy", justify="right")
+    table = numbers_table(
+        f"speed of learning while training (seed {training['seed']}, lr {training['lr']:g}, "
+        f"λ {training['lmbda']:g}, batch {training['batch']})",
+        ["epoch", *(f"layer {i + 1}" for i in range(len(history[0]))), "cost", "accuracy"])
     last = len(history) - 1
     shown = sorted({round(k * last / 10) for k in range(11)})
     for e in shown:
