@@ -152,12 +152,12 @@ def _array_sigmoid(x: np.ndarray) -> np.ndarray:
     t = np.negative(x)
     if t.size <= _CLIP_BELOW:
         np.minimum(t, limit, out=t)
-    elif not np.maximum.reduce(t, axis=None) <= limit:  # (NaN compares False: errstate too)
+        np.exp(t, out=t)
+    elif np.maximum.reduce(t, axis=None) <= limit:
+        np.exp(t, out=t)
+    else:  # some element overflows (or is NaN, which compares False above)
         with np.errstate(over="ignore"):
             np.exp(t, out=t)
-        t += 1.0
-        return np.reciprocal(t, out=t)
-    np.exp(t, out=t)
     t += 1.0
     return np.reciprocal(t, out=t)
 
