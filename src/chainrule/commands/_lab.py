@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
 INIT_NAMES = ("nielsen-large", "nielsen", "xavier", "he", "uniform")
 PREPROCESS_NAMES = ("raw", "scale", "standardize")
 LOSS_NAMES = ("cross-entropy", "quadratic", "softmax")

@@ -11,7 +11,6 @@ from chainrule.commands._lab import (
     ACTIVATION_NAMES,
     INIT_NAMES,
     JSON_HELP,
-    LOSS_NAMES,
     PLOT_HELP,
     PREPROCESS_NAMES,
     console,
@@ -19,6 +18,7 @@ from chainrule.commands._lab import (
     fmt,
     lab_errors,
     numbers_table,
+    progress_bar,
     pyplot,
     save_figure,
     sizes,
@@ -30,11 +30,12 @@ Examples:
   chainrule diagnose --sizes 784,30,10 --init nielsen-large --preprocess raw   # saturated
   chainrule diagnose --sizes 784,100,100,10 --activation relu --init he --loss softmax
   chainrule diagnose run.npz --json                            # a `chainrule train` checkpoint
+  chainrule diagnose --sizes 784,30,30,30,30,10 --verify --plot fixes.png   # replay the fixes
 """
 
-# `chainrule train`'s loss names → the lab's costs.
+# `chainrule train`'s loss names → the lab's costs (bce is the lab's cross-entropy on logits).
 _TRAIN_LOSSES = {"quadratic": "quadratic", "mse": "quadratic", "bce": "cross-entropy",
-                 "softmax": "softmax"}
+                 "softmax": "softmax", "cross-entropy": "cross-entropy"}
 
 
 @click.command("diagnose", epilog=_EPILOG)
@@ -48,8 +49,8 @@ _TRAIN_LOSSES = {"quadratic": "quadratic", "mse": "quadratic", "bce": "cross-ent
 @click.option("--weight-scale", type=float, default=1.0, show_default=True,
               help="Multiply every initial weight of the fresh network by this.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--loss", type=click.Choice(LOSS_NAMES),
-              help="Cost (default: the checkpoint's, else cross-entropy).")
+@click.option("--loss", type=click.Choice(tuple(_TRAIN_LOSSES)),
+              help="Cost (default: the checkpoint's, else cross-entropy; bce = cross-entropy).")
 @click.option("--data", default="sample", show_default=True,
               help="sample (embedded), mnist (downloaded), or a path.")
 @click.option("--preprocess", type=click.Choice(PREPROCESS_NAMES),
@@ -59,6 +60,11 @@ _TRAIN_LOSSES = {"quadratic": "quadratic", "mse": "quadratic", "bce": "cross-ent
 @click.option("--lr", type=float,
               help="Learning rate for the update/weight ratio (default: the checkpoint's, "
                    "else 0.1).")
+@click.option("--verify", is_flag=True,
+              help="Replay every suggested fix: train the setup as it is and with each fix "
+                   "for a short budget, and show before/after.")
+@click.option("--epochs", "verify_epochs", type=click.IntRange(min=1), default=2,
+              show_default=True, help="With --verify: epochs of each replay.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help=PLOT_HELP)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
@@ -74,30 +80,43 @@ def diagnose(
     preprocess: str | None,
     samples: int,
     lr: float | None,
+    verify: bool,
+    verify_epochs: int,
     plot_path: Path | None,
     as_json: bool,
 ) -> None:
     """Why is a network (a CHECKPOINT from `chainrule train`, or a fresh one) not learning?
-    Gradient norms per layer, saturated and dead units, a verdict and suggestions."""
+    Gradient flow per layer, findings with their numbers, a verdict and fixes — with --verify,
+    each fix replayed and measured."""
+    import math
+
     from chainrule.lab import diagnosis as lab
     from chainrule.lab import flow
+    from chainrule.lab.replay import Budget
 
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise click.BadParameter(f"must be a positive number, got {lr}", param_hint="--lr")
+    if not (math.isfinite(weight_scale) and weight_scale > 0):
+        raise click.BadParameter(f"must be a positive number, got {weight_scale}",
+                                 param_hint="--weight-scale")
     with lab_errors():
+        history = None
+        optimizer, momentum = "sgd", 0.0
         if checkpoint is not None:
-            from chainrule.nn.checkpoint import load_model, read_checkpoint
-
-            model = load_model(checkpoint)
-            config = read_checkpoint(checkpoint).meta.get("config", {})
-            loss = loss or _TRAIN_LOSSES.get(config.get("loss", ""), "cross-entropy")
-            preprocess = preprocess or config.get("preprocess", "scale")
+            model, config, history = _load(checkpoint)
+            loss = _TRAIN_LOSSES[loss or config.get("loss") or "bce"] \
+                if (loss or config.get("loss")) in _TRAIN_LOSSES else "cross-entropy"
+            preprocess = preprocess or _str(config.get("preprocess"), "scale")
             if lr is None:
-                lr = float(config.get("lr", 0.1))
-            known_init: str | None = config.get("init")
+                lr = _number(config.get("lr"), 0.1)
+            optimizer = _str(config.get("optimizer"), "sgd")
+            momentum = _number(config.get("momentum"), 0.0)
+            known_init: str | None = _str(config.get("init"), "") or None
             scale = 1.0
             source = str(checkpoint)
         else:
             parsed = sizes(sizes_text)
-            loss = loss or "cross-entropy"
+            loss = _TRAIN_LOSSES[loss or "cross-entropy"]
             model = flow.make_model(parsed, activation, init, seed, weight_scale, loss)
             known_init, scale = init, weight_scale
             source = f"fresh {','.join(map(str, parsed))} {activation} network, init {init}" + (
@@ -105,8 +124,11 @@ def diagnose(
         preprocess = preprocess or "scale"
         lr = 0.1 if lr is None else lr
         x, labels, name = flow.load_inputs(model.sizes, samples, preprocess, data)
-        result = lab.diagnose(model, x, labels, lr=lr, loss=loss, init=known_init,
-                              preprocess=preprocess, weight_scale=scale)
+        with progress_bar("replaying fixes", enabled=verify and not as_json) as update:
+            result = lab.diagnose(
+                model, x, labels, lr=lr, loss=loss, init=known_init, preprocess=preprocess,
+                weight_scale=scale, optimizer=optimizer, momentum=momentum, history=history,
+                verify=verify, budget=Budget(epochs=verify_epochs), data=data, progress=update)
     if plot_path is not None:
         _plot(result, source, plot_path)
     if as_json:
@@ -116,15 +138,51 @@ def diagnose(
     _show(result, source, f"{samples:,} {name} images ({preprocess})", plot_path)
 
 
+def _str(value: Any, default: str) -> str:
+    return value if isinstance(value, str) else default
+
+
+def _number(value: Any, default: float) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if ok else default
+
+
+def _load(path: Path) -> tuple[Any, dict[str, Any], Any]:
+    """The checkpoint's model, its training settings and its per-epoch history (if any)."""
+    from chainrule.lab._util import LabError
+    from chainrule.lab.diagnosis import as_history
+    from chainrule.nn.checkpoint import CheckpointError, load_model, read_checkpoint
+
+    meta = read_checkpoint(path).meta
+    try:
+        model = load_model(path)
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"{path}: the checkpoint's model description is not usable "
+                              f"({exc})") from None
+    config = meta.get("config", {})
+    config = config if isinstance(config, dict) else {}
+    rows = meta.get("history")
+    try:
+        history = as_history(rows) if isinstance(rows, list) else None
+    except LabError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    return model, config, history
+
+
+_SEVERITY_STYLE = {"problem": "bold red", "warning": "yellow", "note": "cyan", "ok": "green"}
+
+
 def _show(result: Any, source: str, data: str, plot_path: Path | None) -> None:
     out = console()
     table = numbers_table(f"{source} on {data}, {result.loss} cost",
-                          ("#", "shape", "act", "‖∂C/∂W‖", "RMS δ", "÷ last", "upd/w", "sat",
+                          ("#", "shape", "act", "‖∂C/∂b‖", "÷ last", "‖∂C/∂W‖", "upd/w", "sat",
                            "dead", "NaN"), no_wrap=True)
     for r in result.layers:
         table.add_row(
             str(r.index), f"{r.inputs}→{r.units}", r.activation or "linear",
-            fmt(r.weight_grad_norm, 2), fmt(r.grad_rms, 2), fmt(r.ratio_to_last, 2),
+            fmt(r.speed, 2), fmt(r.ratio_to_last, 2), fmt(r.weight_grad_norm, 2),
             fmt(r.update_ratio, 2),
             "" if r.saturated_fraction is None else f"{r.saturated_fraction:.0%}",
             "" if r.dead_fraction is None else f"{r.dead_fraction:.0%}",
@@ -132,30 +190,66 @@ def _show(result: Any, source: str, data: str, plot_path: Path | None) -> None:
         )
     out.print(table)
     colour = "green" if result.verdict == "healthy" else "red"
-    out.print(f"verdict: [bold {colour}]{result.verdict}[/]")
-    for line in result.evidence:
-        out.print(f"  • {line}")
-    out.print("[bold]try[/]:")
-    for line in result.suggestions:
-        out.print(f"  • {line}")
-    out.print("[dim]RMS δ = ‖∂C/∂b‖/√units; ÷ last = RMS δ over the output layer's; "
-              "sat: share of |z| > 4 (sigmoid) or > 2 (tanh); dead: relu units with z ≤ 0 on "
-              f"every image; upd/w = lr·‖∂C/∂W‖/‖W‖ at lr {result.lr:g} (about 1e-3 is "
-              "healthy).[/]")
+    out.print(f"verdict: [bold {colour}]{result.verdict}[/]"
+              + (f"  (NaN/Inf first in layer {result.first_nonfinite})"
+                 if result.first_nonfinite else ""))
+    if result.history is None:
+        out.print("[dim]no training history: judged from this batch alone[/]")
+    for f in sorted(result.findings, key=lambda f: -_rank(f.severity)):
+        out.print(f"  [{_SEVERITY_STYLE[f.severity]}]{f.severity:>7}[/] {f.message}")
+    if result.suggestions:
+        out.print("[bold]try[/]:")
+        for s in result.suggestions:
+            out.print(f"  • [bold]{s.flags}[/]  ({s.summary}) — {s.why}")
+    if result.replay is not None:
+        _show_replay(out, result.replay)
+    out.print("[dim]‖∂C/∂b‖: Nielsen's speed of learning; ÷ last: over the output layer's; sat: "
+              "share of |z| > 4 (sigmoid) or > 2 (tanh); dead: relu units with z ≤ 0 on every "
+              f"image; upd/w: ‖ΔW‖/‖W‖ of one step at lr {result.lr:g}.[/]")
     if plot_path is not None:
         out.print(f"wrote {plot_path}")
 
 
+def _rank(severity: str) -> int:
+    from chainrule.lab.verdict import SEVERITIES
+
+    return SEVERITIES.index(severity)
+
+
+def _show_replay(out: Any, replay: Any) -> None:
+    b = replay.budget
+    table = numbers_table(
+        f"fixes replayed: {b.epochs} epoch(s) of SGD on {b.samples:,} images, batch {b.batch}, "
+        f"mean of {b.seeds} seed(s); accuracy on {b.test:,} test images",
+        ("fix", "accuracy", "Δ", "cost", "first ÷ last", "effect"))
+    table.columns[0].justify = "left"
+    before = replay.before
+    table.add_row("as it is", f"{before.final_accuracy:.1%}", "",
+                  fmt(before.final_cost, 3), fmt(before.speed_ratio, 2),
+                  "diverged" if before.diverged else "")
+    styles = {"helps": "green", "hurts": "red", "no clear effect": "yellow"}
+    for o in replay.outcomes:
+        table.add_row(o.suggestion.flags, f"{o.run.final_accuracy:.1%}",
+                      f"{o.accuracy_change:+.1%}", fmt(o.run.final_cost, 3),
+                      fmt(o.run.speed_ratio, 2),
+                      f"[{styles[o.effect]}]{o.effect}[/]" + (" (diverged)" if o.run.diverged
+                                                              else ""))
+    out.print(table)
+    out.print(f"[dim]replayed in {replay.seconds:.1f} s[/]")
+
+
 def _plot(result: Any, source: str, path: Path) -> None:
+    if result.replay is not None:
+        _plot_replay(result, source, path)
+        return
     plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     layers = result.layers
     xs = [r.index for r in layers]
-    rms = [r.grad_rms if r.grad_rms > 0 else float("nan") for r in layers]
+    speed = [r.speed if r.speed > 0 else float("nan") for r in layers]
     upd = [r.update_ratio if r.update_ratio else float("nan") for r in layers]
-    ax1.bar(xs, rms, color="#2A6EA6", label="RMS of ∂C/∂b per unit")
+    ax1.bar(xs, speed, color="#2A6EA6", label="‖∂C/∂b‖ (speed of learning)")
     ax1.plot(xs, upd, "o-", color="#FFA933", label="update/weight ratio")
-    ax1.axhline(1e-3, color="#FFA933", linestyle=":", label="update/weight ≈ 1e-3")
     ax1.set_yscale("log")
     ax1.set_xticks(xs)
     ax1.set_xlabel("layer (input side first)")
@@ -166,11 +260,45 @@ def _plot(result: Any, source: str, path: Path) -> None:
     dead = [r.dead_fraction or 0.0 for r in layers]
     ax2.bar([x - 0.2 for x in xs], sat, width=0.4, color="#FF5555", label="saturated (σ/tanh)")
     ax2.bar([x + 0.2 for x in xs], dead, width=0.4, color="#7F8C8D", label="dead (relu)")
-    ax2.axhline(0.5, color="black", linestyle=":", label="verdict threshold 50%")
+    ax2.axhline(0.5, color="black", linestyle=":", label="problem threshold 50%")
     ax2.set_ylim(0, 1.05)
     ax2.set_xticks(xs)
     ax2.set_xlabel("layer (input side first)")
     ax2.set_title("saturated inputs and dead units")
     ax2.legend(fontsize=8)
+    fig.suptitle(f"{source}: {result.verdict}")
+    save_figure(fig, path)
+
+
+def _plot_replay(result: Any, source: str, path: Path) -> None:
+    """Before/after: test accuracy per epoch for the setup as it is and each fix, and the
+    final accuracies side by side."""
+    plt = pyplot()
+    replay = result.replay
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
+    runs = [(replay.before, "as it is", "black")] + [
+        (o.run, o.suggestion.flags, {"helps": "#2E8B57", "hurts": "#C0392B"}.get(o.effect,
+                                                                              "#B8860B"))
+        for o in replay.outcomes]
+    for run, label, colour in runs:
+        epochs = list(range(len(run.accuracy)))
+        style = "--" if label == "as it is" else "-"
+        ax1.plot(epochs, run.accuracy, style, marker="o", color=colour, label=label)
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("test accuracy")
+    ax1.set_ylim(0, 1)
+    ax1.set_xticks(range(replay.budget.epochs + 1))
+    ax1.set_title("before and after each fix")
+    ax1.legend(fontsize=7)
+    ax1.grid(True, alpha=0.3)
+    names = [label for _, label, _ in runs]
+    ax2.barh(range(len(runs)), [run.final_accuracy for run, _, _ in runs],
+             color=[colour for _, _, colour in runs])
+    ax2.set_yticks(range(len(runs)))
+    ax2.set_yticklabels(names, fontsize=7)
+    ax2.invert_yaxis()
+    ax2.set_xlim(0, 1)
+    ax2.set_xlabel(f"test accuracy after {replay.budget.epochs} epoch(s)")
+    ax2.set_title("measured effect")
     fig.suptitle(f"{source}: {result.verdict}")
     save_figure(fig, path)

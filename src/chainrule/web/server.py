@@ -69,7 +69,7 @@ and training in a thread of its own, so it lets one of them compute at a time (t
 the lock up after every mini-batch).
 """
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 """Activations offered by the vanishing panel and the training view."""
 PREPROCESSINGS = ("raw", "scale", "standardize")
 LOSSES = ("quadratic", "bce", "softmax")

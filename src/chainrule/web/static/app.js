@@ -743,8 +743,14 @@
           box.append(el("li", { class: "more-item" }, more));
         }
       };
-      list($("#evidence"), d.evidence);
-      list($("#suggestions"), d.suggestions);
+      // Findings carry their severity; the advice says which flags make each change.
+      const rank = { problem: 0, warning: 1, note: 2, ok: 3 };
+      const findings = (d.findings || []).slice()
+        .sort((a, b) => (rank[a.severity] ?? 4) - (rank[b.severity] ?? 4))
+        .map((f) => ({ text: `${f.severity}: ${f.message}` }));
+      list($("#evidence"), findings.length ? findings : d.evidence);
+      list($("#suggestions"), (d.suggestions || []).map((s) => (typeof s === "string" ? s
+        : { text: `${s.flags} (${s.summary}): ${s.why}` })));
     }
 
     function init() {
