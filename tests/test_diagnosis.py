@@ -115,7 +115,7 @@ def test_exploding_rules_and_lr_direction() -> None:
     tiny = [layer("1", 0.2, upd=1e-7), layer("2", 1.0, upd=4e-6, sat=None)]
     j = V.judge(tiny, V.Setup(lr=1e-5))
     assert j.verdict == "lr too small"
-    assert j.suggestions[0].changes[0].new == pytest.approx(0.2)  # 1e-5 · 0.1 / 4e-6 = 0.25
+    assert j.suggestions[0].changes[0].new == pytest.approx(0.05)  # 1e-5·0.03/4e-6 = 0.075
 
 
 def test_nonfinite_is_named_and_wins() -> None:

@@ -174,7 +174,7 @@ FRESH = [
              loss="softmax", tamper="dead-biases", rule="dead",
              flags=("--activation leaky_relu",), not_flags=("--lr",)),
     Scenario("learning rate 1e-5", (784, 30, 10), lr=1e-5, rule="step-size",
-             flags=("--lr 0.05",)),
+             flags=("--lr 0.02",)),
     Scenario("learning rate 1e-6, relu + he", (784, 100, 10), "relu", "he", loss="softmax",
              lr=1e-6, rule="step-size"),
 ]
