@@ -79,6 +79,10 @@ class Diagnosis:
     input_max_abs: float | None = None
     replay: Any = None  # a `chainrule.lab.replay.Replay` after ``verify=True``
     thresholds: dict[str, float] = field(default_factory=thresholds)
+    # Nielsen's factor per sigmoid/tanh layer: how much of the next layer's ‖∂C/∂b‖ it passes.
+    factors: list[dict[str, Any]] | None = None
+    # Per-step recordings made during training (`chainrule.torch.watch`), oldest first.
+    steps: list[dict[str, Any]] | None = None
 
     @property
     def evidence(self) -> list[str]:
@@ -108,6 +112,8 @@ class Diagnosis:
                 "cost": list(self.history.cost), "accuracy": list(self.history.accuracy)},
             "replay": None if self.replay is None else self.replay.to_dict(),
             "thresholds": dict(self.thresholds),
+            "factors": self.factors,
+            "steps": self.steps,
         }
         result: dict[str, Any] = jsonable(out)
         return result
@@ -123,6 +129,13 @@ class Diagnosis:
         from chainrule.viz.diagnosis_html import diagnosis_html
 
         return diagnosis_html(self.to_dict())
+
+    def save_html(self, path: Any) -> Any:
+        """Write one self-contained HTML report (pictures inline, no network); returns the
+        path."""
+        from chainrule.viz.diagnosis_html import save_report
+
+        return save_report(self.to_dict(), path)
 
 
 # ------------------------------------------------------------------------------ measuring

@@ -168,6 +168,10 @@ class LayerMeasures:
     bias_mean: float | None = None
     index: int = 0
     ratio_to_last: float | None = None
+    frozen: bool = False  # no parameter takes gradients: left out of the rules
+    # Feeds a normalisation (BatchNorm, LayerNorm): its ∂C/∂b is 0 by construction, since the
+    # norm removes any shift, so its speed is not comparable and it is left out of the ratios.
+    normalized: bool = False
 
 
 @dataclass(frozen=True)
@@ -238,6 +242,7 @@ class Suggestion:
     changes: tuple[Change, ...]
     why: str
     addresses: str
+    how: str = ""  # the same change in another framework's terms (the PyTorch adapter's)
 
     @property
     def flags(self) -> str:
@@ -266,6 +271,7 @@ class Suggestion:
             "summary": self.summary,
             "why": self.why,
             "addresses": self.addresses,
+            "how": self.how,
             "text": str(self),
         }
 
@@ -308,9 +314,12 @@ def judge(layers: Sequence[LayerMeasures], setup: Setup | None = None,
         raise ValueError("nothing to judge: no layer with parameters")
     setup = setup or Setup()
     context = context or Context()
-    last = layers[-1].speed
     for i, layer in enumerate(layers, start=1):
         layer.index = i
+    everything = list(layers)
+    layers = [layer for layer in layers if not (layer.frozen or layer.normalized)] or everything
+    last = layers[-1].speed
+    for layer in layers:
         layer.ratio_to_last = layer.speed / last if last > 0.0 and _finite(last) \
             and _finite(layer.speed) else None
     rules = (_nonfinite, _growth, _step_size, _dead, _saturation, _vanishing, _lr_small, _inputs)

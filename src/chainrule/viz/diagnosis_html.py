@@ -11,7 +11,7 @@ import math
 from html import escape
 from typing import Any
 
-__all__ = ["diagnosis_html", "speed_svg"]
+__all__ = ["diagnosis_html", "flow_figures", "save_report", "speed_svg"]
 
 _COLOURS = {"problem": "#C0392B", "warning": "#B8860B", "note": "#2A6EA6", "ok": "#2E8B57"}
 
@@ -70,11 +70,16 @@ def diagnosis_html(d: dict[str, Any]) -> str:
     if d.get("suggestions"):
         out.append("<p><b>try:</b></p><ul>")
         for s in d["suggestions"]:
-            out.append(f"<li><code>{escape(s['flags'])}</code> ({escape(s['summary'])}) — "
-                       f"{escape(s['why'])}</li>")
+            how = escape(s.get("how") or "") or f"<code>{escape(s['flags'])}</code>"
+            out.append(f"<li>{how} ({escape(s['summary'])}) — {escape(s['why'])}</li>")
         out.append("</ul>")
     layers = d.get("layers", [])
     out.append(speed_svg(layers))
+    if d.get("factors"):
+        out.append("<p>Nielsen's factors (share of the next layer's ‖∂C/∂b‖ each sigmoid/tanh "
+                   "layer passes back): " + ", ".join(
+                       f"{escape(str(f['layer']))}: {_num(f['factor'])}" for f in d["factors"])
+                   + "</p>")
     out.append('<table><tr><th>layer</th><th>units</th><th>activation</th><th>‖∂C/∂b‖</th>'
                "<th>÷ last</th><th>upd/w</th><th>saturated</th><th>dead</th><th>NaN</th></tr>")
     for r in layers:
@@ -102,3 +107,85 @@ def diagnosis_html(d: dict[str, Any]) -> str:
         out.append("</table>")
     out.append("</div>")
     return "".join(out)
+
+
+def _png(fig: Any) -> str:
+    import base64
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def flow_figures(d: dict[str, Any]) -> list[str]:
+    """The report's pictures as inline PNG data: with per-step recordings, a heat-map of
+    ‖∂C/∂W‖ per layer and step (log scale) and the depth profile at chosen steps."""
+    steps = d.get("steps") or []
+    names = [str(layer.get("name")) for layer in d.get("layers", [])]
+    if not steps or not names:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    grid = np.array([[math.nan if v is None or not v > 0 else math.log10(v)
+                      for v in s["grad_norm"]] for s in steps]).T
+    numbers = [s["step"] for s in steps]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, max(3.0, 0.35 * len(names) + 1.5)),
+                                   layout="constrained")
+    image = ax1.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap="viridis",
+                       extent=(numbers[0] - 0.5, numbers[-1] + 0.5, len(names) - 0.5, -0.5))
+    ax1.set_yticks(range(len(names)))
+    ax1.set_yticklabels(names, fontsize=7)
+    ax1.set_xlabel("step")
+    ax1.set_title("log10 ‖∂C/∂W‖ per layer (input side on top)")
+    fig.colorbar(image, ax=ax1)
+    first_bad = next((s["step"] for s in steps if s.get("nonfinite")), None)
+    if first_bad is not None:
+        ax1.axvline(first_bad, color="red", linestyle="--", label=f"first NaN/Inf: step "
+                    f"{first_bad} ({d.get('first_nonfinite')})")
+        ax1.legend(fontsize=7, loc="lower right")
+    picks = sorted({0, len(steps) // 2, len(steps) - 1})
+    for i in picks:
+        values = [v if v is not None and v > 0 else math.nan for v in steps[i]["grad_norm"]]
+        ax2.plot(range(len(names)), values, "o-", label=f"step {steps[i]['step']}")
+    ax2.set_yscale("log")
+    ax2.set_xticks(range(len(names)))
+    ax2.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
+    ax2.set_title("depth profile of ‖∂C/∂W‖")
+    ax2.legend(fontsize=7)
+    ax2.grid(True, alpha=0.3)
+    fig.suptitle(f"verdict: {d.get('verdict')}")
+    return [_png(fig)]
+
+
+def save_report(d: dict[str, Any], path: Any) -> Any:
+    """One self-contained HTML file: the diagnosis, its pictures inline, no script, no
+    network. Written through a temporary file, so a failure leaves no half-written report."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    images = "".join(f'<p><img alt="gradient flow" src="{src}" style="max-width:100%"></p>'
+                     for src in flow_figures(d))
+    page = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>chainrule diagnosis"
+            "</title><style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem "
+            "auto;padding:0 1rem}table{border-collapse:collapse}td,th{padding:.2rem .6rem;"
+            "border-bottom:1px solid #ddd;text-align:right}</style></head><body>"
+            f"<h1>chainrule diagnosis</h1>{diagnosis_html(d)}{images}</body></html>")
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                               dir=target.parent if str(target.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return target

@@ -1,0 +1,185 @@
+"""`watch(model)`: record per-layer gradient flow during an ordinary PyTorch training loop.
+
+    with chainrule.torch.watch(model) as w:
+        for x, y in batches:
+            opt.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); opt.step()
+            w.log(loss)                      # optional: lets the verdict see a stalled loss
+    report = w.report()                      # a Diagnosis with .steps, the verdict over the run
+    report.save_html("report.html")
+
+It hooks the optimizer's step (PyTorch's global step hooks), not every module: just before a
+step that updates the model's parameters it takes ‖∂C/∂W‖ and ‖∂C/∂b‖ of every layer with fused
+``torch._foreach_norm`` calls, and just after it the size of the update ‖ΔW‖/‖W‖. A NaN/Inf in a
+gradient or a weight is recorded as an event naming the layer. Loops that update parameters by
+hand call ``w.step()`` after each update instead. Hooks are removed on exit, also on an error.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from chainrule.lab.diagnosis import Diagnosis, History
+from chainrule.lab.verdict import Context, LayerMeasures, Setup, judge
+
+__all__ = ["Watch", "watch"]
+
+
+class Watch:
+    """The recorder `watch` returns; see the module docstring."""
+
+    def __init__(self, model: Any, every: int = 1) -> None:
+        from chainrule.torch.doctor import _torch
+
+        self._torch = _torch()
+        if not isinstance(model, self._torch.nn.Module):
+            raise TypeError(f"watch() needs a torch.nn.Module, got {type(model).__name__}")
+        if every < 1:
+            raise ValueError(f"every must be ≥ 1, got {every}")
+        self.model = model
+        self.every = every
+        self.layers: list[tuple[str, Any, Any]] = []  # (name, weight, bias or None)
+        for name, m in model.named_modules():
+            params = [p for p in m.parameters(recurse=False) if p.requires_grad]
+            if not params:
+                continue
+            weight = getattr(m, "weight", None)
+            weight = weight if weight is not None and weight.requires_grad else max(
+                params, key=lambda p: p.numel())
+            bias = getattr(m, "bias", None)
+            bias = bias if bias is not None and getattr(bias, "requires_grad", False) else None
+            self.layers.append((name or type(model).__name__, weight, bias))
+        self._ids = {id(w) for _, w, _ in self.layers}
+        self.records: list[dict[str, Any]] = []
+        self.losses: list[float] = []
+        self.events: list[dict[str, Any]] = []
+        self._handles: list[Any] = []
+        self._before: list[Any] | None = None
+        self._pending: dict[str, Any] | None = None
+        self._count = 0
+
+    # -- context -----------------------------------------------------------------------------
+
+    def __enter__(self) -> Watch:
+        from torch.optim.optimizer import (
+            register_optimizer_step_post_hook,
+            register_optimizer_step_pre_hook,
+        )
+
+        self._handles = [register_optimizer_step_pre_hook(self._pre),
+                         register_optimizer_step_post_hook(self._post)]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    def _mine(self, optimizer: Any) -> bool:
+        return any(id(p) in self._ids for g in optimizer.param_groups for p in g["params"])
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def _pre(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        if self._mine(optimizer):
+            self._measure_grads()
+
+    def _post(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        if self._mine(optimizer):
+            self._measure_update()
+
+    def step(self) -> None:
+        """Record a step made without a torch optimizer (call after the update)."""
+        self._measure_update()
+
+    def _measure_grads(self) -> None:
+        torch = self._torch
+        self._count += 1
+        if (self._count - 1) % self.every:
+            self._before = None
+            return
+        weights = [w.detach() for _, w, _ in self.layers]
+        grads = [w.grad if w.grad is not None else torch.zeros_like(w) for _, w, _ in self.layers]
+        biases = [b.grad if b is not None and b.grad is not None else g
+                  for (_, _, b), g in zip(self.layers, grads, strict=True)]
+        with torch.no_grad():
+            norms = torch.stack(torch._foreach_norm(grads) + torch._foreach_norm(biases)
+                                + torch._foreach_norm(weights)).double().tolist()
+            self._before = torch._foreach_mul(weights, 1.0)  # copies, in one fused call
+        n = len(self.layers)
+        self._pending = {"step": self._count, "grad_norm": norms[:n], "speed": norms[n:2 * n],
+                         "weight_norm": norms[2 * n:], "has_bias": [b is not None
+                                                                    for _, _, b in self.layers]}
+
+    def _measure_update(self) -> None:
+        torch = self._torch
+        if self._before is None or self._pending is None:
+            return
+        weights = [w.detach() for _, w, _ in self.layers]
+        with torch.no_grad():
+            diffs = torch._foreach_sub(weights, self._before)
+            moved = torch.stack(torch._foreach_norm(diffs)).double().tolist()
+        rec = self._pending
+        rec["update_ratio"] = [d / w if w > 0 and math.isfinite(w) else None
+                               for d, w in zip(moved, rec["weight_norm"], strict=True)]
+        bad = [name for (name, _, _), g, w in zip(self.layers, rec["grad_norm"],
+                                                  rec["weight_norm"], strict=True)
+               if not (math.isfinite(g) and math.isfinite(w))]
+        rec["nonfinite"] = bad
+        if bad:
+            # The backward pass meets the output side first: name the layer nearest to it.
+            self.events.append({"step": rec["step"], "layer": bad[-1], "layers": bad})
+        self.records.append(rec)
+        self._before = self._pending = None
+
+    def log(self, loss: Any) -> None:
+        """Record this step's loss (a number or a one-element tensor)."""
+        value = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
+        self.losses.append(value)
+
+    # -- the verdict -------------------------------------------------------------------------
+
+    def report(self, last: int = 10) -> Diagnosis:
+        """The verdict over the run: the rules applied to the mean of the last ``last``
+        recorded steps, with the logged losses as history; ``.steps`` holds every record."""
+        if not self.records:
+            raise ValueError("nothing recorded: no optimizer step touched the model's "
+                             "parameters inside the watch block")
+        tail = self.records[-last:]
+        rows = []
+        for i, (name, weight, bias) in enumerate(self.layers):
+            def mean(key: str, i: int = i) -> float:
+                values = [r[key][i] for r in tail if r[key][i] is not None]
+                return sum(values) / len(values) if values else math.nan
+            speed = mean("speed")
+            units = int(bias.numel()) if bias is not None else int(weight.shape[0])
+            update = mean("update_ratio")
+            rows.append(LayerMeasures(
+                name=name, units=units, inputs=None, activation=None,
+                weight_norm=mean("weight_norm"), weight_grad_norm=mean("grad_norm"),
+                bias_grad_norm=speed if bias is not None else None, speed=speed,
+                grad_rms=speed / math.sqrt(max(units, 1)),
+                update_ratio=update if math.isfinite(update) else None,
+                nonfinite=any(name in r["nonfinite"] for r in tail)))
+        first = self.events[0]["layer"] if self.events else None
+        history = _loss_history(self.losses)
+        setup = Setup(lr=None)
+        j = judge(rows, setup, history, Context(samples=0, first_nonfinite=first))
+        steps = [{k: v for k, v in r.items() if k != "has_bias"} for r in self.records]
+        return Diagnosis(layers=rows, verdict=j.verdict, findings=j.findings,
+                         suggestions=j.suggestions, lr=None, samples=0, loss="logged",
+                         first_nonfinite=first, setup=setup, history=history, steps=steps)
+
+
+def _loss_history(losses: list[float]) -> History | None:
+    """Logged losses in (up to) ten chunks, each its mean: an epoch-like cost history."""
+    if len(losses) < 2:
+        return None
+    k = max(1, len(losses) // 10)
+    chunks = [losses[i: i + k] for i in range(0, len(losses), k)]
+    return History(cost=tuple(sum(c) / len(c) for c in chunks))
+
+
+def watch(model: Any, every: int = 1) -> Watch:
+    """A context manager that records the model's gradient flow every ``every`` steps."""
+    return Watch(model, every)
