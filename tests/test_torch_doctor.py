@@ -280,6 +280,21 @@ def test_watch_records_steps_and_removes_its_hooks(tmp_path: Path) -> None:
     assert "data:image/png;base64," in html and "http" not in html.replace(
         "http://www.w3.org/2000/svg", "")
 
+    # Any other optimizer: the update is measured from a copy of the weights.
+    adam_model = mlp([20, 30, 10], nn.ReLU, kaiming).double()
+    adam = torch.optim.Adam(adam_model.parameters(), lr=1e-3)
+    with doctor.watch(adam_model, every=2) as wa:
+        for _ in range(6):
+            adam.zero_grad()
+            F.cross_entropy(adam_model(x), y).backward()
+            before = adam_model[0].weight.detach().clone()
+            adam.step()
+            if wa.records and wa.records[-1]["step"] == wa._count:
+                moved = float((adam_model[0].weight.detach() - before).norm())
+                assert wa.records[-1]["update_ratio"][0] == pytest.approx(
+                    moved / float(before.norm()), rel=1e-9)
+    assert [r["step"] for r in wa.records] == [1, 3, 5]
+
     blown = mlp([20, 30, 10], nn.ReLU, kaiming).double()
     opt = torch.optim.SGD(blown.parameters(), lr=1e300)
     with pytest.raises(RuntimeError, match="boom"), doctor.watch(blown) as w2:

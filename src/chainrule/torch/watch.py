@@ -8,10 +8,12 @@
     report.save_html("report.html")
 
 It hooks the optimizer's step (PyTorch's global step hooks), not every module: just before a
-step that updates the model's parameters it takes ‖∂C/∂W‖ and ‖∂C/∂b‖ of every layer with fused
-``torch._foreach_norm`` calls, and just after it the size of the update ‖ΔW‖/‖W‖. A NaN/Inf in a
-gradient or a weight is recorded as an event naming the layer. Loops that update parameters by
-hand call ``w.step()`` after each update instead. Hooks are removed on exit, also on an error.
+step that updates the model's parameters it takes ‖∂C/∂W‖, ‖∂C/∂b‖ and ‖W‖ of every layer in one
+fused ``torch._foreach_norm`` call, and just after it the size of the update ‖ΔW‖/‖W‖ — for plain
+SGD exactly lr·‖∂C/∂W‖, for any other optimizer from a copy of the weights taken before the step.
+Numbers stay small tensors until they are read. A NaN/Inf in a gradient or a weight is recorded
+as an event naming the layer. Loops that update parameters by hand call ``w.step()`` after each
+update instead. Hooks are removed on exit, also on an error. ``every=k`` records one step in k.
 """
 
 from __future__ import annotations
@@ -50,12 +52,19 @@ class Watch:
             bias = bias if bias is not None and getattr(bias, "requires_grad", False) else None
             self.layers.append((name or type(model).__name__, weight, bias))
         self._ids = {id(w) for _, w, _ in self.layers}
-        self.records: list[dict[str, Any]] = []
         self.losses: list[float] = []
-        self.events: list[dict[str, Any]] = []
+        self._records: list[dict[str, Any]] = []
+        self._events: list[dict[str, Any]] = []
+        self._raw: list[tuple[int, Any, Any]] = []
+        self._converted = 0
         self._handles: list[Any] = []
-        self._before: list[Any] | None = None
-        self._pending: dict[str, Any] | None = None
+        self._optimizers: dict[int, bool] = {}
+        self._weights: list[Any] = []
+        self._buffers: list[Any] | None = None
+        self._norms: Any = None
+        self._moved: Any = None
+        self._plain: float | None = None
+        self._armed = False
         self._count = 0
 
     # -- context -----------------------------------------------------------------------------
@@ -76,61 +85,104 @@ class Watch:
         self._handles.clear()
 
     def _mine(self, optimizer: Any) -> bool:
-        return any(id(p) in self._ids for g in optimizer.param_groups for p in g["params"])
+        known = self._optimizers.get(id(optimizer))
+        if known is None:
+            known = any(id(p) in self._ids for g in optimizer.param_groups for p in g["params"])
+            self._optimizers[id(optimizer)] = known
+        return known
 
     # -- recording ---------------------------------------------------------------------------
+    # The hot path: a handful of fused calls per step, numbers kept as small tensors until
+    # the report reads them (no conversion to Python per step).
 
     def _pre(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         if self._mine(optimizer):
-            self._measure_grads()
+            self._measure_grads(self._plain_lr(optimizer))
 
     def _post(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         if self._mine(optimizer):
             self._measure_update()
 
+    def _plain_lr(self, optimizer: Any) -> float | None:
+        """The learning rate of a plain SGD step (one group, no momentum, no decay), whose
+        update is exactly −lr·∂C/∂W, so its size needs no copy of the weights."""
+        torch = self._torch
+        groups = optimizer.param_groups
+        if type(optimizer) is not torch.optim.SGD or len(groups) != 1:
+            return None
+        g = groups[0]
+        if g.get("momentum") or g.get("weight_decay") or g.get("maximize") \
+                or not isinstance(g.get("lr"), float):
+            return None
+        return float(g["lr"])
+
     def step(self) -> None:
         """Record a step made without a torch optimizer (call after the update)."""
         self._measure_update()
 
-    def _measure_grads(self) -> None:
+    def _measure_grads(self, plain_lr: float | None = None) -> None:
         torch = self._torch
         self._count += 1
         if (self._count - 1) % self.every:
-            self._before = None
+            self._armed = False
             return
-        weights = [w.detach() for _, w, _ in self.layers]
+        if not self._weights:
+            self._weights = [w.detach() for _, w, _ in self.layers]
+        n = len(self.layers)
         grads = [w.grad if w.grad is not None else torch.zeros_like(w) for _, w, _ in self.layers]
         biases = [b.grad if b is not None and b.grad is not None else g
                   for (_, _, b), g in zip(self.layers, grads, strict=True)]
         with torch.no_grad():
-            norms = torch.stack(torch._foreach_norm(grads) + torch._foreach_norm(biases)
-                                + torch._foreach_norm(weights)).double().tolist()
-            self._before = torch._foreach_mul(weights, 1.0)  # copies, in one fused call
-        n = len(self.layers)
-        self._pending = {"step": self._count, "grad_norm": norms[:n], "speed": norms[n:2 * n],
-                         "weight_norm": norms[2 * n:], "has_bias": [b is not None
-                                                                    for _, _, b in self.layers]}
+            self._norms = torch.stack(torch._foreach_norm(grads + biases + self._weights))
+            self._plain = plain_lr
+            if plain_lr is None:
+                if self._buffers is None:
+                    self._buffers = [w.clone() for w in self._weights]
+                torch._foreach_copy_(self._buffers, self._weights)
+            else:
+                self._moved = self._norms[:n] * plain_lr
+        self._armed = True
 
     def _measure_update(self) -> None:
         torch = self._torch
-        if self._before is None or self._pending is None:
+        if not self._armed:
             return
-        weights = [w.detach() for _, w, _ in self.layers]
-        with torch.no_grad():
-            diffs = torch._foreach_sub(weights, self._before)
-            moved = torch.stack(torch._foreach_norm(diffs)).double().tolist()
-        rec = self._pending
-        rec["update_ratio"] = [d / w if w > 0 and math.isfinite(w) else None
-                               for d, w in zip(moved, rec["weight_norm"], strict=True)]
-        bad = [name for (name, _, _), g, w in zip(self.layers, rec["grad_norm"],
-                                                  rec["weight_norm"], strict=True)
-               if not (math.isfinite(g) and math.isfinite(w))]
-        rec["nonfinite"] = bad
-        if bad:
-            # The backward pass meets the output side first: name the layer nearest to it.
-            self.events.append({"step": rec["step"], "layer": bad[-1], "layers": bad})
-        self.records.append(rec)
-        self._before = self._pending = None
+        if self._plain is None and self._buffers is not None:
+            with torch.no_grad():
+                torch._foreach_sub_(self._buffers, self._weights)
+                self._moved = torch.stack(torch._foreach_norm(self._buffers))
+        self._raw.append((self._count, self._norms, self._moved))
+        self._armed = False
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per recorded step: ``grad_norm``, ``speed`` (‖∂C/∂b‖), ``weight_norm``,
+        ``update_ratio`` per layer (input side first) and the layers with NaN/Inf."""
+        n = len(self.layers)
+        while self._converted < len(self._raw):
+            count, norms, moved = self._raw[self._converted]
+            values = norms.double().tolist()
+            rec: dict[str, Any] = {"step": count, "grad_norm": values[:n],
+                                   "speed": values[n:2 * n], "weight_norm": values[2 * n:]}
+            rec["update_ratio"] = [d / w if w > 0 and math.isfinite(w) else None
+                                   for d, w in zip(moved.double().tolist(), rec["weight_norm"],
+                                                   strict=True)]
+            bad = [name for (name, _, _), g, w in zip(self.layers, rec["grad_norm"],
+                                                      rec["weight_norm"], strict=True)
+                   if not (math.isfinite(g) and math.isfinite(w))]
+            rec["nonfinite"] = bad
+            if bad:
+                # The backward pass meets the output side first: name the layer nearest it.
+                self._events.append({"step": count, "layer": bad[-1], "layers": bad})
+            self._records.append(rec)
+            self._converted += 1
+        return self._records
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Non-finite gradients or weights: the step and the layer (nearest the output)."""
+        self.records  # noqa: B018 - converts what is pending
+        return self._events
 
     def log(self, loss: Any) -> None:
         """Record this step's loss (a number or a one-element tensor)."""
@@ -161,11 +213,12 @@ class Watch:
                 grad_rms=speed / math.sqrt(max(units, 1)),
                 update_ratio=update if math.isfinite(update) else None,
                 nonfinite=any(name in r["nonfinite"] for r in tail)))
-        first = self.events[0]["layer"] if self.events else None
+        events = self.events
+        first = events[0]["layer"] if events else None
         history = _loss_history(self.losses)
         setup = Setup(lr=None)
         j = judge(rows, setup, history, Context(samples=0, first_nonfinite=first))
-        steps = [{k: v for k, v in r.items() if k != "has_bias"} for r in self.records]
+        steps = [dict(r) for r in self.records]
         return Diagnosis(layers=rows, verdict=j.verdict, findings=j.findings,
                          suggestions=j.suggestions, lr=None, samples=0, loss="logged",
                          first_nonfinite=first, setup=setup, history=history, steps=steps)
