@@ -61,7 +61,7 @@ def _bindings(tokens: list[str]) -> dict[str, float]:
               help="Draw the circuit to an SVG file.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the circuit to a PNG file.")
-@click.option("--max-nodes", default=80, show_default=True, type=click.IntRange(min=2),
+@click.option("--max-nodes", default=80, show_default=True, type=click.IntRange(2, 100_000),
               help="Nodes drawn in a picture; the rest are folded into one.")
 def circuit(
     words: tuple[str, ...],

@@ -19,6 +19,7 @@ import itertools
 import json
 import math
 import os
+import shutil
 import tempfile
 import zipfile
 import zlib
@@ -109,6 +110,32 @@ def atomic_savez(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) ->
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def check_writable(path: str | os.PathLike[str], needed: int) -> Path:
+    """Refuse, before any work is done, a checkpoint path that a save could not write.
+
+    The folder must exist or be creatable, accept a new file, and have ``needed`` bytes free
+    (a save briefly holds the temporary file and the previous checkpoint side by side).
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise CheckpointError(f"cannot write checkpoint {target}: it is a folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f"{_temporary_prefix(target)}{os.getpid()}-",
+                                     suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        os.unlink(probe)
+        free = shutil.disk_usage(target.parent).free
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CheckpointError(f"cannot write checkpoint {target}: {reason}") from None
+    if free < needed:
+        raise CheckpointError(
+            f"cannot write checkpoint {target}: a save needs about {needed / 2**20:,.1f} MB "
+            f"and the disk has {free / 2**20:,.1f} MB free")
     return target
 
 
