@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,14 @@ def _bindings(tokens: list[str]) -> dict[str, float]:
                                          param_hint="--at")
             name, text = m.groups()
             try:
-                values[name] = float(text)
+                value = float(text)
             except ValueError:
                 raise click.BadParameter(f"{name}={text}: {text!r} is not a number",
                                          param_hint="--at") from None
+            if not math.isfinite(value):
+                raise click.BadParameter(f"{name}={text}: give a finite number",
+                                         param_hint="--at")
+            values[name] = value
     return values
 
 

@@ -184,7 +184,7 @@ def sweep(
             try:
                 settings[name] = parse_values(name, text)
             except SweepError as exc:
-                raise click.BadParameter(str(exc), param_hint=_flag(name)) from None
+                raise click.BadParameter(str(exc), param_hint=[_flag(name)]) from None
     for item in extra:
         key, sep, text = item.partition("=")
         if not sep:

@@ -118,12 +118,14 @@ def check_writable(path: str | os.PathLike[str], needed: int) -> Path:
 
     The folder must exist or be creatable, accept a new file, and have ``needed`` bytes free
     (a save briefly holds the temporary file and the previous checkpoint side by side).
+    Temporaries that killed runs left next to ``path`` are removed on the way.
     """
     target = Path(path)
     if target.is_dir():
         raise CheckpointError(f"cannot write checkpoint {target}: it is a folder")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temporaries(target)
         fd, probe = tempfile.mkstemp(prefix=f"{_temporary_prefix(target)}{os.getpid()}-",
                                      suffix=".tmp", dir=target.parent)
         os.close(fd)
