@@ -259,6 +259,22 @@ def test_worker_refuses_beyond_its_limit_and_recovers() -> None:
         worker.shutdown()
 
 
+def test_worker_starts_again_after_shutdown() -> None:
+    worker = Worker(1)
+    assert worker.submit(lambda: 1).result(10) == 1
+    worker.shutdown()
+    assert worker.submit(lambda: 2).result(10) == 2
+    worker.shutdown()
+
+
+def test_an_app_serves_again_after_its_lifespan_ended() -> None:
+    app = create_app()
+    for _ in range(2):
+        with _client(app) as c:
+            r = c.post("/api/vanishing", json={"depth": 2, "width": 5, "samples": 10})
+            assert r.status_code == 200 and len(r.json()["norms"]) == 2
+
+
 def test_worker_needs_room() -> None:
     with pytest.raises(ValueError, match="at least one"):
         Worker(0)

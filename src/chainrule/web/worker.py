@@ -32,7 +32,8 @@ class Worker:
         if limit < 1:
             raise ValueError(f"a worker needs room for at least one computation, got {limit}")
         self.limit = limit
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._name = name
+        self._executor: ThreadPoolExecutor | None = None  # started on first use, again after
         self._lock = threading.Lock()
         self._pending = 0
 
@@ -49,8 +50,12 @@ class Worker:
                 raise Busy(f"the server is busy with {self._pending} long computations; "
                            "try again in a moment")
             self._pending += 1
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1,
+                                                    thread_name_prefix=self._name)
+            executor = self._executor
         try:
-            future = self._executor.submit(fn, *args)
+            future = executor.submit(fn, *args)
         except BaseException:
             self._release()
             raise
@@ -63,8 +68,11 @@ class Worker:
         return await asyncio.wrap_future(self.submit(fn, *args))
 
     def shutdown(self) -> None:
-        """Drop what waits, finish what runs."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Drop what waits, finish what runs (a later `submit` starts a fresh thread)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
 
     def _release(self) -> None:
         with self._lock:
