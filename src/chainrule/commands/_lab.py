@@ -105,9 +105,11 @@ def pyplot() -> Any:
 
 
 def save_figure(fig: Any, path: Path) -> None:
+    from chainrule import files
+
     plt = pyplot()
     try:
-        fig.savefig(path, dpi=130, bbox_inches="tight")
+        files.save_figure(fig, path, dpi=130, bbox_inches="tight")
     except (OSError, ValueError) as exc:
         raise click.FileError(str(path), hint=str(exc)) from None
     finally:

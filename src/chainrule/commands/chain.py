@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from chainrule import files
 from chainrule.commands._lab import (
     JSON_HELP,
     PLOT_HELP,
@@ -102,7 +103,7 @@ def chain(
     written: list[str] = []
     if svg_path is not None:
         try:
-            svg_path.write_text(lab.mnemonic_svg(result), encoding="utf-8")
+            files.write_bytes(svg_path, lab.mnemonic_svg(result).encode("utf-8"))
         except OSError as exc:
             raise click.FileError(str(svg_path), hint=exc.strerror or str(exc)) from None
         written.append(str(svg_path))

@@ -130,6 +130,7 @@ def circuit(
 
 
 def _pictures(c: Any, svg: Path | None, png: Path | None, max_nodes: int, title: str) -> list[str]:
+    from chainrule import files
     from chainrule.viz import render_dot, to_dot
 
     written: list[str] = []
@@ -140,7 +141,7 @@ def _pictures(c: Any, svg: Path | None, png: Path | None, max_nodes: int, title:
         if path is None:
             continue
         try:
-            path.write_bytes(render_dot(dot, kind))
+            files.write_bytes(path, render_dot(dot, kind))
         except OSError as exc:
             raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
         written.append(str(path))

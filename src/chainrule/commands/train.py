@@ -70,6 +70,8 @@ def write_plot(history: list[Any], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
+    from chainrule import files
+
     epochs = [h.epoch for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     ax1.plot(epochs, [h.cost for h in history], marker="o", label="training")
@@ -83,9 +85,10 @@ def write_plot(history: list[Any], path: Path) -> None:
     for ax in (ax1, ax2):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        files.save_figure(fig, path, parents=True)
+    finally:
+        plt.close(fig)
 
 
 @click.command()

@@ -14,13 +14,11 @@ an interrupted save leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
-import glob
 import itertools
 import json
 import math
 import os
 import shutil
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -30,6 +28,13 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import ChainruleError
+from chainrule.files import atomic_output, clean_stale_temporaries, new_temporary
+
+__all__ = [
+    "FORMAT", "MAX_MODEL_BYTES", "VERSION", "Checkpoint", "CheckpointError", "atomic_savez",
+    "check_architecture", "check_writable", "clean_stale_temporaries", "describe_architecture",
+    "load_model", "read_checkpoint", "save_checkpoint", "save_model",
+]
 
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
@@ -48,68 +53,16 @@ class Checkpoint:
     optimizer: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _temporary_prefix(target: Path) -> str:
-    return f".{target.name}."
-
-
-def clean_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
-    """Remove temporaries that an interrupted save of ``path`` left behind; return them.
-
-    Only our own are touched: names ``.<file name>.<pid>-<random>.tmp`` whose process is gone
-    (a save killed with SIGKILL cannot clean up after itself). Files of running processes and
-    anything else in the folder are left alone.
-    """
-    target = Path(path)
-    prefix = _temporary_prefix(target)
-    removed: list[Path] = []
-    try:
-        candidates = list(target.parent.glob(f"{glob.escape(prefix)}*.tmp"))
-    except OSError:
-        return removed
-    for tmp in candidates:
-        pid_text, dash, _ = tmp.name[len(prefix):].partition("-")
-        if not dash or not pid_text.isdigit() or _alive(int(pid_text)):
-            continue
-        try:
-            tmp.unlink()
-            removed.append(tmp)
-        except OSError:
-            pass
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True  # someone else's process (or a number we cannot ask about): keep its file
-    return True
-
-
 def atomic_savez(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> Path:
     """``np.savez_compressed`` to ``path`` via a temporary file and an atomic rename.
 
     The final name only ever holds a complete file; a temporary left by a killed save is
-    removed by the next save of the same path (:func:`clean_stale_temporaries`).
+    removed by the next save of the same path (:mod:`chainrule.files`).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temporaries(target)
-    fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(target)}{os.getpid()}-",
-                               suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            # Through a file object, so NumPy does not append ".npz" to the temporary name.
-            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_output(target, durable=True, parents=True) as tmp, tmp.open("wb") as fh:
+        # Through a file object, so NumPy does not append ".npz" to the temporary name.
+        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
     return target
 
 
@@ -126,10 +79,9 @@ def check_writable(path: str | os.PathLike[str], needed: int) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         clean_stale_temporaries(target)
-        fd, probe = tempfile.mkstemp(prefix=f"{_temporary_prefix(target)}{os.getpid()}-",
-                                     suffix=".tmp", dir=target.parent)
+        fd, probe = new_temporary(target)
         os.close(fd)
-        os.unlink(probe)
+        probe.unlink()
         free = shutil.disk_usage(target.parent).free
     except OSError as exc:
         reason = exc.strerror or str(exc)
