@@ -117,6 +117,9 @@ def test_sweep_flag_values_must_be_finite(tmp_path: Path, value: str) -> None:
     ("name = \"sub/dir\"\n", "plain name"),
     ("name = \".hidden\"\n", "plain name"),
     ("name = \"\"\n", "plain name"),
+    ("name = 5\n", "text"),
+    ("description = {a = 1}\n", "text"),
+    ("sizes = \"784,,30,10\"\n", "empty layer"),
     ("[grid]\nseed = " + str(list(range(101))) + "\ndepth = " + str(list(range(1, 101)))
      + "\n", "10,000"),
     ("[grid]\nseed = " + "[" * 2000 + "]" * 2000 + "\n", ""),
@@ -171,6 +174,17 @@ def test_sweep_out_appends_to_its_own_file(tmp_path: Path) -> None:
     assert invoke(*base, "--seed", "0..3").exit_code == 0
     keys = [json.loads(line)["key"] for line in out.read_text().splitlines()]
     assert len(keys) == 4 == len(set(keys))
+
+
+def test_sweep_out_must_be_a_regular_file(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # reading it would block for ever
+    for out in (str(fifo), "/dev/null"):
+        for extra in ([], ["--dry-run"]):
+            one_line_error(invoke("sweep", "--measure", "toy", "--workers", "0", "--out", out,
+                                  *extra), 1, "not a regular file")
 
 
 def test_sweep_out_unwritable_is_one_line(tmp_path: Path) -> None:

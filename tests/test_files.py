@@ -76,3 +76,11 @@ def test_a_figure_in_an_unknown_format_leaves_nothing(tmp_path: Path) -> None:
     finally:
         plt.close(fig)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_device_is_written_to_not_replaced(tmp_path: Path) -> None:
+    devnull = Path("/dev/null")
+    if not devnull.exists():
+        pytest.skip("no /dev/null here")
+    files.write_bytes(devnull, b"discarded")
+    assert devnull.exists() and not devnull.is_file()

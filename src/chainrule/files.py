@@ -76,12 +76,17 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False,
                   parents: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write ``path``'s content to; on success it becomes ``path``.
 
-    On an exception the temporary is removed and ``path`` keeps what it held before.
+    On an exception the temporary is removed and ``path`` keeps what it held before. A
+    ``path`` that exists but is not a regular file (``/dev/null``, a pipe) is written directly.
     ``durable``: fsync the file before the rename (checkpoints), so a crash of the whole machine
     cannot leave an empty file under the final name either. ``parents``: create missing
     folders (otherwise a missing folder is an ``OSError``, as for ``open``).
     """
     target = Path(path)
+    if target.exists() and not target.is_file():
+        # A device or a pipe (--svg /dev/null): written to as it is, never replaced by a file.
+        yield target
+        return
     if parents:
         target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(target)

@@ -99,7 +99,9 @@ def _to_bool(key: str, value: Any) -> bool:
 
 def _to_sizes(key: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, str):
-        parts = [p for p in value.replace(" ", "").split(",") if p]
+        parts = value.replace(" ", "").split(",")
+        if any(not p for p in parts):
+            raise SweepError(f"{key} {value!r} has an empty layer; give sizes like 784,30,10")
     elif isinstance(value, (list, tuple)):
         parts = list(value)
     else:
@@ -386,7 +388,9 @@ def spec_from_dict(data: Mapping[str, Any], name: str = "sweep") -> SweepSpec:
                     raw = values if isinstance(values, list) else [values]
                 axes[axis] = [convert(axis, v) for v in raw]
         elif key in META_KEYS:
-            meta[key] = str(value)
+            if not isinstance(value, str):
+                raise SweepError(f"{key} must be text, got {value!r:.60}")
+            meta[key] = value
         elif isinstance(value, dict):
             raise SweepError(f"unknown table [{key}]; a sweep file has settings and [grid]")
         else:

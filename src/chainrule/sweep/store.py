@@ -83,6 +83,8 @@ def read_records(path: str | os.PathLike[str]) -> Records:
     """Read a results file (missing: empty). A torn last line is tolerated; other unreadable
     lines are listed in ``damaged``."""
     out = Records()
+    if Path(path).exists() and not Path(path).is_file():  # a FIFO would block, a device lie
+        raise SweepError(f"{path} is not a regular file; choose another --out")
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
@@ -118,6 +120,8 @@ class ResultsWriter:
         self.repaired = False  # a torn last line was cut off on opening
 
     def __enter__(self) -> ResultsWriter:
+        if self.path.exists() and not self.path.is_file():
+            raise SweepError(f"{self.path} is not a regular file; choose another --out")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fh = open(self.path, "a+b")  # closed in __exit__
@@ -133,6 +137,9 @@ class ResultsWriter:
                     ) from None
             _check_ours(fh, self.path)
             self.repaired = _repair_tail(fh)
+        except OSError as exc:
+            fh.close()
+            raise SweepError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         except BaseException:
             fh.close()
             raise
