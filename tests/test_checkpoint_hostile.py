@@ -176,3 +176,35 @@ def test_a_failed_save_keeps_the_previous_file(tmp_path: Path, monkeypatch: pyte
         atomic_savez(target, {"a": np.arange(4.0)})
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]
+
+
+def test_the_model_size_cap_is_exact(corpus: dict[str, Path],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from chainrule.nn import checkpoint
+
+    a, b, c = checkpoint_corpus.SIZES
+    need = (a * b + b + b * c + c) * 8
+    monkeypatch.setattr(checkpoint, "MAX_MODEL_BYTES", need)
+    assert read_checkpoint(corpus["valid"]).model["layers.2.bias"].shape == (c,)
+    monkeypatch.setattr(checkpoint, "MAX_MODEL_BYTES", need - 1)
+    with pytest.raises(CheckpointError, match="limit"):
+        read_checkpoint(corpus["valid"])
+
+
+def test_arrays_read_back_exactly(tmp_path: Path) -> None:
+    from chainrule.nn.checkpoint import save_checkpoint
+
+    rng = np.random.default_rng(1)
+    model = {"layers.0.weight": rng.standard_normal((4, 6)),
+             "layers.0.bias": rng.standard_normal(4),
+             "layers.2.weight": np.asfortranarray(rng.standard_normal((3, 4))),
+             "layers.2.bias": rng.standard_normal(3)}
+    arch = {"sizes": [6, 4, 3], "activation": "sigmoid", "output_activation": "sigmoid",
+            "init": "nielsen", "dtype": "float64"}
+    path = save_checkpoint(tmp_path / "m.npz", model, {"model": arch},
+                           {"steps": np.array(7), "velocity.0": np.ones((4, 6))})
+    ckpt = read_checkpoint(path)
+    for name, array in model.items():
+        np.testing.assert_array_equal(ckpt.model[name], array)
+    assert int(ckpt.optimizer["steps"]) == 7
+    assert ckpt.optimizer["velocity.0"].shape == (4, 6)

@@ -107,9 +107,9 @@ def save_checkpoint(
     return atomic_savez(path, arrays)
 
 
-MAX_MODEL_BYTES = 64 * 2**20
-"""Largest model a checkpoint may hold (8 million float64 parameters); with the optimizer's
-state, reading one allocates at most about four times this."""
+MAX_MODEL_BYTES = 32 * 2**20
+"""Largest model a checkpoint may hold (4 million float64 parameters, e.g. 784-1000-1000-1000-10);
+with the optimizer's state, reading one allocates at most about three times this."""
 MAX_META_BYTES = 4 * 2**20
 """Largest JSON description (settings and the history of every epoch)."""
 MAX_ENTRIES = 4096
@@ -279,10 +279,16 @@ def _read_entry(p: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
             npy.read_array_header_1_0(fh)
         else:
             npy.read_array_header_2_0(fh)
-        data = fh.read(nbytes)
-    if len(data) != nbytes:
-        raise CheckpointError(f"{p}: entry {info.filename[:100]!r} is cut short")
-    array = np.frombuffer(data, dtype=dtype).copy()
+        # Into the array in chunks: never a second full-size copy of the data.
+        array = np.empty(math.prod(shape), dtype=dtype)
+        raw = array.view(np.uint8)
+        done = 0
+        while done < nbytes:
+            chunk = fh.read(min(1 << 20, nbytes - done))
+            if not chunk:
+                raise CheckpointError(f"{p}: entry {info.filename[:100]!r} is cut short")
+            raw[done:done + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+            done += len(chunk)
     return array.reshape(shape, order="F" if fortran else "C")
 
 
