@@ -200,7 +200,7 @@ def test_cli_ctrl_c_without_checkpoint_picks_a_fresh_file(
         (["--loss", "hinge"], "'quadratic', 'mse', 'bce', 'softmax'"),
         (["--optimizer", "rmsprop"], "'sgd', 'adam'"),
         (["--data", "missing.npz"], "no such file"),
-        (["--batch", "0"], "batch size"),
+        (["--batch", "0"], "--batch"),
         (["--resume"], "--resume needs --checkpoint"),
     ],
 )
@@ -253,4 +253,4 @@ def test_cli_checkpoint_is_never_overwritten_by_mistake(tmp_path: Path) -> None:
 def test_epochs_must_be_at_least_one(epochs: str) -> None:
     result = CliRunner().invoke(main, ["train", "--epochs", epochs])
     assert result.exit_code == 2
-    assert f"Invalid value for '--epochs': {epochs} is not in the range x>=1." in result.output
+    assert f"Invalid value for '--epochs': {epochs} is not in the range 1<=x" in result.output

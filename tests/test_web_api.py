@@ -460,7 +460,7 @@ def test_one_training_run_at_a_time_and_stop(client: Any) -> None:
     data = _error(client.post("/api/train", json=QUICK), 409)
     assert "one run at a time" in data["error"]
     _wait(client, ("running",))
-    stopping = client.post("/api/train/stop").json()
+    stopping = client.post("/api/train/stop", json={}).json()
     assert stopping["state"] in ("stopping", "stopped")
     s = _wait(client, ("stopped",))
     assert s["batches"] < s["total_batches"]
@@ -494,7 +494,7 @@ def test_requests_during_training_get_their_own_graphs(client: Any) -> None:
 
 
 def test_stop_without_a_run_is_harmless(client: Any) -> None:
-    assert client.post("/api/train/stop").json()["state"] == "idle"
+    assert client.post("/api/train/stop", json={}).json()["state"] == "idle"
 
 
 def test_training_time_limit() -> None:

@@ -329,3 +329,93 @@ def test_training_limit_error_is_shown(page: Any) -> None:
     page.locator("#train-epochs").fill("99")
     page.locator("#train-start").click()
     expect(page.locator("#train-error")).to_contain_text("epochs must be between 1 and 10")
+
+
+# ---------------------------------------------------------------- a hostile page elsewhere
+
+HOSTILE_PAGE = """<!doctype html><html><body>
+<form id="f" method="post" enctype="text/plain" target="sink" action="{target}/api/train">
+<input name='{{"depth": 2, "epochs": 10, "examples": 4000, "batch": 1, "x": "' value='"}}'>
+</form><iframe name="sink"></iframe>
+<script>
+(async () => {{
+  const body = JSON.stringify({{depth: 2, epochs: 10, examples: 4000, batch: 1}});
+  const out = {{}};
+  try {{
+    await fetch("{target}/api/train", {{method: "POST", mode: "no-cors", body,
+                                        headers: {{"Content-Type": "text/plain"}}}});
+    out.simple = "sent";
+  }} catch (e) {{ out.simple = "failed"; }}
+  try {{
+    const r = await fetch("{target}/api/train", {{method: "POST", body,
+                                                headers: {{"Content-Type": "application/json"}}}});
+    out.json = "read " + r.status;
+  }} catch (e) {{ out.json = "blocked"; }}
+  try {{
+    const r = await fetch("{target}/api/meta");
+    out.read = "read " + (await r.text()).length;
+  }} catch (e) {{ out.read = "blocked"; }}
+  document.getElementById("f").submit();
+  document.body.dataset.done = JSON.stringify(out);
+}})();
+</script></body></html>"""
+
+
+@pytest.fixture
+def hostile_url(server_url: str) -> Iterator[str]:
+    """Another origin on this computer (another port) serving a page that attacks the explorer."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    html = HOSTILE_PAGE.format(target=server_url).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, name="hostile-page")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        thread.join(10)
+        httpd.server_close()
+
+
+def test_a_page_from_another_origin_cannot_start_training(
+        browser: Any, server_url: str, hostile_url: str) -> None:
+    import httpx
+
+    before = httpx.get(f"{server_url}/api/train", timeout=10).json()
+    context = browser.new_context()
+    try:
+        pg = context.new_page()
+        answers: list[tuple[str, int]] = []
+        pg.on("response", lambda r: answers.append((r.request.method, r.status))
+              if r.url.startswith(f"{server_url}/api/train") else None)
+        pg.goto(hostile_url)
+        pg.wait_for_selector("body[data-done]")
+        # the form's navigation in the frame
+        deadline = time.monotonic() + 10
+        while sum(1 for m, _ in answers if m == "POST") < 2 and time.monotonic() < deadline:
+            pg.wait_for_timeout(50)
+        import json
+
+        out = json.loads(pg.locator("body").get_attribute("data-done") or "{}")
+    finally:
+        context.close()
+    after = httpx.get(f"{server_url}/api/train", timeout=10).json()
+    assert after["run"] == before["run"], "a cross-site request started a training run"
+    assert after["state"] not in ("starting", "running")
+    # The browser sent the simple request and the form; the server refused both.
+    assert [s for m, s in answers if m == "POST"] == [403, 403], answers
+    # The JSON request needs a preflight, which is never granted; nothing can be read back.
+    assert out == {"simple": "sent", "json": "blocked", "read": "blocked"}, out

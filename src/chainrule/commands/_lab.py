@@ -26,8 +26,11 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(jsonable(data), indent=2, allow_nan=False, ensure_ascii=False))
 
 
-def floats(text: str, hint: str) -> list[float]:
-    """``"0.8,-0.6,1.3"`` → [0.8, -0.6, 1.3], or a usage error naming the option."""
+def floats(text: str | tuple[float, ...], hint: str) -> list[float]:
+    """``"0.8,-0.6,1.3"`` → [0.8, -0.6, 1.3], or a usage error naming the option (values that
+    an option's type already read pass through)."""
+    if isinstance(text, tuple):
+        return list(text)
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
         raise click.BadParameter("give comma-separated numbers, e.g. 0.8,-0.6,1.3",
@@ -39,7 +42,7 @@ def floats(text: str, hint: str) -> list[float]:
                                  param_hint=hint) from None
 
 
-def sizes(text: str, hint: str = "--sizes") -> tuple[int, ...]:
+def sizes(text: str | tuple[int, ...], hint: str = "--sizes") -> tuple[int, ...]:
     from chainrule.errors import ChainruleError
     from chainrule.nn import parse_sizes
 
@@ -102,9 +105,11 @@ def pyplot() -> Any:
 
 
 def save_figure(fig: Any, path: Path) -> None:
+    from chainrule import files
+
     plt = pyplot()
     try:
-        fig.savefig(path, dpi=130, bbox_inches="tight")
+        files.save_figure(fig, path, dpi=130, bbox_inches="tight")
     except (OSError, ValueError) as exc:
         raise click.FileError(str(path), hint=str(exc)) from None
     finally:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from chainrule import files
 from chainrule.commands._lab import (
     JSON_HELP,
     PLOT_HELP,
@@ -19,6 +20,7 @@ from chainrule.commands._lab import (
     pyplot,
     save_figure,
 )
+from chainrule.commands._params import ANY_NUMBER, FLOATS, SEED
 
 EXAMPLES: dict[str, tuple[list[float], list[float], float]] = {
     # Every z is 0, every factor 100·σ'(0) = 25: ∂C/∂b1 = 625·∂C/∂b3.
@@ -36,22 +38,24 @@ Examples:
 
 
 @click.command("chain", epilog=_EPILOG)
-@click.option("--weights", metavar="W1,W2,…", help="One weight per layer (comma-separated).")
-@click.option("--biases", metavar="B1,B2,…", help="One bias per layer (comma-separated).")
-@click.option("--input", "x", type=float, default=1.0, show_default=True,
+@click.option("--weights", type=FLOATS, metavar="W1,W2,…",
+              help="One weight per layer (comma-separated).")
+@click.option("--biases", type=FLOATS, metavar="B1,B2,…",
+              help="One bias per layer (comma-separated).")
+@click.option("--input", "x", type=ANY_NUMBER, default=1.0, show_default=True,
               help="The input x fed to the first neuron.")
-@click.option("--target", "y", type=float, default=0.0, show_default=True,
+@click.option("--target", "y", type=ANY_NUMBER, default=0.0, show_default=True,
               help="The target y of the cost.")
-@click.option("--layers", type=click.IntRange(min=2), default=4, show_default=True,
+@click.option("--layers", type=click.IntRange(2, 10_000), default=4, show_default=True,
               help="Number of neurons of a random chain (without --weights).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of a random chain.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of a random chain.")
 @click.option("--init", type=click.Choice(["normal"]), default="normal", show_default=True,
               help="Distribution of a random chain's weights and biases: N(0, 1).")
 @click.option("--example", type=click.Choice(sorted(EXAMPLES)),
               help="A chain from the text: exploding (every factor 25) or vanishing.")
 @click.option("--cost", type=click.Choice(["quadratic", "cross-entropy"]), default="quadratic",
               show_default=True)
-@click.option("--monte-carlo", "monte_carlo", type=click.IntRange(min=1), metavar="N",
+@click.option("--monte-carlo", "monte_carlo", type=click.IntRange(1, 1_000_000), metavar="N",
               help="Also draw N random chains and show the distribution of the factors and of "
                    "∂C/∂b1 / ∂C/∂b3.")
 @click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -99,7 +103,7 @@ def chain(
     written: list[str] = []
     if svg_path is not None:
         try:
-            svg_path.write_text(lab.mnemonic_svg(result), encoding="utf-8")
+            files.write_bytes(svg_path, lab.mnemonic_svg(result).encode("utf-8"))
         except OSError as exc:
             raise click.FileError(str(svg_path), hint=exc.strerror or str(exc)) from None
         written.append(str(svg_path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,14 @@ def _bindings(tokens: list[str]) -> dict[str, float]:
                                          param_hint="--at")
             name, text = m.groups()
             try:
-                values[name] = float(text)
+                value = float(text)
             except ValueError:
                 raise click.BadParameter(f"{name}={text}: {text!r} is not a number",
                                          param_hint="--at") from None
+            if not math.isfinite(value):
+                raise click.BadParameter(f"{name}={text}: give a finite number",
+                                         param_hint="--at")
+            values[name] = value
     return values
 
 
@@ -61,7 +66,7 @@ def _bindings(tokens: list[str]) -> dict[str, float]:
               help="Draw the circuit to an SVG file.")
 @click.option("--png", "png_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw the circuit to a PNG file.")
-@click.option("--max-nodes", default=80, show_default=True, type=click.IntRange(min=2),
+@click.option("--max-nodes", default=80, show_default=True, type=click.IntRange(2, 100_000),
               help="Nodes drawn in a picture; the rest are folded into one.")
 def circuit(
     words: tuple[str, ...],
@@ -125,6 +130,7 @@ def circuit(
 
 
 def _pictures(c: Any, svg: Path | None, png: Path | None, max_nodes: int, title: str) -> list[str]:
+    from chainrule import files
     from chainrule.viz import render_dot, to_dot
 
     written: list[str] = []
@@ -135,7 +141,7 @@ def _pictures(c: Any, svg: Path | None, png: Path | None, max_nodes: int, title:
         if path is None:
             continue
         try:
-            path.write_bytes(render_dot(dot, kind))
+            files.write_bytes(path, render_dot(dot, kind))
         except OSError as exc:
             raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
         written.append(str(path))

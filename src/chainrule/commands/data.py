@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from chainrule.commands._params import SECONDS
+
 
 @click.group()
 def data() -> None:
@@ -28,7 +30,8 @@ def data() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Target folder (default: $CHAINRULE_DATA/mnist or ~/.cache/chainrule/mnist).",
 )
-@click.option("--timeout", default=30.0, show_default=True, help="Seconds per connection.")
+@click.option("--timeout", type=SECONDS, default=30.0, show_default=True,
+              help="Seconds per connection.")
 @click.option("--force", is_flag=True, help="Download again even if verified files are present.")
 def fetch(
     name: str, mirrors: tuple[str, ...], dest: Path | None, timeout: float, force: bool

@@ -23,6 +23,7 @@ from chainrule.commands._lab import (
     save_figure,
     sizes,
 )
+from chainrule.commands._params import LEARNING_RATE, SAMPLES, SEED, SIZES, WEIGHT_SCALE
 
 _EPILOG = """\b
 Examples:
@@ -41,23 +42,23 @@ _TRAIN_LOSSES = {"quadratic": "quadratic", "mse": "quadratic", "bce": "cross-ent
 @click.command("diagnose", epilog=_EPILOG)
 @click.argument("checkpoint", required=False,
                 type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--sizes", "sizes_text", default="784,30,30,30,30,10", show_default=True,
+@click.option("--sizes", "sizes_text", type=SIZES, default="784,30,30,30,30,10", show_default=True,
               help="Layer sizes of a fresh network (without CHECKPOINT).")
 @click.option("--init", type=click.Choice(INIT_NAMES), default="nielsen", show_default=True)
 @click.option("--activation", type=click.Choice(ACTIVATION_NAMES), default="sigmoid",
               show_default=True)
-@click.option("--weight-scale", type=float, default=1.0, show_default=True,
+@click.option("--weight-scale", type=WEIGHT_SCALE, default=1.0, show_default=True,
               help="Multiply every initial weight of the fresh network by this.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--loss", type=click.Choice(tuple(_TRAIN_LOSSES)),
               help="Cost (default: the checkpoint's, else cross-entropy; bce = cross-entropy).")
 @click.option("--data", default="sample", show_default=True,
               help="sample (embedded), mnist (downloaded), or a path.")
 @click.option("--preprocess", type=click.Choice(PREPROCESS_NAMES),
               help="Input pixels (default: the checkpoint's, else scale).")
-@click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True,
+@click.option("--samples", type=SAMPLES, default=1000, show_default=True,
               help="Diagnose on the first N training images.")
-@click.option("--lr", type=float,
+@click.option("--lr", type=LEARNING_RATE,
               help="Learning rate for the update/weight ratio (default: the checkpoint's, "
                    "else 0.1).")
 @click.option("--verify", is_flag=True,
@@ -88,17 +89,10 @@ def diagnose(
     """Why is a network (a CHECKPOINT from `chainrule train`, or a fresh one) not learning?
     Gradient flow per layer, findings with their numbers, a verdict and fixes — with --verify,
     each fix replayed and measured."""
-    import math
-
     from chainrule.lab import diagnosis as lab
     from chainrule.lab import flow
     from chainrule.lab.replay import Budget
 
-    if lr is not None and not (math.isfinite(lr) and lr > 0):
-        raise click.BadParameter(f"must be a positive number, got {lr}", param_hint="--lr")
-    if not (math.isfinite(weight_scale) and weight_scale > 0):
-        raise click.BadParameter(f"must be a positive number, got {weight_scale}",
-                                 param_hint="--weight-scale")
     with lab_errors():
         history = None
         optimizer, momentum = "sgd", 0.0

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import webbrowser
 from typing import Any
 
 import click
+
+from chainrule.commands._params import PORT
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 """Hosts that keep the explorer on this computer; with one of them, other Host headers are
@@ -19,6 +23,35 @@ def _url(server: Any, host: str, port: int) -> str:
             port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/"
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse, with a message suggesting ``--port``, an address the server could not listen on.
+
+    Binds a probe socket the way uvicorn will (``SO_REUSEADDR``) and closes it at once.
+    """
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise click.ClickException(f"cannot listen on {host}: {exc}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except PermissionError:
+            raise click.ClickException(
+                f"no permission to listen on port {port} (ports below 1024 need administrator "
+                "rights); choose another with --port, or --port 0 for a free one") from None
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is already in use (another explorer or another "
+                    "program listens there); choose another with --port, or --port 0 for a "
+                    "free one") from None
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def make_server(app: Any, host: str, port: int, open_browser: bool) -> Any:
@@ -41,7 +74,7 @@ def make_server(app: Any, host: str, port: int, open_browser: bool) -> Any:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. The default keeps the explorer on this computer.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+@click.option("--port", default=8000, show_default=True, type=PORT,
               help="Port to listen on (0 picks a free one).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
 def serve(host: str, port: int, open_browser: bool) -> None:
@@ -57,5 +90,6 @@ def serve(host: str, port: int, open_browser: bool) -> None:
         click.echo(f"warning: listening on {host}: anyone who can reach this address can use "
                    "the explorer (and start training runs)", err=True)
     allowed = ["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None
+    check_port(host, port)
     server = make_server(create_app(allowed_hosts=allowed), host, port, open_browser)
     server.run()

@@ -25,6 +25,7 @@ from chainrule.commands._lab import (
     save_figure,
     sizes,
 )
+from chainrule.commands._params import BATCH, COUNT, LEARNING_RATE, SAMPLES, SEED, SIZES, Numbers
 
 COLORS = ["#2A6EA6", "#FFA933", "#FF5555", "#3CB371", "#5555FF", "#8E44AD", "#7F8C8D",
           "#E67E22", "#16A085"]
@@ -37,18 +38,18 @@ def study() -> None:
 
 def _common(fn: Any) -> Any:
     options = [
-        click.option("--sizes", "sizes_text", default="784,30,10", show_default=True),
+        click.option("--sizes", "sizes_text", type=SIZES, default="784,30,10", show_default=True),
         click.option("--activation", type=click.Choice(ACTIVATION_NAMES), default="sigmoid",
                      show_default=True),
         click.option("--init", type=click.Choice(INIT_NAMES), default="nielsen",
                      show_default=True),
         click.option("--loss", type=click.Choice(LOSS_NAMES), default="cross-entropy",
                      show_default=True),
-        click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True),
-        click.option("--batch", type=click.IntRange(min=1), default=10, show_default=True),
-        click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True,
+        click.option("--epochs", type=COUNT, default=3, show_default=True),
+        click.option("--batch", type=BATCH, default=10, show_default=True),
+        click.option("--samples", type=SAMPLES, default=1000, show_default=True,
                      help="Train on the first N training images (test: the whole test set)."),
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--seed", type=SEED, default=0, show_default=True),
         click.option("--data", default="sample", show_default=True,
                      help="sample (embedded), mnist (downloaded), or a path."),
         click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -62,7 +63,7 @@ def _common(fn: Any) -> Any:
 
 @study.command("input-scale")
 @_common
-@click.option("--lr", type=float, default=0.1, show_default=True)
+@click.option("--lr", type=LEARNING_RATE, default=0.1, show_default=True)
 def input_scale(sizes_text: str, activation: str, init: str, loss: str, epochs: int,
                 batch: int, samples: int, seed: int, data: str, plot_path: Path | None,
                 as_json: bool, lr: float) -> None:
@@ -105,10 +106,11 @@ def input_scale(sizes_text: str, activation: str, init: str, loss: str, epochs: 
 
 @study.command("lr")
 @_common
-@click.option("--lrs", metavar="R1,R2,…", help="Learning rates (default: --min … --max).")
-@click.option("--min", "low", type=float, default=1e-3, show_default=True)
-@click.option("--max", "high", type=float, default=1e2, show_default=True)
-@click.option("--num", type=click.IntRange(min=1), default=6, show_default=True,
+@click.option("--lrs", type=Numbers(LEARNING_RATE), metavar="R1,R2,…",
+              help="Learning rates (default: --min … --max).")
+@click.option("--min", "low", type=LEARNING_RATE, default=1e-3, show_default=True)
+@click.option("--max", "high", type=LEARNING_RATE, default=1e2, show_default=True)
+@click.option("--num", type=click.IntRange(1, 1000), default=6, show_default=True,
               help="How many log-spaced rates between --min and --max.")
 @click.option("--preprocess", type=click.Choice(PREPROCESS_NAMES), default="scale",
               show_default=True)

@@ -30,8 +30,22 @@ AXIS_FLAGS: dict[str, str] = {
 }
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _records(path: Path) -> dict[str, Any]:
+    from chainrule.sweep.spec import SweepError
+    from chainrule.sweep.store import read_records
+
+    try:
+        return read_records(path).by_key
+    except SweepError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _axis_option(name: str, help_text: str) -> Any:
-    flag = "--" + name.replace("_", "-")
+    flag = _flag(name)
     return click.option(flag, name, metavar="VALUES", help=help_text)
 
 
@@ -109,7 +123,7 @@ def _table(summary: dict[str, Any], title: str) -> Any:
 )
 @click.option(
     "--workers",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, 1024),
     help="Local worker processes (default: one per CPU; 0 runs cells in this process).",
 )
 @click.option(
@@ -157,25 +171,31 @@ def sweep(
     from chainrule.sweep.report import plot_ratio_vs_depth, summarize
     from chainrule.sweep.runner import open_executor, run_sweep
     from chainrule.sweep.spec import SweepError, SweepSpec, load_spec, parse_values
-    from chainrule.sweep.store import read_records
 
     err = Console(stderr=True, soft_wrap=True)
     if scheduler and workers is not None:
         raise click.UsageError(
             "--workers sets local processes; with --scheduler the cluster's workers run the cells"
         )
+    # A value given on the command line is a usage error (status 2) naming its flag.
+    settings: dict[str, list[Any]] = {}
+    for name, text in axes.items():
+        if text is not None:
+            try:
+                settings[name] = parse_values(name, text)
+            except SweepError as exc:
+                raise click.BadParameter(str(exc), param_hint=[_flag(name)]) from None
+    for item in extra:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"expected KEY=VALUES, got {item!r}", param_hint="--set")
+        key = key.strip().replace("-", "_")
+        try:
+            settings[key] = parse_values(key, text)
+        except SweepError as exc:
+            raise click.BadParameter(str(exc), param_hint="--set") from None
     try:
         spec = load_spec(spec_file) if spec_file else SweepSpec()
-        settings: dict[str, list[Any]] = {}
-        for name, text in axes.items():
-            if text is not None:
-                settings[name] = parse_values(name, text)
-        for item in extra:
-            key, sep, text = item.partition("=")
-            if not sep:
-                raise click.BadParameter(f"expected KEY=VALUES, got {item!r}", param_hint="--set")
-            key = key.strip().replace("-", "_")
-            settings[key] = parse_values(key, text)
         spec = spec.with_settings(settings)
         cells = spec.cells()
     except SweepError as exc:
@@ -185,7 +205,7 @@ def sweep(
     title = f"{spec.name}: {len(cells)} cells → {out}"
 
     if dry_run:
-        records = read_records(out).by_key
+        records = _records(out)
         if as_json:
             listing = [
                 {"key": c.key, "status": records.get(c.key, {}).get("status"), "params": c.params}
@@ -245,7 +265,7 @@ def sweep(
     except SweepError as exc:
         raise click.ClickException(str(exc)) from None
 
-    records = read_records(out).by_key
+    records = _records(out)
     extra_info: dict[str, Any] = {"spec": spec.to_dict(), "out": str(out)}
     if outcome is not None:
         extra_info["run"] = {

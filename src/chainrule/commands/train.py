@@ -9,6 +9,17 @@ from typing import Any
 
 import click
 
+from chainrule.commands._params import (
+    BATCH,
+    COUNT,
+    LEARNING_RATE,
+    LIMIT,
+    MOMENTUM,
+    NON_NEGATIVE,
+    SEED,
+    SIZES,
+)
+
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
 INIT_NAMES = ("nielsen-large", "nielsen", "xavier", "he", "uniform")
 LOSS_NAMES = ("quadratic", "mse", "bce", "softmax")
@@ -59,6 +70,8 @@ def write_plot(history: list[Any], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
+    from chainrule import files
+
     epochs = [h.epoch for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
     ax1.plot(epochs, [h.cost for h in history], marker="o", label="training")
@@ -72,13 +85,14 @@ def write_plot(history: list[Any], path: Path) -> None:
     for ax in (ax1, ax2):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        files.save_figure(fig, path, parents=True)
+    finally:
+        plt.close(fig)
 
 
 @click.command()
-@click.option("--sizes", help="Layer sizes, inputs first: 784,30,10 (default).")
+@click.option("--sizes", type=SIZES, help="Layer sizes, inputs first: 784,30,10 (default).")
 @click.option("--activation", type=click.Choice(ACTIVATION_NAMES), help="Hidden activation.")
 @click.option("--init", type=click.Choice(INIT_NAMES), help="Weight initialisation (nielsen).")
 @click.option(
@@ -88,17 +102,18 @@ def write_plot(history: list[Any], path: Path) -> None:
     "(Nielsen's cross-entropy), softmax (log-likelihood on a softmax output).",
 )
 @click.option("--optimizer", type=click.Choice(OPTIMIZER_NAMES), help="sgd (default) or adam.")
-@click.option("--lr", type=float, help="Learning rate η (default 3.0).")
-@click.option("--momentum", type=float, help="SGD momentum μ (default 0).")
-@click.option("--weight-decay", type=float, help="L2 weight decay (Nielsen's λ/n; default 0).")
-@click.option("--batch", type=int, help="Mini-batch size (default 10).")
-@click.option("--epochs", type=click.IntRange(min=1),
+@click.option("--lr", type=LEARNING_RATE, help="Learning rate η (default 3.0).")
+@click.option("--momentum", type=MOMENTUM, help="SGD momentum μ (default 0).")
+@click.option("--weight-decay", type=NON_NEGATIVE,
+              help="L2 weight decay (Nielsen's λ/n; default 0).")
+@click.option("--batch", type=BATCH, help="Mini-batch size (default 10).")
+@click.option("--epochs", type=COUNT,
               help="Epochs (default 30; with --resume: the new total).")
-@click.option("--seed", type=int, help="Seed for initialisation and shuffling (default 0).")
+@click.option("--seed", type=SEED, help="Seed for initialisation and shuffling (default 0).")
 @click.option("--data", help="sample (embedded, default), mnist (fetched) or a PATH.")
 @click.option("--preprocess", type=click.Choice(PREPROCESS_NAMES), help="Input scaling (scale).")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), help="Float type (float64).")
-@click.option("--limit", type=int, help="Train on the first N training examples only.")
+@click.option("--limit", type=LIMIT, help="Train on the first N training examples only.")
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -154,6 +169,16 @@ def train(
     except TypeError as exc:  # e.g. a malformed checkpoint field
         raise click.ClickException(f"cannot start training: {exc}") from None
 
+    if checkpoint is not None:
+        # A path that cannot be written is refused now, not after an epoch of work.
+        from chainrule.nn.checkpoint import check_writable
+
+        params = sum(v.nbytes for v in trainer.model.state_dict().values())
+        try:
+            check_writable(checkpoint, 2 * 3 * params + 2**20)
+        except ChainruleError as exc:
+            raise click.ClickException(str(exc)) from None
+
     config = trainer.config
     err = Console(stderr=True)
     out = Console()
@@ -171,7 +196,12 @@ def train(
             )
 
     interrupt_path = None if checkpoint else _free_path(DEFAULT_INTERRUPT_NAME)
-    result = _run_with_progress(trainer, checkpoint, interrupt_path, err, quiet=as_json)
+    try:
+        result = _run_with_progress(trainer, checkpoint, interrupt_path, err, quiet=as_json)
+    except OSError as exc:  # the disk filled up or the folder went away during the run
+        where = exc.filename or checkpoint or interrupt_path
+        raise click.ClickException(
+            f"cannot write checkpoint {where}: {exc.strerror or exc}") from None
 
     history = result.history
     if plot is not None and history:

@@ -24,6 +24,16 @@ from chainrule.commands._lab import (
     save_figure,
     sizes,
 )
+from chainrule.commands._params import (
+    BATCH,
+    COUNT,
+    LEARNING_RATE,
+    NON_NEGATIVE,
+    SAMPLES,
+    SEED,
+    SIZES,
+    WEIGHT_SCALE,
+)
 
 _EPILOG = """\b
 Examples:
@@ -38,34 +48,35 @@ COLORS = ["#2A6EA6", "#FFA933", "#FF5555", "#3CB371", "#5555FF", "#8E44AD", "#7F
 
 
 @click.command("vanishing", epilog=_EPILOG)
-@click.option("--sizes", "sizes_text", multiple=True, metavar="784,30,…,10",
+@click.option("--sizes", "sizes_text", type=SIZES, multiple=True, metavar="784,30,…,10",
               help="Layer sizes of a network; repeat for several. Default: the book's three "
                    "networks (2, 3 and 4 hidden layers of 30).")
 @click.option("--init", type=click.Choice(INIT_NAMES), default="nielsen", show_default=True,
               help="Weight initialisation (nielsen: N(0, 1/n_in) weights, N(0, 1) biases).")
 @click.option("--activation", type=click.Choice(ACTIVATION_NAMES), default="sigmoid",
               show_default=True, help="Hidden units (the output layer stays sigmoid).")
-@click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True,
+@click.option("--samples", type=SAMPLES, default=1000, show_default=True,
               help="Average the gradient over the first N training images.")
-@click.option("--seeds", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--seeds", type=COUNT, default=20, show_default=True,
               help="Freshly initialised networks per row (mean and std over them).")
 @click.option("--preprocess", type=click.Choice(PREPROCESS_NAMES), default="scale",
               show_default=True, help="Input pixels: raw 0–255, scaled to [0, 1], standardized.")
-@click.option("--weight-scale", type=float, default=1.0, show_default=True,
+@click.option("--weight-scale", type=WEIGHT_SCALE, default=1.0, show_default=True,
               help="Multiply every initial weight by this.")
 @click.option("--loss", type=click.Choice(LOSS_NAMES), default="cross-entropy",
               show_default=True, help="Cost (the book's chapter 5 uses cross-entropy).")
 @click.option("--data", default="sample", show_default=True,
               help="sample (embedded), mnist (downloaded), or a path.")
-@click.option("--epochs", type=click.IntRange(min=1),
+@click.option("--epochs", type=COUNT,
               help="Also train (SGD + L2, as the book) and record the norms every epoch.")
-@click.option("--lr", type=float, default=0.1, show_default=True, help="Learning rate (--epochs).")
-@click.option("--lmbda", type=float, default=5.0, show_default=True,
+@click.option("--lr", type=LEARNING_RATE, default=0.1, show_default=True,
+              help="Learning rate (--epochs).")
+@click.option("--lmbda", type=NON_NEGATIVE, default=5.0, show_default=True,
               help="L2 regularisation λ, weights only, decay η·λ/n (--epochs).")
-@click.option("--batch", type=click.IntRange(min=1),
+@click.option("--batch", type=BATCH,
               help="Mini-batch size for --epochs (default: all samples, one step per epoch, "
                    "as the book).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="First seed (the table uses seed … seed+seeds−1; training uses seed).")
 @click.option("--compare", type=click.Choice(["activation", "init"]),
               help="Put several activations (sigmoid, tanh, relu) or inits side by side.")

@@ -14,10 +14,13 @@ an interrupted save leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
-import tempfile
+import shutil
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,13 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import ChainruleError
+from chainrule.files import atomic_output, clean_stale_temporaries, new_temporary
+
+__all__ = [
+    "FORMAT", "MAX_MODEL_BYTES", "VERSION", "Checkpoint", "CheckpointError", "atomic_savez",
+    "check_architecture", "check_writable", "clean_stale_temporaries", "describe_architecture",
+    "load_model", "read_checkpoint", "save_checkpoint", "save_model",
+]
 
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
@@ -44,19 +54,42 @@ class Checkpoint:
 
 
 def atomic_savez(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> Path:
-    """``np.savez_compressed`` to ``path`` via a temporary file and an atomic rename."""
+    """``np.savez_compressed`` to ``path`` via a temporary file and an atomic rename.
+
+    The final name only ever holds a complete file; a temporary left by a killed save is
+    removed by the next save of the same path (:mod:`chainrule.files`).
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    with atomic_output(target, durable=True, parents=True) as tmp, tmp.open("wb") as fh:
+        # Through a file object, so NumPy does not append ".npz" to the temporary name.
+        np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+    return target
+
+
+def check_writable(path: str | os.PathLike[str], needed: int) -> Path:
+    """Refuse, before any work is done, a checkpoint path that a save could not write.
+
+    The folder must exist or be creatable, accept a new file, and have ``needed`` bytes free
+    (a save briefly holds the temporary file and the previous checkpoint side by side).
+    Temporaries that killed runs left next to ``path`` are removed on the way.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise CheckpointError(f"cannot write checkpoint {target}: it is a folder")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            # Through a file object, so NumPy does not append ".npz" to the temporary name.
-            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temporaries(target)
+        fd, probe = new_temporary(target)
+        os.close(fd)
+        probe.unlink()
+        free = shutil.disk_usage(target.parent).free
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CheckpointError(f"cannot write checkpoint {target}: {reason}") from None
+    if free < needed:
+        raise CheckpointError(
+            f"cannot write checkpoint {target}: a save needs about {needed / 2**20:,.1f} MB "
+            f"and the disk has {free / 2**20:,.1f} MB free")
     return target
 
 
@@ -74,28 +107,189 @@ def save_checkpoint(
     return atomic_savez(path, arrays)
 
 
+MAX_MODEL_BYTES = 32 * 2**20
+"""Largest model a checkpoint may hold (4 million float64 parameters, e.g. 784-1000-1000-1000-10);
+with the optimizer's state, reading one allocates at most about three times this."""
+MAX_META_BYTES = 4 * 2**20
+"""Largest JSON description (settings and the history of every epoch)."""
+MAX_ENTRIES = 4096
+MAX_LAYERS = 1000
+DTYPES = {"float64": 8, "float32": 4}
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read a checkpoint; `CheckpointError` names the file if it is missing or not one."""
+    """Read a checkpoint; `CheckpointError` names the file and what is wrong with it.
+
+    Nothing is trusted before it is checked: the JSON description is read first (bounded in
+    size), the model it declares must be a plausible MLP no larger than
+    :data:`MAX_MODEL_BYTES`, and every array's header (shape and type) must fit that model
+    before any array is read, so a crafted file cannot make the reader allocate more than the
+    declared model needs (zip bombs and headers claiming terabytes included).
+    """
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{p}: no such checkpoint file")
     try:
-        # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
-        with p.open("rb") as fh, np.load(fh, allow_pickle=False) as archive:
-            if "meta" not in archive.files:
-                raise CheckpointError(f"{p}: not a chainrule checkpoint (no 'meta' entry)")
-            meta = json.loads(str(archive["meta"]))
-            model = {k[6:]: archive[k] for k in archive.files if k.startswith("model/")}
-            optim = {k[6:]: archive[k] for k in archive.files if k.startswith("optim/")}
+        with zipfile.ZipFile(p) as archive:
+            return _read_archive(p, archive)
     except CheckpointError:
         raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{p}: not a readable checkpoint ({exc})") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
+            NotImplementedError, RecursionError, MemoryError) as exc:
+        raise CheckpointError(f"{p}: not a readable checkpoint ({_short(exc)})") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _read_archive(p: Path, archive: zipfile.ZipFile) -> Checkpoint:
+    infos = archive.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise CheckpointError(f"{p}: {len(infos):,} entries; a checkpoint has far fewer")
+    entries = {info.filename: info for info in infos}
+    meta_info = entries.get("meta.npy")
+    if meta_info is None:
+        raise CheckpointError(f"{p}: not a chainrule checkpoint (no 'meta' entry)")
+    if meta_info.file_size > MAX_META_BYTES:
+        raise CheckpointError(f"{p}: its description claims {meta_info.file_size:,} bytes; the "
+                              f"limit is {MAX_META_BYTES:,}")
+    meta_array = _read_entry(p, archive, meta_info, _header(p, archive, meta_info))
+    if meta_array.shape != () or meta_array.dtype.kind != "U":
+        raise CheckpointError(f"{p}: not a chainrule checkpoint (its 'meta' is not text)")
+    meta = json.loads(str(meta_array))
+    _check_meta(p, meta)
+    shapes = _declared_shapes(p, meta["model"])
+    itemsize = DTYPES[meta["model"]["dtype"]]
+    model_bytes = sum(math.prod(s) for s in shapes) * itemsize
+    largest = max(math.prod(s) for s in shapes) * itemsize
+
+    headers: dict[str, tuple[zipfile.ZipInfo, tuple[tuple[int, ...], bool, np.dtype[Any]]]] = {}
+    for name, info in entries.items():
+        if name == "meta.npy":
+            continue
+        if not name.startswith(("model/", "optim/")) or not name.endswith(".npy"):
+            raise CheckpointError(f"{p}: unexpected entry {name[:100]!r}")
+        headers[name] = (info, _header(p, archive, info))
+    model_shapes = sorted(h[0] for n, (_, h) in headers.items() if n.startswith("model/"))
+    floats = all(h[2].kind == "f" for n, (_, h) in headers.items() if n.startswith("model/"))
+    if model_shapes != sorted(shapes) or not floats:
+        raise CheckpointError(f"{p}: its parameters do not fit the network it describes "
+                              f"({describe_architecture(meta['model'])})")
+    total = 0
+    for name, (_info, (shape, _, dtype)) in headers.items():
+        nbytes = math.prod(shape) * dtype.itemsize
+        if name.startswith("optim/") and nbytes > max(largest, 1024):
+            raise CheckpointError(f"{p}: optimizer entry {name[6:-4]!r} of shape {shape} is "
+                                  "larger than any parameter")
+        total += nbytes
+    if total > 3 * model_bytes + 2**20:
+        raise CheckpointError(f"{p}: its arrays claim {total:,} bytes, more than the declared "
+                              f"model and its optimizer state need ({model_bytes:,} bytes)")
+    model: dict[str, np.ndarray] = {}
+    optim: dict[str, np.ndarray] = {}
+    for name, (info, header) in headers.items():
+        into = model if name.startswith("model/") else optim
+        into[name[6:-4]] = _read_entry(p, archive, info, header)
+    return Checkpoint(model=model, meta=meta, optimizer=optim)
+
+
+def _check_meta(p: Path, meta: Any) -> None:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{p}: not a chainrule checkpoint")
     if meta.get("version") != VERSION:
-        raise CheckpointError(f"{p}: checkpoint version {meta.get('version')}, expected {VERSION}")
-    return Checkpoint(model=model, meta=meta, optimizer=optim)
+        raise CheckpointError(f"{p}: checkpoint version {meta.get('version')!r:.40}, "
+                              f"expected {VERSION}")
+    arch = meta.get("model")
+    if not isinstance(arch, dict):
+        raise CheckpointError(f"{p}: checkpoint does not describe a model")
+    for key in ("activation", "output_activation"):
+        if not isinstance(arch.get(key), str):
+            raise CheckpointError(f"{p}: the model's {key} is missing or not a name")
+    if arch.get("dtype") not in DTYPES:
+        raise CheckpointError(f"{p}: the model's dtype must be one of {', '.join(DTYPES)}")
+    if "init" in arch and not isinstance(arch["init"], str):
+        raise CheckpointError(f"{p}: the model's init is not a name")
+    for key, kind in (("config", dict), ("history", list), ("rng", dict)):
+        if key in meta and not isinstance(meta[key], kind):
+            raise CheckpointError(f"{p}: its {key!r} entry is a {type(meta[key]).__name__}, "
+                                  f"not a{'n object' if kind is dict else ' list'}")
+    if "config" in meta:
+        from chainrule.nn.training import TrainConfig
+
+        try:
+            TrainConfig.from_json(meta["config"])
+        except (ChainruleError, TypeError, ValueError, OverflowError) as exc:
+            raise CheckpointError(f"{p}: its training settings are not valid "
+                                  f"({_short(exc)})") from None
+
+
+def _declared_shapes(p: Path, arch: dict[str, Any]) -> list[tuple[int, ...]]:
+    """The parameter shapes of the MLP ``arch`` declares, refused if it is too large."""
+    sizes = arch.get("sizes")
+    if (not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS + 1
+            or not all(type(n) is int and n >= 1 for n in sizes)):
+        raise CheckpointError(f"{p}: the model's sizes must be a list of positive whole "
+                              "numbers, inputs first")
+    itemsize = DTYPES[arch["dtype"]]
+    count = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    if count * itemsize > MAX_MODEL_BYTES:
+        raise CheckpointError(f"{p}: it declares a model of {count:,} parameters; the limit "
+                              f"is {MAX_MODEL_BYTES // itemsize:,}")
+    shapes: list[tuple[int, ...]] = []
+    for a, b in itertools.pairwise(sizes):
+        shapes += [(b, a), (b,)]
+    return shapes
+
+
+def _header(p: Path, archive: zipfile.ZipFile,
+            info: zipfile.ZipInfo) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """An entry's ``.npy`` header: (shape, Fortran order, dtype), without reading the data."""
+    from numpy.lib import format as npy
+
+    with archive.open(info) as fh:
+        version = npy.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy.read_array_header_2_0(fh)
+        else:
+            raise CheckpointError(f"{p}: entry {info.filename[:100]!r} has .npy version "
+                                  f"{version}")
+    if dtype.hasobject or dtype.kind not in "fiuU" or dtype.itemsize == 0:
+        raise CheckpointError(f"{p}: entry {info.filename[:100]!r} holds {dtype}, not numbers")
+    if any(type(n) is not int or n < 0 for n in shape):
+        raise CheckpointError(f"{p}: entry {info.filename[:100]!r} has a bad shape")
+    return tuple(shape), bool(fortran), dtype
+
+
+def _read_entry(p: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                header: tuple[tuple[int, ...], bool, np.dtype[Any]]) -> np.ndarray:
+    """The array of an entry whose header was checked; its data must be exactly that size."""
+    from numpy.lib import format as npy
+
+    shape, fortran, dtype = header
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > info.file_size:  # the zip's own size bounds what decompression may produce
+        raise CheckpointError(f"{p}: entry {info.filename[:100]!r} is shorter than its header")
+    with archive.open(info) as fh:
+        version = npy.read_magic(fh)
+        if version == (1, 0):
+            npy.read_array_header_1_0(fh)
+        else:
+            npy.read_array_header_2_0(fh)
+        # Into the array in chunks: never a second full-size copy of the data.
+        array = np.empty(math.prod(shape), dtype=dtype)
+        raw = array.view(np.uint8)
+        done = 0
+        while done < nbytes:
+            chunk = fh.read(min(1 << 20, nbytes - done))
+            if not chunk:
+                raise CheckpointError(f"{p}: entry {info.filename[:100]!r} is cut short")
+            raw[done:done + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+            done += len(chunk)
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
 def describe_architecture(arch: dict[str, Any]) -> str:

@@ -138,7 +138,9 @@ class Sequential(Module):
 def parse_sizes(sizes: str | Sequence[int]) -> tuple[int, ...]:
     """``"784,30,10"`` or a sequence → a tuple of at least two positive integers."""
     if isinstance(sizes, str):
-        parts = [p.strip() for p in sizes.split(",") if p.strip()]
+        parts = [p.strip() for p in sizes.split(",")]
+        if any(not p for p in parts):
+            raise ConfigError(f"sizes {sizes!r} has an empty layer; give sizes like 784,30,10")
         try:
             values = tuple(int(p) for p in parts)
         except ValueError:

@@ -22,6 +22,7 @@ from it), how many batches of that epoch are done, and the running cost sum.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -112,6 +113,22 @@ class TrainConfig:
         check_name("optimizer", self.optimizer, OPTIMIZERS)
         check_name("preprocessing", self.preprocess, PREPROCESSING)
         check_name("dtype", self.dtype, list(DTYPES))
+        for name in ("lr", "momentum", "weight_decay"):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value)):
+                raise ConfigError(f"{name} must be a finite number, got {value!r}")
+        for name in ("batch", "epochs", "seed", "limit"):
+            value = getattr(self, name)
+            if (value is not None or name != "limit") and (
+                    isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"{name} must be a whole number, got {value!r}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be ≥ 0, got {self.seed}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight decay must be ≥ 0, got {self.weight_decay}")
         if self.batch < 1:
             raise ConfigError(f"batch size must be at least 1, got {self.batch}")
         if self.epochs < 0:
@@ -312,7 +329,7 @@ class Trainer:
                 seconds=float(meta["seconds"]),
                 history=[EpochStats(**h) for h in meta["history"]],
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise CheckpointError(f"{path}: checkpoint does not fit this run ({exc})") from None
         return trainer
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from chainrule import files
 from chainrule.sweep.measures import MEASURES
 from chainrule.sweep.spec import Cell
 
@@ -195,7 +196,4 @@ def plot_ratio_vs_depth(
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, ncol=3 if len(lines) > 6 else 1, title=" · ".join(labels) or None)
     fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    return out
+    return files.save_figure(fig, path, parents=True)

@@ -23,6 +23,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,26 +39,48 @@ class SweepError(ChainruleError, ValueError):
     """A sweep file or flag is invalid, or a results file cannot be used."""
 
 
+MAX_CELLS = 10_000
+"""Largest grid a sweep may expand to; larger ones are refused before anything is built."""
+NAME_PATTERN = re.compile(r"\w[\w.+=@ -]{0,99}")
+"""A sweep's name: it becomes a file name, so no folders, no leading dot or dash."""
+
+
 def _to_int(key: str, value: Any) -> int:
     if isinstance(value, str):
         try:
             return int(value.strip())
         except ValueError:
-            raise SweepError(f"{key} must be an integer, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise SweepError(f"{key} must be an integer, got {value!r}")
+            raise SweepError(f"{key} must be an integer, got {value!r:.60}") from None
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not math.isfinite(value)) or value != int(value)):
+        raise SweepError(f"{key} must be an integer, got {value!r:.60}")
     return int(value)
 
 
 def _to_float(key: str, value: Any) -> float:
     if isinstance(value, str):
         try:
-            return float(value.strip())
+            out = float(value.strip())
         except ValueError:
-            raise SweepError(f"{key} must be a number, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SweepError(f"{key} must be a number, got {value!r}")
-    return float(value)
+            raise SweepError(f"{key} must be a number, got {value!r:.60}") from None
+    elif isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SweepError(f"{key} must be a number, got {value!r:.60}")
+    else:
+        try:
+            out = float(value)
+        except OverflowError:
+            raise SweepError(f"{key} must be a finite number, got {value!r:.60}") from None
+    if not math.isfinite(out):
+        raise SweepError(f"{key} must be a finite number, got {value!r:.60}")
+    return out
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a plain name (it names the results file), else a `SweepError`."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name.endswith(" "):
+        raise SweepError(f"the sweep's name must be a plain name (letters, digits, . _ - + = @ "
+                         f"and spaces, no folders), got {name!r:.60}")
+    return name
 
 
 def _to_str(key: str, value: Any) -> str:
@@ -75,12 +99,18 @@ def _to_bool(key: str, value: Any) -> bool:
 
 def _to_sizes(key: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, str):
-        parts = [p for p in value.replace(" ", "").split(",") if p]
+        parts = value.replace(" ", "").split(",")
+        if any(not p for p in parts):
+            raise SweepError(f"{key} {value!r} has an empty layer; give sizes like 784,30,10")
     elif isinstance(value, (list, tuple)):
         parts = list(value)
     else:
         raise SweepError(f"{key} must be layer sizes like [784, 30, 10], got {value!r}")
+    if len(parts) > 1001:
+        raise SweepError(f"{key}: {len(parts):,} layers; at most 1,000 hidden layers")
     sizes = tuple(_to_int(key, p) for p in parts)
+    if len(sizes) >= 3 and max(sizes) > 100_000:
+        raise SweepError(f"{key}: layers of at most 100,000 units, got {max(sizes):,}")
     if len(sizes) < 3 or min(sizes) < 1:
         raise SweepError(
             f"{key} needs inputs, at least one hidden layer and outputs, all positive "
@@ -98,6 +128,7 @@ class Setting:
     help: str
     at_least: float | None = None
     choices: Callable[[], Sequence[str]] | None = None
+    at_most: float | None = None
 
 
 def _activations() -> Sequence[str]:
@@ -127,25 +158,34 @@ def _losses() -> Sequence[str]:
 SETTINGS: dict[str, Setting] = {
     "measure": Setting(_to_str, "norms", "what each cell measures", choices=lambda: list(MEASURES)),
     "sizes": Setting(_to_sizes, None, "layer sizes, e.g. [784, 30, 30, 10] (instead of depth)"),
-    "depth": Setting(_to_int, 1, "number of hidden layers", at_least=1),
-    "width": Setting(_to_int, 30, "units per hidden layer", at_least=1),
-    "inputs": Setting(_to_int, 784, "input units (784 for MNIST)", at_least=1),
-    "outputs": Setting(_to_int, 10, "output units (10 for MNIST)", at_least=1),
+    "depth": Setting(_to_int, 1, "number of hidden layers", at_least=1, at_most=1000),
+    "width": Setting(_to_int, 30, "units per hidden layer", at_least=1, at_most=100_000),
+    "inputs": Setting(_to_int, 784, "input units (784 for MNIST)", at_least=1, at_most=100_000),
+    "outputs": Setting(_to_int, 10, "output units (10 for MNIST)", at_least=1, at_most=100_000),
     "activation": Setting(_to_str, "sigmoid", "hidden-layer activation", choices=_activations),
     "init": Setting(_to_str, "nielsen", "weight initialisation scheme", choices=_inits),
-    "weight_scale": Setting(_to_float, 1.0, "factor applied to the initial weights", at_least=0),
+    "weight_scale": Setting(_to_float, 1.0, "factor applied to the initial weights",
+                            at_least=0, at_most=1e6),
     "preprocess": Setting(_to_str, "scale", "input preprocessing", choices=_preprocessing),
-    "lr": Setting(_to_float, 3.0, "learning rate (speed: 0.1)", at_least=0),
-    "lmbda": Setting(_to_float, 5.0, "speed: L2 regularisation λ (network2)", at_least=0),
-    "seed": Setting(_to_int, 0, "random seed of the cell (weights, data order)", at_least=0),
-    "samples": Setting(_to_int, 100, "examples the gradients are measured on (speed: 1000)", 1),
-    "epochs": Setting(_to_int, 1, "epochs of training (speed: 30)", at_least=0),
-    "batch": Setting(_to_int, 10, "mini-batch size (speed: 0, all examples at once)", 0),
-    "limit": Setting(_to_int, 1000, "train on the first LIMIT examples", at_least=1),
+    "lr": Setting(_to_float, 3.0, "learning rate (speed: 0.1)", at_least=0,
+                  at_most=1e6),
+    "lmbda": Setting(_to_float, 5.0, "speed: L2 regularisation λ (network2)",
+                     at_least=0, at_most=1e6),
+    "seed": Setting(_to_int, 0, "random seed of the cell (weights, data order)",
+                    at_least=0, at_most=2**32 - 1),
+    "samples": Setting(_to_int, 100, "examples the gradients are measured on (speed: 1000)",
+                       1, at_most=1_000_000),
+    "epochs": Setting(_to_int, 1, "epochs of training (speed: 30)", at_least=0,
+                      at_most=100_000),
+    "batch": Setting(_to_int, 10, "mini-batch size (speed: 0, all examples at once)", 0,
+                     at_most=10_000_000),
+    "limit": Setting(_to_int, 1000, "train on the first LIMIT examples", at_least=1,
+                     at_most=10_000_000),
     "loss": Setting(_to_str, "quadratic", "training cost", choices=_losses),
     "data": Setting(_to_str, "sample", "data set: sample, mnist or a path"),
     "fail": Setting(_to_bool, False, "toy measure: raise an error in this cell"),
-    "sleep": Setting(_to_float, 0.0, "toy measure: seconds to wait", at_least=0),
+    "sleep": Setting(_to_float, 0.0, "toy measure: seconds to wait", at_least=0,
+                     at_most=86_400),
 }
 
 # Settings that only serve to build `sizes`.
@@ -162,7 +202,9 @@ def convert(key: str, value: Any) -> Any:
     out = setting.convert(key, value)
     if setting.at_least is not None and out < setting.at_least:
         bound = setting.at_least
-        raise SweepError(f"{key} must be at least {bound:g}, got {value!r}")
+        raise SweepError(f"{key} must be at least {bound:g}, got {value!r:.60}")
+    if setting.at_most is not None and out > setting.at_most:
+        raise SweepError(f"{key} must be at most {setting.at_most:g}, got {value!r:.60}")
     if setting.choices is not None:
         valid = setting.choices()
         if out not in valid:
@@ -194,9 +236,14 @@ class SweepSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
+        check_name(self.name)
         for key, values in self.axes.items():
             if not values:
                 raise SweepError(f"axis {key!r} has no values")
+        size = math.prod(len(v) for v in self.axes.values())
+        if size > MAX_CELLS:
+            raise SweepError(f"the grid has {size:,} cells; the limit is {MAX_CELLS:,} "
+                             "(split it into several sweeps)")
         keys = set(self.fixed) | set(self.axes)
         both = set(self.fixed) & set(self.axes)
         if both:
@@ -313,6 +360,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SweepError(f"sweep file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise SweepError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise SweepError(f"{path}: not UTF-8 text (a TOML file must be UTF-8)") from None
+    except RecursionError:
+        raise SweepError(f"{path}: nested too deeply") from None
+    except OSError as exc:
+        raise SweepError(f"cannot read sweep file {path}: {exc.strerror or exc}") from None
     return data
 
 
@@ -335,7 +388,9 @@ def spec_from_dict(data: Mapping[str, Any], name: str = "sweep") -> SweepSpec:
                     raw = values if isinstance(values, list) else [values]
                 axes[axis] = [convert(axis, v) for v in raw]
         elif key in META_KEYS:
-            meta[key] = str(value)
+            if not isinstance(value, str):
+                raise SweepError(f"{key} must be text, got {value!r:.60}")
+            meta[key] = value
         elif isinstance(value, dict):
             raise SweepError(f"unknown table [{key}]; a sweep file has settings and [grid]")
         else:
@@ -367,6 +422,9 @@ def parse_values(key: str, text: str) -> list[Any]:
             a, b = _to_int(key, lo), _to_int(key, hi)
             if b < a:
                 raise SweepError(f"{key}: empty range {part!r}")
+            if b - a + 1 + len(out) > MAX_CELLS:
+                raise SweepError(f"{key}: {part!r} has {b - a + 1:,} values; a grid may have at "
+                                 f"most {MAX_CELLS:,} cells")
             out.extend(convert(key, v) for v in range(a, b + 1))
         else:
             out.append(convert(key, part))

@@ -83,10 +83,14 @@ def read_records(path: str | os.PathLike[str]) -> Records:
     """Read a results file (missing: empty). A torn last line is tolerated; other unreadable
     lines are listed in ``damaged``."""
     out = Records()
+    if Path(path).exists() and not Path(path).is_file():  # a FIFO would block, a device lie
+        raise SweepError(f"{path} is not a regular file; choose another --out")
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         return out
+    except OSError as exc:
+        raise SweepError(f"cannot read {path}: {exc.strerror or exc}") from None
     lines = raw.split(b"\n")
     last_complete = raw.endswith(b"\n")
     if last_complete:
@@ -116,8 +120,13 @@ class ResultsWriter:
         self.repaired = False  # a torn last line was cut off on opening
 
     def __enter__(self) -> ResultsWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+b")  # closed in __exit__
+        if self.path.exists() and not self.path.is_file():
+            raise SweepError(f"{self.path} is not a regular file; choose another --out")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+b")  # closed in __exit__
+        except OSError as exc:
+            raise SweepError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         try:
             if fcntl is not None:
                 try:
@@ -126,7 +135,11 @@ class ResultsWriter:
                     raise SweepError(
                         f"another sweep is writing to {self.path}; wait for it or use --out"
                     ) from None
+            _check_ours(fh, self.path)
             self.repaired = _repair_tail(fh)
+        except OSError as exc:
+            fh.close()
+            raise SweepError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         except BaseException:
             fh.close()
             raise
@@ -150,6 +163,30 @@ class ResultsWriter:
         if self._fh is not None:
             self._fh.close()  # closing releases the lock
             self._fh = None
+
+
+def _check_ours(fh: IO[bytes], path: Path, block: int = 1 << 16) -> None:
+    """Refuse to append to a file that is not a sweep's results: it was not ours to change.
+
+    A results file starts with a record (or, after a crash during the very first write, with
+    the start of one) and every complete line is a record; anything else is someone's file.
+    """
+    size = fh.seek(0, os.SEEK_END)
+    if size == 0:
+        return
+    fh.seek(0)
+    head = fh.read(min(size, block))
+    first, newline, _ = head.partition(b"\n")
+    if newline:
+        ours = _parse(first) is not None
+    else:  # one line so far: a record, maybe torn by a crash while it was written
+        ours = first.startswith(b'{"key":"')
+    if ours:
+        records = read_records(path)
+        ours = not records.damaged
+    if not ours:
+        raise SweepError(f"{path} exists and is not a chainrule sweep's results file; it was "
+                         "left unchanged (choose another --out)")
 
 
 def _tail_start(fh: IO[bytes], size: int, block: int = 1 << 16) -> int:

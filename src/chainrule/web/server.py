@@ -25,7 +25,11 @@ Endpoints (all JSON; errors are ``{"error": message, ...}`` with a 4xx status):
 
 Nothing a request sends is evaluated as code: expressions go through :mod:`chainrule.expr`'s own
 tokenizer and parser, numbers through ``float`` on JSON values, names are checked against fixed
-lists. Every size that costs time is bounded by :class:`Limits`.
+lists. Every size that costs time is bounded by :class:`Limits`. Every POST must come from the
+explorer's own page and carry JSON (:mod:`chainrule.web.security`). Long computations go
+through a bounded worker (:mod:`chainrule.web.worker`) and get 503 "busy" when it is full, so
+cheap requests are answered at once; training is a service (:mod:`chainrule.web.training`)
+with one run at a time.
 """
 
 from __future__ import annotations
@@ -33,10 +37,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -54,68 +56,18 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chainrule.errors import ChainruleError
+from chainrule.web.inputs import ACTIVATIONS, LOSSES, PREPROCESSINGS, ApiError, Limits
+from chainrule.web.inputs import choice as _choice
+from chainrule.web.inputs import integer as _integer
+from chainrule.web.inputs import number as _number
+from chainrule.web.inputs import real as _real
+from chainrule.web.security import SameOriginJson
+from chainrule.web.worker import Busy, Worker
 
-__all__ = ["ENGINE_LOCK", "ApiError", "Limits", "STATIC_DIR", "create_app"]
+__all__ = ["ACTIVATIONS", "LOSSES", "PREPROCESSINGS", "ApiError", "Limits", "STATIC_DIR",
+           "create_app"]
 
 STATIC_DIR = Path(__file__).parent / "static"
-
-ENGINE_LOCK = threading.Lock()
-"""Held while a request or the training thread computes with the engine.
-
-The engine's grad mode (``no_grad``) and its backward-event listeners are process-wide, not per
-thread: a ``no_grad`` block in one thread would stop another thread's graph from being recorded,
-and a listener would receive another thread's events. The server runs requests in a thread pool
-and training in a thread of its own, so it lets one of them compute at a time (training gives
-the lock up after every mini-batch).
-"""
-
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
-"""Activations offered by the vanishing panel and the training view."""
-PREPROCESSINGS = ("raw", "scale", "standardize")
-LOSSES = ("quadratic", "bce", "softmax")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Upper bounds on what one request may ask for; exceeding one is a 4xx with a message."""
-
-    max_body: int = 16_384
-    """Bytes in a request body (413 beyond)."""
-    max_expression: int = 400
-    """Characters in an expression."""
-    max_terms: int = 150
-    """Numbers, variables and operators in an expression (≈ gates)."""
-    max_nesting: int = 20
-    """Parenthesis depth of an expression."""
-    max_variables: int = 24
-    max_drawn: int = 80
-    """Nodes drawn in the circuit picture (the rest are folded, as in ``circuit --svg``)."""
-    max_depth: int = 30
-    """Hidden layers in the vanishing panel."""
-    max_width: int = 100
-    """Units per hidden layer."""
-    max_samples: int = 500
-    """Examples averaged over for the per-layer gradient norms."""
-    max_weight_scale: float = 10.0
-    max_train_depth: int = 8
-    """Hidden layers of a training run."""
-    max_epochs: int = 10
-    max_examples: int = 4_000
-    """Training examples of a run (the embedded sample has 4,000)."""
-    max_train_seconds: float = 300.0
-    """A run still going after this long is stopped."""
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class ApiError(Exception):
-    """A request the API refuses: HTTP ``status``, a message for people, and extra fields."""
-
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.message, self.extra = status, message, extra
-
 
 # ---------------------------------------------------------------- JSON in and out
 
@@ -158,45 +110,11 @@ async def _body(request: Request, limits: Limits) -> dict[str, Any]:
         data = json.loads(bytes(raw))
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"the request body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "the request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the request body must be a JSON object")
     return data
-
-
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ApiError(400, f"{what} must be a number")
-    try:
-        x = float(value)  # a string goes through float(), never through eval
-    except (ValueError, OverflowError):
-        raise ApiError(400, f"{what}: {value!r} is not a number") from None
-    if not math.isfinite(x):
-        raise ApiError(400, f"{what} must be a finite number")
-    return x
-
-
-def _integer(body: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = body.get(key, default)
-    x = _number(value, key)
-    if not x.is_integer():
-        raise ApiError(400, f"{key} must be a whole number, got {value!r}")
-    if not low <= x <= high:
-        raise ApiError(422, f"{key} must be between {low} and {high}, got {int(x)}")
-    return int(x)
-
-
-def _real(body: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
-    x = _number(body.get(key, default), key)
-    if not low <= x <= high:
-        raise ApiError(422, f"{key} must be between {low:g} and {high:g}, got {x:g}")
-    return x
-
-
-def _choice(body: Mapping[str, Any], key: str, default: str, valid: tuple[str, ...]) -> str:
-    value = body.get(key, default)
-    if value not in valid:
-        raise ApiError(400, f"unknown {key} {value!r}; choose one of: {', '.join(valid)}")
-    return str(value)
 
 
 def _error_response(exc: ApiError) -> JSONResponse:
@@ -420,29 +338,33 @@ def create_app(
     limits: Limits | None = None,
     *,
     allowed_hosts: list[str] | None = None,
+    trusted_origins: Iterable[str] = (),
     data_loader: Callable[[], Any] | None = None,
 ) -> Starlette:
     """The explorer as an ASGI app.
 
     ``allowed_hosts``: Host header values accepted (``chainrule serve`` passes the loopback
     names when it binds to loopback, which stops other web sites from reaching it through DNS
-    rebinding); ``None`` accepts any. ``data_loader`` returns the training data set (default:
-    the embedded MNIST sample).
+    rebinding); ``None`` accepts any. ``trusted_origins``: origins other than the server's own
+    whose pages may POST (see :mod:`chainrule.web.security`). ``data_loader`` returns the
+    training data set (default: the embedded MNIST sample).
     """
-    from chainrule.web.training import Busy, TrainingJobs
+    from chainrule.web.training import Busy as TrainingBusy
+    from chainrule.web.training import TrainingJobs
 
     limits = limits or Limits()
     jobs = TrainingJobs(limits, data_loader)
+    worker = Worker(limits.max_queue, name="chainrule-compute")
 
-    def sync(fn: Callable[[Mapping[str, Any], Limits], dict[str, Any]]
+    def sync(fn: Callable[[Mapping[str, Any], Limits], dict[str, Any]], *, long: bool = False
              ) -> Callable[[Request], Awaitable[Response]]:
-        def locked(body: Mapping[str, Any]) -> dict[str, Any]:
-            with ENGINE_LOCK:
-                return fn(body, limits)
-
+        """An endpoint computing ``fn(body, limits)``: cheap ones at once in the thread pool,
+        ``long`` ones through the bounded worker."""
         async def endpoint(request: Request) -> Response:
             body = await _body(request, limits)
-            return _json(await run_in_threadpool(locked, body))
+            if long:
+                return _json(await worker.run(fn, body, limits))
+            return _json(await run_in_threadpool(fn, body, limits))
         return endpoint
 
     async def index(request: Request) -> Response:
@@ -472,7 +394,7 @@ def create_app(
         body = await _body(request, limits)
         try:
             status = await run_in_threadpool(jobs.start, body)
-        except Busy as exc:
+        except TrainingBusy as exc:
             raise ApiError(409, str(exc)) from None
         return _json(status, 202)
 
@@ -487,6 +409,11 @@ def create_app(
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
         return _error_response(exc)
+
+    async def busy_error(request: Request, exc: Exception) -> Response:
+        response = _json({"error": str(exc), "kind": "busy"}, 503)
+        response.headers["Retry-After"] = "1"
+        return response
 
     async def library_error(request: Request, exc: Exception) -> Response:
         # Anything the library refuses (unknown init name, impossible setting) is the
@@ -505,6 +432,7 @@ def create_app(
             yield
         finally:
             await run_in_threadpool(jobs.shutdown)
+            await run_in_threadpool(worker.shutdown)
 
     routes = [
         Route("/", index),
@@ -512,9 +440,9 @@ def create_app(
         Route("/api/examples", examples),
         Route("/api/parse", sync(parse_payload), methods=["POST"]),
         Route("/api/circuit", sync(circuit_payload), methods=["POST"]),
-        Route("/api/vanishing", sync(vanishing_payload), methods=["POST"]),
+        Route("/api/vanishing", sync(vanishing_payload, long=True), methods=["POST"]),
         Route("/api/chain", sync(chain_payload), methods=["POST"]),
-        Route("/api/diagnose", sync(diagnose_payload), methods=["POST"]),
+        Route("/api/diagnose", sync(diagnose_payload, long=True), methods=["POST"]),
         Route("/api/train", train_start, methods=["POST"]),
         Route("/api/train", train_status, methods=["GET"]),
         Route("/api/train/stop", train_stop, methods=["POST"]),
@@ -523,11 +451,14 @@ def create_app(
     middleware = [Middleware(_SecurityHeaders)]
     if allowed_hosts is not None:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+    # Inside the Host check, before any body is read: see chainrule.web.security.
+    middleware.append(Middleware(SameOriginJson, trusted_origins=tuple(trusted_origins)))
     app = Starlette(
         routes=routes,
         middleware=middleware,
         exception_handlers={
             ApiError: api_error,
+            Busy: busy_error,
             ChainruleError: library_error,
             HTTPException: http_error,
         },
@@ -536,4 +467,5 @@ def create_app(
 
     app.state.limits = limits
     app.state.jobs = jobs
+    app.state.worker = worker
     return app

@@ -6,8 +6,10 @@ of learning*: ‖∂C/∂b^l‖ with C averaged over a fixed probe set of up to 
 measured by :func:`chainrule.lab.flow.hidden_bias_gradient_norms` (Nielsen's measure, chapter 5,
 the same function as ``chainrule vanishing``). The page asks ``GET /api/train?since=N`` for the
 records it has not seen yet and can ask the run to stop, which it does at the next batch
-boundary. A run is bounded by :class:`~chainrule.web.server.Limits`: layers, width, epochs,
-examples and seconds.
+boundary. A run is bounded by :class:`~chainrule.web.inputs.Limits`: layers, width, epochs,
+examples and seconds. Exactly one run goes at a time, however many requests ask at once.
+
+A service of the server: it never imports :mod:`chainrule.web.server`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from chainrule.web.inputs import ACTIVATIONS, LOSSES, Limits, choice, integer, real
+
 if TYPE_CHECKING:
     from chainrule.nn.training import Trainer
-    from chainrule.web.server import Limits
 
 __all__ = ["Busy", "TrainingJobs"]
 
@@ -29,6 +32,10 @@ PROBE = 1000
 """Training images the speed of learning is measured on."""
 FLOW_LOSS = {"bce": "cross-entropy", "quadratic": "quadratic", "softmax": "softmax"}
 """The training costs under the names :mod:`chainrule.lab.flow` uses for them."""
+
+
+ACTIVE = ("starting", "running", "stopping")
+"""States of a run that still holds the server's one training slot."""
 
 
 class Busy(RuntimeError):
@@ -55,23 +62,21 @@ class TrainingJobs:
 
     def settings(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The run a request asks for, checked against the limits (raises ``ApiError``)."""
-        from chainrule.web.server import ACTIVATIONS, LOSSES, _choice, _integer, _real
-
         lim = self.limits
-        depth = _integer(body, "depth", 3, 1, lim.max_train_depth)
-        width = _integer(body, "width", 30, 1, lim.max_width)
-        examples = _integer(body, "examples", 1000, 10, lim.max_examples)
-        batch = _integer(body, "batch", 10, 1, examples)
+        depth = integer(body, "depth", 3, 1, lim.max_train_depth)
+        width = integer(body, "width", 30, 1, lim.max_width)
+        examples = integer(body, "examples", 1000, 10, lim.max_examples)
+        batch = integer(body, "batch", 10, 1, examples)
         settings = {
             "sizes": [784, *([width] * depth), 10],
-            "activation": _choice(body, "activation", "sigmoid", ACTIVATIONS),
-            "init": _choice(body, "init", "nielsen", _inits()),
-            "loss": _choice(body, "loss", "bce", LOSSES),
-            "lr": _real(body, "lr", 1.0, 1e-6, 100.0),
+            "activation": choice(body, "activation", "sigmoid", ACTIVATIONS),
+            "init": choice(body, "init", "nielsen", _inits()),
+            "loss": choice(body, "loss", "bce", LOSSES),
+            "lr": real(body, "lr", 1.0, 1e-6, 100.0),
             "batch": batch,
-            "epochs": _integer(body, "epochs", 3, 1, lim.max_epochs),
+            "epochs": integer(body, "epochs", 3, 1, lim.max_epochs),
             "limit": examples,
-            "seed": _integer(body, "seed", 0, 0, 2**31 - 1),
+            "seed": integer(body, "seed", 0, 0, 2**31 - 1),
         }
         return settings
 
@@ -80,8 +85,15 @@ class TrainingJobs:
         from chainrule.nn.training import TrainConfig, Trainer
 
         settings = self.settings(body)
+        config = TrainConfig(
+            sizes=tuple(settings["sizes"]), activation=settings["activation"],
+            init=settings["init"], loss=settings["loss"], lr=settings["lr"],
+            batch=settings["batch"], epochs=settings["epochs"], seed=settings["seed"],
+            limit=settings["limit"])
+        # Checking for a run and claiming the slot happen under one lock hold, so of any number
+        # of simultaneous requests exactly one starts a run.
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self._state["state"] in ACTIVE:
                 raise Busy("a training run is already going: stop it first "
                            "(one run at a time per server)")
             self._run_id += 1
@@ -91,16 +103,10 @@ class TrainingJobs:
             self._state = {"state": "starting", "run": run_id, "settings": settings,
                            "error": None, "reason": None, "batches": 0, "total_batches": 0,
                            "seconds": 0.0}
-        config = TrainConfig(
-            sizes=tuple(settings["sizes"]), activation=settings["activation"],
-            init=settings["init"], loss=settings["loss"], lr=settings["lr"],
-            batch=settings["batch"], epochs=settings["epochs"], seed=settings["seed"],
-            limit=settings["limit"])
-        thread = threading.Thread(target=self._run, args=(run_id, config, Trainer),
-                                  name=f"chainrule-train-{run_id}", daemon=True)
-        with self._lock:
-            self._thread = thread
-        thread.start()
+            self._thread = threading.Thread(
+                target=self._run, args=(run_id, config, Trainer),
+                name=f"chainrule-train-{run_id}", daemon=True)
+            self._thread.start()
         return self.status(0)
 
     def status(self, since: int = 0) -> dict[str, Any]:
@@ -139,18 +145,12 @@ class TrainingJobs:
         return self._data
 
     def _run(self, run_id: int, config: Any, trainer_cls: Any) -> None:
-        from chainrule.web.server import ENGINE_LOCK
-
         started = time.perf_counter()
         try:
             trainer = trainer_cls(config, self._dataset())
         except Exception as exc:  # reported to the page, never raised in a thread
             self._finish(run_id, "failed", error=str(exc))
             return
-        # One mini-batch step or one evaluation at a time holds the engine (see ENGINE_LOCK),
-        # so requests are answered between batches.
-        trainer.step = _locked(trainer.step, ENGINE_LOCK)
-        trainer.evaluate = _locked(trainer.evaluate, ENGINE_LOCK)
         from chainrule.lab.flow import hidden_bias_gradient_norms
         from chainrule.tensor import tensor
 
@@ -163,8 +163,7 @@ class TrainingJobs:
         loss = FLOW_LOSS[config.loss]
 
         def record(t: Trainer, done: int) -> None:
-            with ENGINE_LOCK:
-                speeds = hidden_bias_gradient_norms(t.model, probe_x, probe_y, loss)
+            speeds = hidden_bias_gradient_norms(t.model, probe_x, probe_y, loss)
             with self._lock:
                 self._points.append({"batch": done, "epoch": done / per_epoch,
                                      "speeds": speeds})
@@ -221,14 +220,6 @@ class TrainingJobs:
             if seconds is not None:
                 update["seconds"] = seconds
             self._state = {**self._state, **update}
-
-
-def _locked(fn: Callable[..., Any], lock: Any) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return fn(*args, **kwargs)
-
-    return call
 
 
 def _inits() -> tuple[str, ...]:
