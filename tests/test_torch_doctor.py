@@ -306,3 +306,41 @@ def test_watch_records_steps_and_removes_its_hooks(tmp_path: Path) -> None:
     assert not _global_optimizer_pre_hooks and not _global_optimizer_post_hooks
     assert w2.events and w2.report().first_nonfinite == w2.events[0]["layer"]
     assert w2.report().verdict == "exploding"
+
+
+# Lightning 2.6 warns about its own use of torch APIs and about DataLoader workers.
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning",
+                            "ignore::DeprecationWarning")
+def test_lightning_callback(tmp_path: Path) -> None:
+    lightning = pytest.importorskip("lightning")
+    from chainrule.torch.lightning import DoctorCallback
+
+    x, y = batch(256)
+    x = x.float()
+
+    class Module(lightning.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = mlp([20, *[30] * 8, 10])  # Nielsen's deep sigmoid net
+
+        def training_step(self, b: Any, i: int) -> Any:
+            return F.cross_entropy(self.net(b[0]), b[1])
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    torch.manual_seed(7)
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32)
+    doctor_cb = DoctorCallback(html=tmp_path / "report.html")
+    trainer = lightning.Trainer(max_epochs=3, callbacks=[doctor_cb], logger=False,
+                                enable_checkpointing=False, enable_progress_bar=False,
+                                enable_model_summary=False, accelerator="cpu",
+                                default_root_dir=tmp_path)
+    trainer.fit(Module(), data)
+    report = doctor_cb.report
+    assert report is not None and len(report.steps) == 24
+    assert [r.name for r in report.layers][:2] == ["net.0", "net.2"]
+    assert report.verdict == "vanishing"
+    assert (tmp_path / "report.html").stat().st_size > 5_000
+    from torch.optim.optimizer import _global_optimizer_pre_hooks
+    assert not _global_optimizer_pre_hooks

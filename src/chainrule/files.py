@@ -92,7 +92,11 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False,
     clean_stale_temporaries(target)
     fd, tmp = new_temporary(target)
     os.close(fd)
+    # mkstemp creates the file for its owner only; a result file gets the usual permissions
+    # (the umask's), or keeps those of the file it replaces.
+    mode = target.stat().st_mode & 0o777 if target.is_file() else 0o666 & ~_umask()
     try:
+        os.chmod(tmp, mode)
         yield tmp
         if durable:
             with tmp.open("rb+") as fh:
@@ -100,6 +104,12 @@ def atomic_output(path: str | os.PathLike[str], *, durable: bool = False,
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

@@ -168,9 +168,7 @@ def flow_figures(d: dict[str, Any]) -> list[str]:
 def save_report(d: dict[str, Any], path: Any) -> Any:
     """One self-contained HTML file: the diagnosis, its pictures inline, no script, no
     network. Written through a temporary file, so a failure leaves no half-written report."""
-    import os
-    import tempfile
-    from pathlib import Path
+    from chainrule.files import write_bytes
 
     images = "".join(f'<p><img alt="gradient flow" src="{src}" style="max-width:100%"></p>'
                      for src in flow_figures(d))
@@ -179,13 +177,4 @@ def save_report(d: dict[str, Any], path: Any) -> Any:
             "auto;padding:0 1rem}table{border-collapse:collapse}td,th{padding:.2rem .6rem;"
             "border-bottom:1px solid #ddd;text-align:right}</style></head><body>"
             f"<h1>chainrule diagnosis</h1>{diagnosis_html(d)}{images}</body></html>")
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                               dir=target.parent if str(target.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return target
+    return write_bytes(path, page.encode("utf-8"))
