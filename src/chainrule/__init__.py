@@ -56,7 +56,8 @@ __all__ = [
     "toposort",
 ]
 
-_LAZY_SUBMODULES = {"nn", "optim", "data", "lab", "viz", "expr", "circuit", "ops", "graph"}
+_LAZY_SUBMODULES = {
+    "nn", "optim", "data", "lab", "viz", "expr", "circuit", "ops", "graph", "torch"}
 _LAZY_ATTRIBUTES = {"diagnose": "chainrule.lab.diagnosis"}
 
 
