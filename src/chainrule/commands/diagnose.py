@@ -212,6 +212,10 @@ def _rank(severity: str) -> int:
 
 def _show_replay(out: Any, replay: Any) -> None:
     b = replay.budget
+    if not replay.outcomes:
+        out.print(f"[dim]--verify: no fix to replay (as it is: {replay.before.final_accuracy:.1%} "
+                  f"test accuracy after {b.epochs} more epoch(s)).[/]")
+        return
     table = numbers_table(
         f"fixes replayed: {b.epochs} epoch(s) of SGD on {b.samples:,} images, batch {b.batch}, "
         f"mean of {b.seeds} seed(s); accuracy on {b.test:,} test images",
