@@ -36,6 +36,7 @@ class Observed:
     cost_start: float
     cost_end: float
     nonfinite: bool
+    spike: float  # the largest mini-batch cost during the run over the starting cost
     first_step: float  # ‖ΔW‖/‖W‖ of the very first step, whole network
     moved: list[float]  # ‖W_end − W_start‖/‖W_start‖ per layer
     bias_moved: list[float]  # ‖b_end − b_start‖ per layer: Nielsen's speed, summed over steps
@@ -71,12 +72,15 @@ def observe(model: Any, preprocess: str, loss: str, lr: float, samples: int = 40
     rng = np.random.default_rng(0)
     first_step = math.nan
     nonfinite = False
+    top = 0.0
     steps = [(rng.permutation(samples), s) for _ in range(epochs) for s in range(0, samples, batch)]
     with np.errstate(all="ignore"):
         for k, (order, s) in enumerate(steps):
             idx = order[s: s + batch]
             opt.zero_grad()
-            cost(model(tensor(x[idx])), y[idx], loss).backward()
+            c = cost(model(tensor(x[idx])), y[idx], loss)
+            top = max(top, c.item())
+            c.backward()
             opt.step()
             if k == 0:
                 now = _weights(model)
@@ -96,7 +100,8 @@ def observe(model: Any, preprocess: str, loss: str, lr: float, samples: int = 40
                                                                                strict=True)]
     nonfinite = nonfinite or not np.isfinite(out).all() or not math.isfinite(c1)
     accuracy = float((out.argmax(axis=1) == test_y).mean()) if not nonfinite else 0.0
-    return Observed(accuracy, c0, c1, nonfinite, first_step, moved, bias_moved, dead, saturated)
+    return Observed(accuracy, c0, c1, nonfinite, top / c0, first_step, moved, bias_moved, dead,
+                    saturated)
 
 
 def label(o: Observed) -> str:
@@ -108,9 +113,12 @@ def label(o: Observed) -> str:
     if any(d >= 0.5 for d in o.dead):
         return "dead units"
     for i, share in enumerate(o.saturated):
-        # Past the knee, and the layer's biases hardly move next to the following layer's.
-        if share >= 0.5 and o.bias_moved[i] < o.bias_moved[i + 1] / 20:
+        # Past the knee, and the layer's biases hardly move next to the following layer's, or
+        # its weights hardly move at all.
+        if share >= 0.5 and (o.bias_moved[i] < o.bias_moved[i + 1] / 20 or o.moved[i] < 0.05):
             return "saturated"
+    if o.spike > 5.0:
+        return "exploding"  # mini-batch costs jump: the steps overshoot
     if max(o.moved) < 0.01 and (o.cost_start - o.cost_end) / o.cost_start < 0.02:
         return "lr too small"
     if o.speed < 1 / 50:
@@ -170,6 +178,14 @@ FRESH = [
     Scenario("unscaled 0..255 inputs, relu + he", (784, 100, 100, 10), "relu", "he",
              preprocess="raw", loss="softmax", rule="step-size",
              flags=("--preprocess scale",)),
+    Scenario("saturated: sigmoid weights ×100", (784, 30, 30, 10), weight_scale=100.0,
+             rule="saturation", flags=("--weight-scale 1",)),
+    Scenario("large weights: relu + he ×5, 784-100-100-10", (784, 100, 100, 10), "relu", "he",
+             weight_scale=5.0, loss="softmax", rule="trial", flags=("--weight-scale 1",)),
+    Scenario("large weights: relu + he ×1.5, 784-50×7-10", (784, *[50] * 7, 10), "relu",
+             "he", weight_scale=1.5, loss="softmax", rule="trial"),
+    Scenario("learning rate 2, relu + he", (784, 100, 10), "relu", "he", loss="softmax",
+             lr=2.0, rule="trial", flags=("--lr 0.2",)),
     Scenario("dead relu units: layer-2 biases at −100", (784, 64, 64, 10), "relu", "he",
              loss="softmax", tamper="dead-biases", rule="dead",
              flags=("--activation leaky_relu",), not_flags=("--lr",)),

@@ -209,9 +209,10 @@ def measure(
             gw_norm = _norm(gw)
             z = zs[i]
             act = acts[i]
-            saturated = dead = None
+            saturated = dead = slope = None
             if act in SATURATION_Z:
                 saturated = float((z.abs() > SATURATION_Z[act]).mean())
+                slope = _mean_slope(z, act)
             elif act in ("relu", "leaky_relu"):
                 dead = float((z.max(axis=0).data <= 0.0).mean())
             if optimizer == "adam":
@@ -239,6 +240,7 @@ def measure(
                 update_ratio=None if update is None else finite_or_none(update),
                 saturated_fraction=saturated,
                 dead_fraction=dead,
+                slope=slope,
                 nonfinite=not (forward_ok and backward_ok),
                 bias_mean=None if bias is None else finite_or_none(float(bias.mean())),
             ))
@@ -249,6 +251,57 @@ def measure(
         first_nonfinite=forward_bad or backward_bad,
     )
     return rows, context
+
+
+def _mean_slope(z: Tensor, act: str) -> float | None:
+    """Mean of act'(z) over its maximum: σ' = σ(1 − σ) peaks at 1/4, tanh' = 1 − tanh² at 1."""
+    if act == "sigmoid":
+        s = z.sigmoid()
+        value = (s * (1.0 - s)).mean().item() / 0.25
+    else:
+        t = z.tanh()
+        value = (1.0 - t * t).mean().item()
+    return finite_or_none(value)
+
+
+TRIAL_STEPS = 100
+TRIAL_BATCH = 10
+
+
+def trial(model: Any, x: Tensor, y: Any, loss: LossArg, lr: float, optimizer: str = "sgd",
+          momentum: float = 0.0, steps: int = TRIAL_STEPS,
+          batch: int = TRIAL_BATCH) -> tuple[int | None, float | None]:
+    """A short training run on a copy of ``model``: ``steps`` mini-batch steps drawn (seeded)
+    from the batch. Returns the step where the cost stopped being finite (or None) and the
+    largest mini-batch cost over the cost of the whole batch at the start."""
+    import copy
+
+    from chainrule.graph import no_grad
+    from chainrule.optim import SGD, Adam
+
+    twin = copy.deepcopy(model)
+    params = twin.parameters()
+    opt = Adam(params, lr) if optimizer == "adam" else SGD(params, lr, momentum=momentum)
+    raw = y.data if isinstance(y, Tensor) else np.asarray(y)
+    rng = np.random.default_rng(0)
+    n = int(x.shape[0])
+    with np.errstate(all="ignore"):
+        with no_grad():
+            start = cost(twin(x), raw, loss).item()
+        if not math.isfinite(start) or start <= 0.0:
+            return None, None
+        top = 0.0
+        for k in range(1, steps + 1):
+            idx = rng.integers(0, n, min(batch, n))
+            opt.zero_grad()
+            c = cost(twin(x[idx]), raw[idx], loss)
+            value = c.item()
+            if not math.isfinite(value):
+                return k, None
+            top = max(top, value)
+            c.backward()
+            opt.step()
+    return None, top / start
 
 
 def _accuracy(out: Tensor, y: Any) -> float | None:
@@ -275,6 +328,8 @@ def diagnose(
     optimizer: str = "sgd",
     momentum: float = 0.0,
     history: History | Sequence[Any] | None = None,
+    trial_steps: int = TRIAL_STEPS,
+    trial_batch: int = TRIAL_BATCH,
     verify: bool = False,
     budget: Any = None,
     data: Any = None,
@@ -288,12 +343,22 @@ def diagnose(
     network is set up, when known: advice names only changes to these settings. ``history`` is
     what training has shown so far — a `History`, or per-epoch rows with ``cost`` and
     ``test_accuracy`` (a checkpoint's) — and lets the rules tell a hurting symptom from a
-    harmless one. ``verify=True`` replays every suggestion on a copy (see
+    harmless one. Unless ``trial_steps=0``, a short run of ``trial_steps`` mini-batch steps of
+    ``trial_batch`` examples on a copy checks that training stays finite and stable (a full-batch
+    gradient underestimates what a mini-batch step does). ``verify=True`` replays every
+    suggestion on a copy (see
     `chainrule.lab.replay.replay`; ``budget``, ``data`` and ``progress`` go there).
     """
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise LabError(f"the learning rate must be a positive number, got {lr!r}")
     rows, context = measure(model, x, y, lr, loss, optimizer, momentum)
+    if trial_steps and context.first_nonfinite is None and context.samples >= TRIAL_BATCH:
+        xt = x if isinstance(x, Tensor) else tensor(np.asarray(x),
+                                                    dtype=linears(model)[0].weight.dtype)
+        bad_step, spike = trial(model, xt, y, loss, lr, optimizer, momentum, trial_steps,
+                                trial_batch)
+        context.trial_steps, context.trial_batch = trial_steps, trial_batch
+        context.trial_nonfinite_step, context.trial_spike = bad_step, spike
     name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
     activation = next((r.activation for r in rows[:-1] if r.activation), None)
     sizes = getattr(model, "sizes", None)

@@ -20,6 +20,11 @@ Rules (each gives a `Finding` with a severity ok < note < warning < problem; the
 worst problem, ties broken by `VERDICTS` order, and ``healthy`` when there is none):
 
 1. **Non-finite** numbers anywhere: problem, ``exploding``.
+1b. **Trial run**: a short run of mini-batch SGD on a copy (when the measuring side makes one)
+   that reaches NaN/Inf, or whose largest mini-batch cost exceeds `TRIAL_SPIKE` (5×) the
+   starting cost: problem, ``exploding``. One full-batch gradient underestimates a mini-batch
+   step; the trial sees what training will do (relu nets with weights ×1.5 reach NaN in five
+   steps at lr 0.1 while their full-batch step looks small).
 2. **Step size**: a step that changes the network's weights by more than `STEP_TOO_LARGE` (1×)
    their size (‖Δθ‖/‖θ‖ over all weight matrices): problem, ``exploding``. A single layer's
    larger step is only a note: at the start the output layer of a wide network takes steps of
@@ -31,9 +36,10 @@ worst problem, ties broken by `VERDICTS` order, and ``healthy`` when there is no
    is a problem, ``dead units``; `DEAD_WARNING` (10%) a warning.
 5. **Saturation is a disease only where it starves**. A hidden sigmoid/tanh layer with
    `SATURATED_FRACTION` (50%) or more of its inputs past the knee is a problem (``saturated``)
-   when the gradient it passes back is cut: its speed is below `STARVED_STEP` (1/20) of the
-   next layer's (a healthy sigmoid layer passes about 1/4–1/5 of it back, Nielsen's factor).
-   Otherwise it is a note. Output-layer saturation of a classifier that fits its data
+   when it starves: its speed is below `STARVED_STEP` (1/20) of the next layer's (a healthy
+   sigmoid layer passes about 1/4–1/5 of it back, Nielsen's factor), or its activation lets
+   through less than `MIN_SLOPE` (10%) of its largest slope on average — and the network does not
+   fit its data. Otherwise it is a note. Output-layer saturation of a classifier that fits its data
    (accuracy ≥ `FITS_ACCURACY`) is confidence, not a disease: a note. It is a problem only with
    the quadratic cost while the network does not fit: σ'(z) then slows the output layer itself
    (Nielsen ch. 3), which the cross-entropy cost cancels.
@@ -67,6 +73,7 @@ __all__ = [
     "FITS_ACCURACY",
     "INITS",
     "MIN_DEAD_SAMPLES",
+    "MIN_SLOPE",
     "PREPROCESSINGS",
     "SATURATED_FRACTION",
     "SATURATION_Z",
@@ -74,6 +81,7 @@ __all__ = [
     "STARVED_STEP",
     "STEP_TOO_LARGE",
     "STEP_TOO_SMALL",
+    "TRIAL_SPIKE",
     "VANISHING_RATIO",
     "VERDICTS",
     "Change",
@@ -121,6 +129,12 @@ STEP_RAISE_TARGET = 0.03
 FITS_ACCURACY = 0.8
 STALLED_DROP = 0.05
 RAW_INPUT = 10.0
+# A trial's largest mini-batch cost over its starting cost: healthy nets stay under 2× (sigmoid
+# nets at lr 0.5 included); relu nets with weights ×5 or lr 2 jump 10–40×.
+TRIAL_SPIKE = 5.0
+# A saturated layer whose activation passes on average under 10% of its maximum slope hardly
+# learns even when large weights carry the gradient through (sigmoid weights ×100: 2–5%).
+MIN_SLOPE = 0.1
 
 _RELU_FAMILY = ("relu", "leaky_relu", "gelu")
 
@@ -142,6 +156,8 @@ def thresholds() -> dict[str, float]:
         "fits_accuracy": FITS_ACCURACY,
         "stalled_drop": STALLED_DROP,
         "raw_input": RAW_INPUT,
+        "trial_spike": TRIAL_SPIKE,
+        "min_slope": MIN_SLOPE,
     }
 
 
@@ -165,6 +181,9 @@ class LayerMeasures:
     saturated_fraction: float | None = None
     dead_fraction: float | None = None
     nonfinite: bool = False
+    # sigmoid/tanh: mean of act'(z) over its maximum, the share of the gradient the layer's
+    # activation lets through on average (1 for z = 0 everywhere).
+    slope: float | None = None
     bias_mean: float | None = None
     index: int = 0
     ratio_to_last: float | None = None
@@ -223,6 +242,13 @@ class Context:
     input_max_abs: float | None = None
     # Where NaN/Inf first appears: forward order first (weights, weighted inputs), then backward.
     first_nonfinite: str | None = None
+    # A short trial run on a copy (`chainrule.lab.diagnosis.trial`): mini-batch SGD at the
+    # setup's learning rate. Step at which the cost stopped being finite, and the largest
+    # mini-batch cost over the starting cost.
+    trial_steps: int = 0
+    trial_batch: int = 0
+    trial_nonfinite_step: int | None = None
+    trial_spike: float | None = None
 
 
 # ------------------------------------------------------------------------------ outputs
@@ -322,7 +348,8 @@ def judge(layers: Sequence[LayerMeasures], setup: Setup | None = None,
     for layer in layers:
         layer.ratio_to_last = layer.speed / last if last > 0.0 and _finite(last) \
             and _finite(layer.speed) else None
-    rules = (_nonfinite, _growth, _step_size, _dead, _saturation, _vanishing, _lr_small, _inputs)
+    rules = (_nonfinite, _trial, _growth, _step_size, _dead, _saturation, _vanishing, _lr_small,
+             _inputs)
     findings = [f for rule in rules for f in rule(layers, history, context, setup)]
     findings = _consequences(findings)
     problems = [f for f in findings if f.severity == "problem" and f.verdict]
@@ -338,16 +365,22 @@ def judge(layers: Sequence[LayerMeasures], setup: Setup | None = None,
 
 def _consequences(findings: list[Finding]) -> list[Finding]:
     """A vanishing first layer behind a dead or starving layer is that layer's consequence,
-    not a second disease: keep it as a note, so the advice treats the cause."""
+    not a second disease: keep it as a note, so the advice treats the cause. So are the cost
+    jumps of a trial run (without NaN) through saturated layers, whose units flip between 0
+    and 1 in one step: a warning."""
     causes = [f for f in findings if f.severity == "problem" and f.rule in ("dead", "saturation")]
     if not causes:
         return findings
     cause = causes[0]
-    return [replace(f, severity="note", verdict=None,
-                    message=f.message + f" This follows from layer {cause.layers[0]} "
-                    f"({cause.verdict}).")
-            if f.rule == "vanishing" and f.severity in ("problem", "warning") else f
-            for f in findings]
+    tail = f" This follows from layer {cause.layers[0]} ({cause.verdict})."
+    out = []
+    for f in findings:
+        if f.rule == "vanishing" and f.severity in ("problem", "warning"):
+            f = replace(f, severity="note", verdict=None, message=f.message + tail)
+        elif f.rule == "trial" and "spike" in f.numbers and cause.rule == "saturation":
+            f = replace(f, severity="warning", message=f.message + tail)
+        out.append(f)
+    return out
 
 
 def _fit(history: History | None, context: Context) -> float | None:
@@ -430,6 +463,24 @@ def _step_size(layers: Sequence[LayerMeasures], history: History | None, context
         "network.", _names(big), numbers)]
 
 
+def _trial(layers: Sequence[LayerMeasures], history: History | None, context: Context,
+           setup: Setup) -> list[Finding]:
+    if not context.trial_steps:
+        return []
+    where = (f"A trial of {context.trial_steps} SGD steps on a copy (batch "
+             f"{context.trial_batch}, lr {setup.lr:g})")
+    if context.trial_nonfinite_step is not None:
+        return [Finding("trial", "problem", "exploding", where + " reached NaN/Inf at step "
+                        f"{context.trial_nonfinite_step}: training diverges.", (),
+                        {"nonfinite_step": float(context.trial_nonfinite_step)})]
+    spike = context.trial_spike
+    if spike is not None and spike > TRIAL_SPIKE:
+        return [Finding("trial", "problem", "exploding", where + f" saw a mini-batch cost "
+                        f"{spike:.3g}× the starting cost: the steps overshoot (unstable above "
+                        f"{TRIAL_SPIKE:g}×).", (), {"spike": spike})]
+    return []
+
+
 def _growth(layers: Sequence[LayerMeasures], history: History | None, context: Context,
             setup: Setup) -> list[Finding]:
     ratio = layers[0].ratio_to_last
@@ -488,14 +539,18 @@ def _saturation(layers: Sequence[LayerMeasures], history: History | None, contex
             continue
         nxt = layers[i + 1].speed
         step = layer.speed / nxt if nxt > 0.0 and _finite(nxt) else None
-        numbers = {"saturated_fraction": sat, "step_to_next": step}
+        numbers = {"saturated_fraction": sat, "step_to_next": step, "slope": layer.slope}
         starving = step is not None and step < STARVED_STEP
-        if sat >= SATURATED_FRACTION and starving:
-            out.append(Finding(
-                "saturation", "problem", "saturated",
-                text + f"; the gradient it passes back is {_ratio_text(step or 0.0)} of the next "
-                f"layer's (an unsaturated sigmoid layer passes about 1/4), so it and the "
-                "layers before it are starved.", (layer.name,), numbers))
+        flat = layer.slope is not None and layer.slope < MIN_SLOPE
+        fit = _fit(history, context)
+        if sat >= SATURATED_FRACTION and (starving or flat) and fit is None:
+            why = (f"; the gradient it passes back is {_ratio_text(step or 0.0)} of the next "
+                   f"layer's (an unsaturated sigmoid layer passes about 1/4), so it and the "
+                   "layers before it are starved." if starving else
+                   f"; its activation lets through {layer.slope:.0%} of its largest slope on "
+                   "average, so its weights hardly learn.")
+            out.append(Finding("saturation", "problem", "saturated", text + why,
+                               (layer.name,), numbers))
         else:
             passes = "" if step is None else (
                 f"; it still passes {_ratio_text(step)} of the next layer's gradient back, "
@@ -661,6 +716,15 @@ def _fixes(f: Finding, layers: Sequence[LayerMeasures], s: Setup,
         scale_inputs("∂C/∂W = δ·xᵀ grows with the input, and so does the step.")
         if history is not None:
             lower_lr("training blew the numbers up; smaller steps keep them finite.")
+    elif code == "trial":
+        if s.weight_scale > 1.0 or s.init == "nielsen-large":
+            smaller_weights("large weights make activations and gradients grow layer by layer.")
+        scale_inputs("∂C/∂W = δ·xᵀ grows with the input, and so does the step.")
+        if s.lr is not None:
+            # At least 10× smaller; more if the measured step says so.
+            to = min(_nice(s.lr / 10), lr_to if lr_to is not None else math.inf)
+            fixes.append(_fix(code, "smaller steps keep training stable; the trial's cost "
+                              "overshot at this learning rate.", ("lr", s.lr, to)))
     elif code == "growth":
         smaller_weights("each layer multiplies the gradient by its weights on the way back; "
                         "weights of the size the scheme intends keep that factor near 1.")

@@ -285,10 +285,15 @@ def _layer(module: Any, probe: _Probe, consumers: dict[int, list[str]],
         else:
             speed = gw_norm
         units = z.shape[axis] if z.dim() else 1
-        saturated = dead = None
+        saturated = dead = slope = None
         zf = z.double()
         if act in SATURATION_Z:
             saturated = float((zf.abs() > SATURATION_Z[act]).double().mean())
+            if act == "sigmoid":
+                sig = torch.sigmoid(zf)
+                slope = float((sig * (1 - sig)).mean()) / 0.25
+            else:
+                slope = float((1 - torch.tanh(zf) ** 2).mean())
         elif act is not None and z.dim() >= 1:
             cut = 0.0 if act in ("relu", "leaky_relu") else _GELU_DEAD_Z
             peak = zf.amax(dim=[d for d in range(z.dim()) if d != axis]) if z.dim() > 1 else zf
@@ -304,7 +309,7 @@ def _layer(module: Any, probe: _Probe, consumers: dict[int, list[str]],
         bias_grad_norm=None if bias is None or bias.grad is None else speed,
         speed=speed, grad_rms=speed / math.sqrt(max(units, 1)),
         update_ratio=update if update is None or math.isfinite(update) else None,
-        saturated_fraction=saturated, dead_fraction=dead, nonfinite=not finite,
+        saturated_fraction=saturated, dead_fraction=dead, slope=slope, nonfinite=not finite,
         bias_mean=bias_mean if bias_mean is None or math.isfinite(bias_mean) else None,
         frozen=frozen, normalized=normalized)
 
