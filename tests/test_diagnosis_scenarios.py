@@ -265,6 +265,8 @@ TRAINED = [
                                                epochs=4)),
     ("relu + he 784-100-10, softmax", dict(sizes=(784, 100, 10), activation="relu", init="he",
                                            loss="softmax", lr=0.1, epochs=3)),
+    ("relu + he 784-256-10, adam", dict(sizes=(784, 256, 10), activation="relu", init="he",
+                                        loss="softmax", optimizer="adam", lr=0.001, epochs=3)),
     ("Nielsen's deep sigmoid after 3 epochs", dict(sizes=(784, 30, 30, 30, 30, 10), loss="bce",
                                                    lr=0.1, epochs=3)),
 ]
@@ -295,14 +297,16 @@ def test_trained_scenario(sample: Any, name: str, overrides: dict[str, Any]) -> 
     c = trainer.config
     x, y, _ = load_inputs(c.sizes, 1000, c.preprocess)
     d = diagnose(trainer.model, x, y, lr=c.lr, loss=_LAB_LOSS[c.loss], init=c.init,
-                 preprocess=c.preprocess, history=result.history)
+                 preprocess=c.preprocess, history=result.history, optimizer=c.optimizer)
     assert d.verdict == truth, [f.message for f in d.findings]
     if truth == "healthy":
         # A confident classifier's saturated outputs are a note, never a problem.
         assert all(f.severity in ("ok", "note") for f in d.findings), d.findings
     else:
         assert any("stopped falling" in f.message for f in d.findings)
-    # Diagnosed without its history or its learning rate, a fitting net is still healthy.
+    # Diagnosed without its history (and then without its learning rate and optimizer either),
+    # a fitting net is still healthy.
     if truth == "healthy":
-        bare = diagnose(trainer.model, x, y, loss=_LAB_LOSS[c.loss])
-        assert bare.verdict == "healthy", [f.message for f in bare.findings]
+        for kw in ({"lr": c.lr, "optimizer": c.optimizer}, {}):
+            bare = diagnose(trainer.model, x, y, loss=_LAB_LOSS[c.loss], **kw)
+            assert bare.verdict == "healthy", [f.message for f in bare.findings]
