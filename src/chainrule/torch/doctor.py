@@ -348,12 +348,44 @@ def torch_how(s: Suggestion) -> str:
     return "; ".join(parts)
 
 
+def trial_torch(model: Any, x: Any, y: Any, loss_fn: Callable[..., Any] | None, lr: float,
+                steps: int = 100, batch: int = 10) -> tuple[int | None, float | None]:
+    """A short SGD run on a deep copy (see `chainrule.lab.diagnosis.trial`): the step where
+    the loss stopped being finite, and the largest mini-batch loss over the starting loss."""
+    import copy
+
+    torch = _torch()
+    twin = copy.deepcopy(model)
+    twin.train()
+    opt = torch.optim.SGD([p for p in twin.parameters() if p.requires_grad], lr=lr)
+    g = torch.Generator().manual_seed(0)
+    n = int(x.shape[0])
+    with torch.no_grad():
+        start = float(_loss_fn(twin(x), y, loss_fn)[0])
+    if not math.isfinite(start) or start <= 0.0:
+        return None, None
+    top = 0.0
+    for k in range(1, steps + 1):
+        idx = torch.randint(0, n, (min(batch, n),), generator=g)
+        opt.zero_grad()
+        loss = _loss_fn(twin(x[idx]), y[idx], loss_fn)[0]
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            return k, None
+        top = max(top, value)
+        loss.backward()
+        opt.step()
+    return None, top / start
+
+
 def diagnose(model: Any, x: Any, y: Any, loss_fn: Callable[..., Any] | None = None,
-             lr: float = 0.1) -> Diagnosis:
+             lr: float = 0.1, trial_steps: int = 100, trial_batch: int = 10) -> Diagnosis:
     """Diagnose a PyTorch model on one batch; the model is left exactly as it was found.
 
     ``loss_fn(out, y)`` defaults to cross-entropy for integer class targets and MSE otherwise;
-    ``lr`` is the learning rate the update ratios are computed for.
+    ``lr`` is the learning rate the update ratios are computed for, and the one a short trial
+    run of ``trial_steps`` SGD steps of ``trial_batch`` examples on a deep copy uses to check
+    that training stays finite and stable (``trial_steps=0`` skips it).
     """
     torch = _torch()
     if not isinstance(model, torch.nn.Module):
@@ -362,6 +394,11 @@ def diagnose(model: Any, x: Any, y: Any, loss_fn: Callable[..., Any] | None = No
         raise DoctorError(f"the learning rate must be a positive number, got {lr!r}")
     with preserved(model):
         rows, context, loss_name, factors = measure_torch(model, x, y, loss_fn, lr)
+        if trial_steps and context.first_nonfinite is None and context.samples >= trial_batch \
+                and isinstance(y, torch.Tensor) and y.shape[:1] == x.shape[:1]:
+            context.trial_nonfinite_step, context.trial_spike = trial_torch(
+                model, x, y, loss_fn, lr, trial_steps, trial_batch)
+            context.trial_steps, context.trial_batch = trial_steps, trial_batch
     hidden = [r.activation for r in rows[:-1] if r.activation]
     activation = Counter(hidden).most_common(1)[0][0] if hidden else None
     raw = context.input_max_abs is not None and context.input_max_abs > RAW_INPUT
