@@ -72,7 +72,7 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def num_parameters(self) -> int:
-        return sum(int(p.size) for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     def zero_grad(self) -> None:
         for p in self.parameters():
