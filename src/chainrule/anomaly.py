@@ -17,6 +17,7 @@ swapped in as the engine's node constructor only while the mode is on).
 
 from __future__ import annotations
 
+import importlib
 import linecache
 import os
 import sys
@@ -26,9 +27,11 @@ from typing import Any
 
 import numpy as np
 
-import chainrule.tensor as _tensor
 from chainrule.errors import ChainruleError, numeric_error
 from chainrule.graph import BackwardEvent
+
+# The module, not the function chainrule.tensor that shadows its name on the package.
+_tensor = importlib.import_module("chainrule.tensor")
 
 __all__ = ["AnomalyError", "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly",
            "user_line"]
@@ -46,6 +49,7 @@ class _State:
     depth = 0
     plain_node = _tensor._node
     origins: dict[Any, str] = {}
+    numpy_errors: dict[str, Any] = {}
 
 
 def user_line() -> str:
@@ -68,8 +72,11 @@ def set_detect_anomaly(mode: bool) -> None:
     """Turn anomaly mode on or off for the whole process (as torch's function of that name)."""
     if mode and not _State.on:
         _tensor._node = _checked_node
+        # The mode reports the first NaN/∞ itself; NumPy's warnings about it would come first.
+        _State.numpy_errors = np.seterr(all="ignore")
     elif not mode and _State.on:
         _tensor._node = _State.plain_node
+        np.seterr(**_State.numpy_errors)
         _State.origins.clear()
     _State.on = bool(mode)
 

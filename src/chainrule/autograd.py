@@ -18,17 +18,20 @@ any op of the catalogue.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import numpy as np
 
-import chainrule.tensor as _tensor
 from chainrule.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from chainrule.autodiff import grad
 from chainrule.errors import GraphError, OperandError, ShapeError
 from chainrule.graph import no_grad
 from chainrule.ops import Op, is_node
 from chainrule.tensor import Tensor
+
+# The module, not the function chainrule.tensor that shadows its name on the package.
+_tensor = importlib.import_module("chainrule.tensor")
 
 __all__ = ["Function", "FunctionCtx", "backward", "detect_anomaly", "grad",
            "is_anomaly_enabled", "set_detect_anomaly"]

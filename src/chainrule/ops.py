@@ -501,8 +501,10 @@ def _reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tupl
 def _expand(g: Any, shape: tuple[int, ...], axis: tuple[int, ...] | None) -> Any:
     """Reshape a reduced gradient to keepdims form, then broadcast it to ``shape``."""
     g = g.reshape(_reduced_shape(shape, axis))
-    if not isinstance(g, np.ndarray):
+    if is_node(g):
         return g.broadcast_to(shape)
+    if type(g) is not np.ndarray:  # a 0-d result of NumPy arithmetic is a NumPy scalar
+        g = np.asarray(g)
     if math.prod(shape) <= _COPY_BELOW:
         # np.broadcast_to is Python-level and costs as much as a small batch's matmul; a small
         # gradient is cheaper copied out in C (same values; an array of its own).

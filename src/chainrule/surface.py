@@ -9,18 +9,21 @@ be copies in NumPy's terms; their gradients are those of torch's views.
 from __future__ import annotations
 
 import builtins
+import importlib
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-import chainrule.tensor as _t
 from chainrule import ops
 from chainrule.errors import OperandError, ShapeError
 
 if TYPE_CHECKING:
     from chainrule.tensor import Tensor
+
+# The module, not the function chainrule.tensor that shadows its name on the package.
+_t = importlib.import_module("chainrule.tensor")
 
 __all__ = ["TorchSurface", "as_dtype"]
 
