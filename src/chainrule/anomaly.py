@@ -31,7 +31,7 @@ from chainrule.errors import ChainruleError, numeric_error
 from chainrule.graph import BackwardEvent
 
 # The module, not the function chainrule.tensor that shadows its name on the package.
-_tensor = importlib.import_module("chainrule.tensor")
+_tensor: Any = importlib.import_module("chainrule.tensor")
 
 __all__ = ["AnomalyError", "detect_anomaly", "is_anomaly_enabled", "set_detect_anomaly",
            "user_line"]
@@ -73,7 +73,7 @@ def set_detect_anomaly(mode: bool) -> None:
     if mode and not _State.on:
         _tensor._node = _checked_node
         # The mode reports the first NaN/∞ itself; NumPy's warnings about it would come first.
-        _State.numpy_errors = np.seterr(all="ignore")
+        _State.numpy_errors = dict(np.seterr(all="ignore"))
     elif not mode and _State.on:
         _tensor._node = _State.plain_node
         np.seterr(**_State.numpy_errors)

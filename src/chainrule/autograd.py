@@ -31,7 +31,7 @@ from chainrule.ops import Op, is_node
 from chainrule.tensor import Tensor
 
 # The module, not the function chainrule.tensor that shadows its name on the package.
-_tensor = importlib.import_module("chainrule.tensor")
+_tensor : Any = importlib.import_module("chainrule.tensor")
 
 __all__ = ["Function", "FunctionCtx", "backward", "detect_anomaly", "grad",
            "is_anomaly_enabled", "set_detect_anomaly"]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from chainrule.tensor import Tensor
 
 # The module, not the function chainrule.tensor that shadows its name on the package.
-_t = importlib.import_module("chainrule.tensor")
+_t : Any = importlib.import_module("chainrule.tensor")
 
 __all__ = ["TorchSurface", "as_dtype"]
 

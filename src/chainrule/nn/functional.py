@@ -145,3 +145,13 @@ def cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor
 
     One node of the graph (``Tensor.cross_entropy``), whose gradient is softmax(z) − y."""
     return input.cross_entropy(target, reduction)
+
+
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """softmax along ``dim`` (one catalogue op)."""
+    return input.softmax(dim)
+
+
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
+    """ln softmax along ``dim`` (one catalogue op, stable for large logits)."""
+    return input.log_softmax(dim)
