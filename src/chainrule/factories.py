@@ -49,7 +49,7 @@ def _make(array: np.ndarray, dtype: Any, requires_grad: bool, device: Any) -> Te
         as_device(device)
     if dtype is not None:
         array = array.astype(as_dtype(dtype), copy=False)
-    return Tensor(array, requires_grad=requires_grad)
+    return Tensor(array, requires_grad=requires_grad, dtype=array.dtype)
 
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
@@ -128,8 +128,17 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None,
 
 def linspace(start: float, end: float, steps: int, *, dtype: Any = None,
              requires_grad: bool = False, device: Any = None) -> Tensor:
-    return _make(np.linspace(start, end, int(steps), dtype=_DEFAULT), dtype, requires_grad,
-                 device)
+    n = int(steps)
+    if n < 0:
+        raise ShapeError(f"linspace: steps must be ≥ 0, got {steps}")
+    # As torch's kernel: the first half counts up from start, the second down from end, so
+    # both ends are exact (the values agree with torch's to a few ulps).
+    i = np.arange(n, dtype=_DEFAULT)
+    step = (end - start) / (n - 1) if n > 1 else 0.0
+    array = np.where(i < n // 2, start + i * step, end - (n - 1 - i) * step)
+    if n == 1:
+        array = np.array([float(start)])
+    return _make(array.astype(_DEFAULT), dtype, requires_grad, device)
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None

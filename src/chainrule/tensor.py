@@ -515,8 +515,8 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         except (TypeError, ValueError) as exc:
             raise OperandError(f"tensor: cannot convert {type(data).__name__} to {dtype}: {exc}")\
                 from None
-    if isinstance(data, np.ndarray) and data.dtype.kind in "fb":
-        return data
+    if isinstance(data, np.ndarray) and data.dtype.kind in "fbiu":
+        return data  # an array keeps its dtype (integer class labels stay integers)
     if isinstance(data, (bool, np.bool_)) or _all_bools(data):
         return np.asarray(data, dtype=np.bool_)
     try:
@@ -547,7 +547,10 @@ def _lift(other: Any, like: Tensor, opname: str) -> Tensor:
     if isinstance(other, Tensor):
         return other
     if isinstance(other, (int, float, np.integer, np.floating)) and not isinstance(other, bool):
-        return _constant(np.asarray(other, dtype=like.data.dtype))
+        kind = like.data.dtype
+        if kind.kind != "f" and isinstance(other, (float, np.floating)):
+            kind = np.dtype(np.float64)  # int tensor ⊗ 0.5 computes in floats, as torch
+        return _constant(np.asarray(other, dtype=kind))
     if isinstance(other, np.ndarray) and other.dtype.kind in "biuf":
         kind = like.data.dtype if other.dtype.kind != "f" else other.dtype
         return _constant(other.astype(kind, copy=False))
