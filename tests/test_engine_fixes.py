@@ -138,6 +138,28 @@ def test_max_with_dim_returns_values_and_indices_like_torch() -> None:
     np.testing.assert_array_equal(x.max(axis=1).data, [5.0, 7.0])  # NumPy style: values only
 
 
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_max_and_min_with_ties_route_the_gradient_like_torch(dim: int | None) -> None:
+    torch = pytest.importorskip("torch")
+    data = np.array([[3.0, 1.0, 3.0], [2.0, 2.0, 0.0]])
+    for name in ("max", "min"):
+        x = cr.tensor(data, requires_grad=True)
+        t = torch.tensor(data, requires_grad=True)
+        ours = getattr(x, name)() if dim is None else getattr(x, name)(dim)[0]
+        theirs = getattr(t, name)() if dim is None else getattr(t, name)(dim)[0]
+        ours.sum().backward()
+        theirs.sum().backward()
+        np.testing.assert_array_equal(x.grad, t.grad.numpy())  # type: ignore[arg-type]
+
+
+def test_max_of_a_0d_tensor() -> None:
+    z = cr.tensor(2.0, requires_grad=True)
+    values, indices = z.max(0)
+    assert values.shape == () and indices.shape == () and indices.item() == 0
+    values.backward()
+    assert float(z.grad) == 1.0  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------- in place
 
 

@@ -690,10 +690,19 @@ def _extreme(t: Tensor, op: Op, dim: Any, keepdim: bool, axis: Axis, keepdims: b
         return values if name == "max" else -values
     if isinstance(dim, Tensor):  # torch.max(a, b): the elementwise maximum
         return t.maximum(dim) if name == "max" else t.minimum(dim)
-    values = _reduce(op, source, dim, keep)
-    if name == "min":
-        values = -values
-    return MaxMin(values, _arg(t, np.argmax if name == "max" else np.argmin, dim, keep, name))
+    # Values picked at the indices (a getitem node), so the gradient goes to the element at the
+    # returned index even among ties, as torch's max(dim) does.
+    if t.ndim == 0:  # one number: it is its own maximum, at index 0
+        return MaxMin(t * 1.0, _constant(np.asarray(0, dtype=np.int64)))
+    indices = _arg(t, np.argmax if name == "max" else np.argmin, dim, True, name)
+    source = t
+    axis = _one_axis(dim, t.ndim, name)
+    grids = np.indices(indices.shape, sparse=True)
+    values = source[tuple(indices.data if i == axis else g for i, g in enumerate(grids))]
+    if not keep:
+        values = values.reshape(tuple(n for i, n in enumerate(values.shape) if i != axis))
+        indices = _constant(indices.data.reshape(values.shape))
+    return MaxMin(values, indices)
 
 
 def _arg(t: Tensor, fn: Any, dim: int | None, keepdim: bool, name: str) -> Tensor:
@@ -702,8 +711,9 @@ def _arg(t: Tensor, fn: Any, dim: int | None, keepdim: bool, name: str) -> Tenso
     if dim is None:
         return _constant(np.asarray(fn(t.data)))
     axis = _one_axis(dim, t.ndim, name)
-    data = t.data if t.ndim else t.data.reshape(1)
-    return _constant(np.asarray(fn(data, axis=axis, keepdims=keepdim and t.ndim > 0)))
+    if t.ndim == 0:
+        return _constant(np.asarray(0, dtype=np.int64))
+    return _constant(np.asarray(fn(t.data, axis=axis, keepdims=keepdim)))
 
 
 def _checked_index(t: Tensor, index: Any, opname: str) -> Any:
