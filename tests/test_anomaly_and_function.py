@@ -60,9 +60,13 @@ def test_mode_off_by_default_and_restored() -> None:
     assert y.item() == 2.0
 
 
-def test_value_names_the_op_without_a_mode() -> None:
-    with pytest.raises(cr.NumericError, match=r"^log\(-1\)"):
+def test_value_names_the_op_without_a_mode_and_the_line_with_it() -> None:
+    with pytest.raises(cr.NumericError, match=r"^log\(-1\): the input is outside"):
         cr.Value(-1.0).log()
+    with detect_anomaly(), pytest.raises(ZeroDivisionError) as info:
+        cr.Value(1.0) / cr.Value(0.0)  # the scalar culprit
+    assert "div(1, 0): division by zero (at test_anomaly_and_function.py:" in str(info.value)
+    assert "# the scalar culprit" in str(info.value)
 
 
 class LegendrePolynomial3(Function):

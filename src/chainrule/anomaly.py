@@ -1,7 +1,8 @@
 """Anomaly mode: the first NaN or ∞ named by its op and by the line of user code that made it.
 
 ``Value`` needs no mode for this: a scalar op that leaves the real numbers raises at once, in
-the forward pass, with the op's name (``errors.numeric_error``). Arrays carry NaN and ∞ silently
+the forward pass, with the op's name (``errors.numeric_error``; inside the mode the message
+also gets the user's line). Arrays carry NaN and ∞ silently
 instead (NumPy's and torch's convention), so for ``Tensor`` the same report is opt-in:
 
 >>> with chainrule.autograd.detect_anomaly():       # doctest: +SKIP

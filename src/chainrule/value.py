@@ -14,6 +14,7 @@ and backpropagated without the garbage collector taking over.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -269,7 +270,11 @@ def _numeric_error(op: Op, args: tuple[float, ...], exc: Exception) -> NumericEr
         reason = "the result overflows a float"
     else:
         reason = "the input is outside the op's domain"
-    return numeric_error(op.name, shown, reason)
+    # In anomaly mode the message also names the user's line (the mode is only ever on if its
+    # module was imported, so a plain run never loads it).
+    anomaly = sys.modules.get("chainrule.anomaly")
+    where = anomaly.user_line() if anomaly is not None and anomaly.is_anomaly_enabled() else ""
+    return numeric_error(op.name, shown, reason, where)
 
 
 _new = object.__new__
