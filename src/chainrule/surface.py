@@ -12,7 +12,7 @@ import builtins
 import importlib
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -20,12 +20,13 @@ from chainrule import ops
 from chainrule.errors import OperandError, ShapeError
 
 if TYPE_CHECKING:
+    from chainrule.ops import Op
     from chainrule.tensor import Tensor
 
 # The module, not the function chainrule.tensor that shadows its name on the package.
 _t : Any = importlib.import_module("chainrule.tensor")
 
-__all__ = ["TorchSurface", "as_dtype"]
+__all__ = ["MaxMin", "TorchSurface", "as_dtype"]
 
 
 def _shape_args(shape: Sequence[Any]) -> tuple[int, ...]:
@@ -328,7 +329,89 @@ class TorchSurface:
     def all(self: Any, dim: builtins.int | None = None) -> Tensor:
         return _t._constant(np.asarray(np.all(self.data, axis=dim)))
 
+    # ------------------------------------------------------------------ comparisons, extremes
+
+
+    # Comparisons give boolean tensors (as torch): constants, with no gradient.
+    def __gt__(self: Any, other: Any) -> Tensor:
+        return _compare(np.greater, self, other)
+
+    def __ge__(self: Any, other: Any) -> Tensor:
+        return _compare(np.greater_equal, self, other)
+
+    def __lt__(self: Any, other: Any) -> Tensor:
+        return _compare(np.less, self, other)
+
+    def __le__(self: Any, other: Any) -> Tensor:
+        return _compare(np.less_equal, self, other)
+
+    # Elementwise like torch. The backward pass keys its dicts by node: they hash by identity
+    # and dicts find a key by identity before ever calling __eq__, so this is safe there.
+    def __eq__(self: Any, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.equal, self, other)
+
+    def __ne__(self: Any, other: Any) -> Tensor:  # type: ignore[override]
+        return _compare(np.not_equal, self, other)
+
+    def __invert__(self: Any) -> Tensor:
+        if self.data.dtype != np.bool_:
+            raise OperandError(f"~: only boolean tensors can be inverted, got {self.dtype}")
+        return _t._constant(~self.data)
+
+    def __and__(self: Any, other: Any) -> Tensor:
+        return _compare(np.logical_and, self, other)
+
+    def __or__(self: Any, other: Any) -> Tensor:
+        return _compare(np.logical_or, self, other)
+
+    def __xor__(self: Any, other: Any) -> Tensor:
+        return _compare(np.logical_xor, self, other)
+
+
+    def max(self: Any, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+            keepdims: builtins.bool | None = None) -> Any:
+        """The largest element; with ``dim`` (torch) the pair ``(values, indices)`` along that
+        axis, with ``axis`` (NumPy) only the values. ∂ goes to the maximal element."""
+        return _extreme(self, ops.MAX, dim, keepdim, axis, keepdims, "max")
+
+    def min(self: Any, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
+            keepdims: builtins.bool | None = None) -> Any:
+        """The smallest element, −max(−x); with ``dim`` the pair ``(values, indices)``."""
+        return _extreme(self, ops.MAX, dim, keepdim, axis, keepdims, "min")
+
+    def argmax(self: Any, dim: builtins.int | None = None,
+               keepdim: builtins.bool = False) -> Tensor:
+        return _arg(self, np.argmax, dim, keepdim, "argmax")
+
+    def argmin(self: Any, dim: builtins.int | None = None,
+               keepdim: builtins.bool = False) -> Tensor:
+        return _arg(self, np.argmin, dim, keepdim, "argmin")
+
     # ------------------------------------------------------------------ in place
+
+
+    # x += y and friends modify x in place, as in torch (so `p -= lr * p.grad` under no_grad
+    # updates the parameter the optimizer and the model hold, not a new tensor).
+    def __iadd__(self: Any, other: Any) -> Tensor:
+        from chainrule.inplace import inplace
+
+        return inplace(self, ops.ADD, other, "add_")
+
+    def __isub__(self: Any, other: Any) -> Tensor:
+        from chainrule.inplace import inplace
+
+        return inplace(self, ops.SUB, other, "sub_")
+
+    def __imul__(self: Any, other: Any) -> Tensor:
+        from chainrule.inplace import inplace
+
+        return inplace(self, ops.MUL, other, "mul_")
+
+    def __itruediv__(self: Any, other: Any) -> Tensor:
+        from chainrule.inplace import inplace
+
+        return inplace(self, ops.DIV, other, "div_")
+
 
     def add_(self: Any, other: Any, alpha: builtins.float = 1.0) -> Tensor:
         from chainrule.inplace import inplace
@@ -377,6 +460,63 @@ class TorchSurface:
         from chainrule.factories import generator
 
         return self.copy_(generator().uniform(a, b, self.shape))
+
+
+
+def _compare(fn: Any, a: Tensor, other: Any) -> Tensor:
+    b = other.data if isinstance(other, _t.Tensor) else other
+    try:
+        return _t._constant(np.asarray(fn(a.data, b)))
+    except ValueError:
+        shape = getattr(b, "shape", ())
+        raise ShapeError(f"compare: shapes {a.shape} and {shape} cannot be broadcast together"
+                         ) from None
+
+
+class MaxMin(NamedTuple):
+    """``(values, indices)`` along a dimension, as torch's ``max(dim)``/``min(dim)``."""
+
+    values: Tensor
+    indices: Tensor
+
+
+def _extreme(t: Tensor, op: Op, dim: Any, keepdim: bool, axis: Any, keepdims: bool | None,
+             name: str) -> Any:
+    if dim is not None and axis is not None:
+        raise OperandError(f"{name}: give dim (torch) or axis (NumPy), not both")
+    if t.data.size == 0:
+        raise ShapeError(f"{name}: the tensor is empty, so it has no {name}imum")
+    keep = bool(keepdim if keepdims is None else keepdims)
+    source = t if name == "max" else -t
+    if dim is None:
+        values = _t._reduce(op, source, axis, keep)
+        return values if name == "max" else -values
+    if isinstance(dim, _t.Tensor):  # torch.max(a, b): the elementwise maximum
+        return t.maximum(dim) if name == "max" else t.minimum(dim)
+    # Values picked at the indices (a getitem node), so the gradient goes to the element at the
+    # returned index even among ties, as torch's max(dim) does.
+    if t.ndim == 0:  # one number: it is its own maximum, at index 0
+        return MaxMin(t * 1.0, _t._constant(np.asarray(0, dtype=np.int64)))
+    indices = _arg(t, np.argmax if name == "max" else np.argmin, dim, True, name)
+    source = t
+    axis = _t._one_axis(dim, t.ndim, name)
+    grids = np.indices(indices.shape, sparse=True)
+    values = source[tuple(indices.data if i == axis else g for i, g in enumerate(grids))]
+    if not keep:
+        values = values.reshape(tuple(n for i, n in enumerate(values.shape) if i != axis))
+        indices = _t._constant(indices.data.reshape(values.shape))
+    return MaxMin(values, indices)
+
+
+def _arg(t: Tensor, fn: Any, dim: int | None, keepdim: bool, name: str) -> Tensor:
+    if t.data.size == 0:
+        raise ShapeError(f"{name}: the tensor is empty")
+    if dim is None:
+        return _t._constant(np.asarray(fn(t.data)))
+    axis = _t._one_axis(dim, t.ndim, name)
+    if t.ndim == 0:
+        return _t._constant(np.asarray(0, dtype=np.int64))
+    return _t._constant(np.asarray(fn(t.data, axis=axis, keepdims=keepdim)))
 
 
 def _bound(x: Any) -> builtins.float | None:

@@ -9,7 +9,7 @@ error names the op and both shapes.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -179,28 +179,6 @@ class Tensor(CircuitDisplay, TorchSurface):
     def __neg__(self) -> Tensor:
         return _apply(ops.NEG, self)
 
-    # x += y and friends modify x in place, as in torch (so `p -= lr * p.grad` under no_grad
-    # updates the parameter the optimizer and the model hold, not a new tensor).
-    def __iadd__(self, other: Any) -> Tensor:
-        from chainrule.inplace import inplace
-
-        return inplace(self, ops.ADD, other, "add_")
-
-    def __isub__(self, other: Any) -> Tensor:
-        from chainrule.inplace import inplace
-
-        return inplace(self, ops.SUB, other, "sub_")
-
-    def __imul__(self, other: Any) -> Tensor:
-        from chainrule.inplace import inplace
-
-        return inplace(self, ops.MUL, other, "mul_")
-
-    def __itruediv__(self, other: Any) -> Tensor:
-        from chainrule.inplace import inplace
-
-        return inplace(self, ops.DIV, other, "div_")
-
     def __pos__(self) -> Tensor:
         return self
 
@@ -212,41 +190,6 @@ class Tensor(CircuitDisplay, TorchSurface):
 
     def __rmatmul__(self, other: Any) -> Tensor:
         return matmul(_lift(other, self, "matmul"), self)
-
-    # Comparisons give boolean tensors (as torch): constants, with no gradient.
-    def __gt__(self, other: Any) -> Tensor:
-        return _compare(np.greater, self, other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return _compare(np.greater_equal, self, other)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return _compare(np.less, self, other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return _compare(np.less_equal, self, other)
-
-    # Elementwise like torch. The backward pass keys its dicts by node: they hash by identity
-    # and dicts find a key by identity before ever calling __eq__, so this is safe there.
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.equal, self, other)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _compare(np.not_equal, self, other)
-
-    def __invert__(self) -> Tensor:
-        if self.data.dtype != np.bool_:
-            raise OperandError(f"~: only boolean tensors can be inverted, got {self.dtype}")
-        return _constant(~self.data)
-
-    def __and__(self, other: Any) -> Tensor:
-        return _compare(np.logical_and, self, other)
-
-    def __or__(self, other: Any) -> Tensor:
-        return _compare(np.logical_or, self, other)
-
-    def __xor__(self, other: Any) -> Tensor:
-        return _compare(np.logical_xor, self, other)
 
     __hash__ = object.__hash__
 
@@ -287,23 +230,6 @@ class Tensor(CircuitDisplay, TorchSurface):
     def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
              keepdim: bool | None = None) -> Tensor:
         return _reduce(ops.MEAN, self, _either(axis, dim), _either(keepdims, keepdim))
-
-    def max(self, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,
-            keepdims: bool | None = None) -> Any:
-        """The largest element; with ``dim`` (torch) the pair ``(values, indices)`` along that
-        axis, with ``axis`` (NumPy) only the values. ∂ goes to the maximal element."""
-        return _extreme(self, ops.MAX, dim, keepdim, axis, keepdims, "max")
-
-    def min(self, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,
-            keepdims: bool | None = None) -> Any:
-        """The smallest element, −max(−x); with ``dim`` the pair ``(values, indices)``."""
-        return _extreme(self, ops.MAX, dim, keepdim, axis, keepdims, "min")
-
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return _arg(self, np.argmax, dim, keepdim, "argmax")
-
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return _arg(self, np.argmin, dim, keepdim, "argmin")
 
     def logsumexp(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
                   keepdim: bool | None = None) -> Tensor:
@@ -658,62 +584,6 @@ def _one_axis(axis: int, ndim: int, opname: str) -> int:
     axes = _normalize_axis(axis, max(ndim, 1), opname)
     assert axes is not None
     return axes[0]
-
-
-def _compare(fn: Any, a: Tensor, other: Any) -> Tensor:
-    b = other.data if isinstance(other, Tensor) else other
-    try:
-        return _constant(np.asarray(fn(a.data, b)))
-    except ValueError:
-        shape = getattr(b, "shape", ())
-        raise ShapeError(f"compare: shapes {a.shape} and {shape} cannot be broadcast together"
-                         ) from None
-
-
-class MaxMin(NamedTuple):
-    """``(values, indices)`` along a dimension, as torch's ``max(dim)``/``min(dim)``."""
-
-    values: Tensor
-    indices: Tensor
-
-
-def _extreme(t: Tensor, op: Op, dim: Any, keepdim: bool, axis: Axis, keepdims: bool | None,
-             name: str) -> Any:
-    if dim is not None and axis is not None:
-        raise OperandError(f"{name}: give dim (torch) or axis (NumPy), not both")
-    if t.data.size == 0:
-        raise ShapeError(f"{name}: the tensor is empty, so it has no {name}imum")
-    keep = bool(keepdim if keepdims is None else keepdims)
-    source = t if name == "max" else -t
-    if dim is None:
-        values = _reduce(op, source, axis, keep)
-        return values if name == "max" else -values
-    if isinstance(dim, Tensor):  # torch.max(a, b): the elementwise maximum
-        return t.maximum(dim) if name == "max" else t.minimum(dim)
-    # Values picked at the indices (a getitem node), so the gradient goes to the element at the
-    # returned index even among ties, as torch's max(dim) does.
-    if t.ndim == 0:  # one number: it is its own maximum, at index 0
-        return MaxMin(t * 1.0, _constant(np.asarray(0, dtype=np.int64)))
-    indices = _arg(t, np.argmax if name == "max" else np.argmin, dim, True, name)
-    source = t
-    axis = _one_axis(dim, t.ndim, name)
-    grids = np.indices(indices.shape, sparse=True)
-    values = source[tuple(indices.data if i == axis else g for i, g in enumerate(grids))]
-    if not keep:
-        values = values.reshape(tuple(n for i, n in enumerate(values.shape) if i != axis))
-        indices = _constant(indices.data.reshape(values.shape))
-    return MaxMin(values, indices)
-
-
-def _arg(t: Tensor, fn: Any, dim: int | None, keepdim: bool, name: str) -> Tensor:
-    if t.data.size == 0:
-        raise ShapeError(f"{name}: the tensor is empty")
-    if dim is None:
-        return _constant(np.asarray(fn(t.data)))
-    axis = _one_axis(dim, t.ndim, name)
-    if t.ndim == 0:
-        return _constant(np.asarray(0, dtype=np.int64))
-    return _constant(np.asarray(fn(t.data, axis=axis, keepdims=keepdim)))
 
 
 def _checked_index(t: Tensor, index: Any, opname: str) -> Any:
