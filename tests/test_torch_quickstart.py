@@ -149,9 +149,12 @@ def test_quickstart_page_gives_torch_results(page: Any) -> None:
 
 
 # ---------------------------------------------------------------- micrograd's test suite
+# micrograd checks its Value against torch; here the torch side also runs on chainrule's
+# Tensor (torch.Tensor(list), .double(), setting .requires_grad, scalar arithmetic).
 
 
-def test_micrograd_sanity_check() -> None:
+@pytest.mark.parametrize("torch", [real_torch, chainrule], ids=["torch", "chainrule-as-torch"])
+def test_micrograd_sanity_check(torch: ModuleType) -> None:
     x = Value(-4.0)
     z = 2 * x + 2 + x
     q = z.relu() + z * x
@@ -160,7 +163,7 @@ def test_micrograd_sanity_check() -> None:
     y.backward()
     xmg, ymg = x, y
 
-    x = real_torch.Tensor([-4.0]).double()
+    x = torch.Tensor([-4.0]).double()
     x.requires_grad = True
     z = 2 * x + 2 + x
     q = z.relu() + z * x
@@ -172,7 +175,8 @@ def test_micrograd_sanity_check() -> None:
     assert xmg.grad == xpt.grad.item()
 
 
-def test_micrograd_more_ops() -> None:
+@pytest.mark.parametrize("torch", [real_torch, chainrule], ids=["torch", "chainrule-as-torch"])
+def test_micrograd_more_ops(torch: ModuleType) -> None:
     a = Value(-4.0)
     b = Value(2.0)
     c = a + b
@@ -188,8 +192,8 @@ def test_micrograd_more_ops() -> None:
     g.backward()
     amg, bmg, gmg = a, b, g
 
-    a = real_torch.Tensor([-4.0]).double()
-    b = real_torch.Tensor([2.0]).double()
+    a = torch.Tensor([-4.0]).double()
+    b = torch.Tensor([2.0]).double()
     a.requires_grad = True
     b.requires_grad = True
     c = a + b

@@ -220,6 +220,50 @@ def two_layer_net_tensors(torch: ModuleType) -> list[float]:
     return losses
 
 
+def two_layer_net_autograd(torch: ModuleType, custom_relu: bool = False) -> list[float]:
+    """The two-layer net with autograd, and with the tutorial's custom MyReLU Function. (The
+    tutorial clears gradients with ``w1.grad.zero_()``; chainrule's ``.grad`` is a NumPy array,
+    so this port writes torch's other idiom, ``w1.grad = None``.)"""
+
+    class MyReLU(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, input: Any) -> Any:  # noqa: A002
+            ctx.save_for_backward(input)
+            return input.clamp(min=0)
+
+        @staticmethod
+        def backward(ctx: Any, grad_output: Any) -> Any:
+            (input,) = ctx.saved_tensors  # noqa: A001
+            grad_input = grad_output.clone()
+            grad_input[input < 0] = 0
+            return grad_input
+
+    rng = np.random.default_rng(3)
+    n, d_in, h, d_out = 16, 20, 12, 3
+    dtype = torch.float64
+    device = torch.device("cpu")
+    x = torch.tensor(rng.standard_normal((n, d_in)), device=device, dtype=dtype)
+    y = torch.tensor(rng.standard_normal((n, d_out)), device=device, dtype=dtype)
+    w1 = torch.tensor(rng.standard_normal((d_in, h)), device=device, dtype=dtype,
+                      requires_grad=True)
+    w2 = torch.tensor(rng.standard_normal((h, d_out)), device=device, dtype=dtype,
+                      requires_grad=True)
+    learning_rate = 1e-4
+    losses = []
+    for _ in range(100):
+        relu = MyReLU.apply if custom_relu else (lambda t: t.clamp(min=0))
+        y_pred = relu(x.mm(w1)).mm(w2)
+        loss = (y_pred - y).pow(2).sum()
+        losses.append(loss.item())
+        loss.backward()
+        with torch.no_grad():
+            w1 -= learning_rate * w1.grad
+            w2 -= learning_rate * w2.grad
+            w1.grad = None
+            w2.grad = None
+    return losses
+
+
 def two_layer_net_nn_adam(torch: ModuleType) -> list[float]:
     rng = np.random.default_rng(2)
     n, d_in, h, d_out = 16, 20, 12, 3
@@ -260,6 +304,9 @@ PROGRAMS = {
     "polynomial_module": (polynomial_module, 1e-9, 1e-12),
     "dynamic_net": (lambda torch: polynomial_module(torch, dynamic=True), 1e-5, 1e-9),
     "two_layer_net_tensors": (two_layer_net_tensors, 1e-12, 1e-12),
+    "two_layer_net_autograd": (two_layer_net_autograd, 1e-12, 1e-12),
+    "two_layer_net_custom_function": (lambda torch: two_layer_net_autograd(torch, True), 1e-12,
+                                      1e-12),
     "two_layer_net_nn_adam": (two_layer_net_nn_adam, 1e-9, 1e-12),
 }
 # RMSprop near the optimum (lr 1e-3, weights oscillating through 0) amplifies a last-bit
