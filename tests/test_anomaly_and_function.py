@@ -51,6 +51,14 @@ def test_backward_anomaly_names_the_op_and_its_forward_line() -> None:
     assert "sqrt" in message and "y = x.sqrt()  # finite forward" in message
 
 
+def test_grad_checks_edges_in_anomaly_mode_too() -> None:
+    x = cr.tensor([0.0, 1.0], requires_grad=True)
+    with detect_anomaly():
+        y = (x.sqrt() * 2.0).sum()
+        with pytest.raises(AnomalyError, match="sqrt"):
+            cr.grad(y, x)
+
+
 def test_mode_off_by_default_and_restored() -> None:
     assert not cr.autograd.is_anomaly_enabled()
     with detect_anomaly():

@@ -212,3 +212,18 @@ def test_micrograd_more_ops(torch: ModuleType) -> None:
     assert abs(gmg.data - gpt.data.item()) < tol
     assert abs(amg.grad - apt.grad.item()) < tol
     assert abs(bmg.grad - bpt.grad.item()) < tol
+
+
+def test_save_and_load_page(tmp_path: Any) -> None:
+    torch = chainrule
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    torch.save(model.state_dict(), tmp_path / "model.pth")
+    fresh = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    fresh.load_state_dict(torch.load(tmp_path / "model.pth", weights_only=True))
+    x = torch.randn(5, 4)
+    np.testing.assert_array_equal(fresh(x).numpy(), model(x).numpy())
+    assert sorted(torch.load(tmp_path / "model.pth")) == sorted(model.state_dict())
+    with pytest.raises(chainrule.OperandError, match="dict of named tensors"):
+        torch.save(model, tmp_path / "whole.pth")
+    with pytest.raises(chainrule.OperandError, match="'nested'"):
+        torch.save({"nested": {"a": 1}}, tmp_path / "nested.pth")

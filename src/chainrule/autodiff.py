@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import GraphError, OperandError
-from chainrule.graph import backward_pass
-from chainrule.tensor import _CLOCK, Tensor, _seed
+from chainrule.graph import backward_pass, listen
+from chainrule.tensor import _CLOCK, Tensor, _seed, anomaly_mode
 from chainrule.value import Value, _to_float
 
 __all__ = ["grad"]
@@ -78,7 +78,13 @@ def grad(
                 grad_output * np.ones((), dtype=array_seed.dtype)
         else:
             seed = Tensor(array_seed) if create_graph else array_seed
-        grads = backward_pass(output, seed, create_graph=create_graph)
+        if anomaly_mode():  # every edge is checked
+            from chainrule.anomaly import check_event
+
+            with listen(check_event):
+                grads = backward_pass(output, seed, create_graph=create_graph)
+        else:
+            grads = backward_pass(output, seed, create_graph=create_graph)
         return _unused(tuple(grads.get(x) for x in targets), allow_unused, _as_tensor, targets)
     raise OperandError(f"grad: output must be a Value or a Tensor, got {type(output).__name__}")
 

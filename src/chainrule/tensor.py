@@ -366,7 +366,7 @@ class Tensor(CircuitDisplay, TorchSurface):
             check_versions(self)
         seed = _seed(self, grad)
         # Left in the dict: the leaves' gradients and those of nodes with retain_grad().
-        if _node is not _plain_node:  # anomaly mode: every edge is checked
+        if anomaly_mode():  # every edge is checked
             from chainrule.anomaly import check_event
 
             with listen(check_event):
@@ -543,6 +543,11 @@ def _node(data: np.ndarray, op: Op, a: Tensor, b: Tensor | None, ctx: tuple[Any,
 
 
 _plain_node = _node  # anomaly mode swaps _node for a checking one while it is on
+
+
+def anomaly_mode() -> bool:
+    """Whether anomaly mode is on (its checking constructor is in place)."""
+    return _node is not _plain_node
 
 
 def _binary(op: Op, a: Tensor, other: Any) -> Tensor:

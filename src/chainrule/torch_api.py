@@ -46,7 +46,8 @@ __all__ = [
     "int64", "is_grad_enabled", "is_tensor", "linspace", "log1p", "log_softmax", "long",
     "manual_seed", "max", "mean", "min", "mm", "mps", "norm", "numel", "ones", "ones_like",
     "permute", "pow", "prod", "rand", "rand_like", "randint", "randn", "randn_like", "reshape",
-    "set_grad_enabled", "sin", "softmax", "softplus", "square", "squeeze", "stack", "std",
+    "load", "save", "set_grad_enabled", "sin", "softmax", "softplus", "square", "squeeze",
+    "stack", "std",
     "sum", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]
 
@@ -210,3 +211,28 @@ class enable_grad(set_grad_enabled):  # noqa: N801 - torch's name
 
     def __init__(self) -> None:
         super().__init__(True)
+
+
+def save(obj: Any, f: Any) -> None:
+    """``torch.save`` for what is saved in practice, a state dict (names → tensors or arrays),
+    written as a ``.npz`` archive: loading it can never run code, unlike a pickle."""
+    from chainrule.errors import OperandError
+    from chainrule.nn.checkpoint import atomic_savez
+
+    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
+        raise OperandError("save: chainrule saves a dict of named tensors or arrays, such as "
+                           "model.state_dict() or optimizer.state_dict()")
+    arrays = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in obj.items()}
+    odd = next((k for k, a in arrays.items() if a.dtype.kind == "O"), None)
+    if odd is not None:
+        raise OperandError(f"save: entry {odd!r} is not a tensor, an array or a number; save "
+                           "nested dicts as separate files")
+    atomic_savez(f, arrays)
+
+
+def load(f: Any, map_location: Any = None, weights_only: builtins.bool = True) -> dict[str, Any]:
+    """Read what ``save`` wrote: a dict of NumPy arrays, ready for ``load_state_dict``."""
+    if map_location is not None:
+        device(map_location)  # the CPU is the only place to load to
+    with np.load(f, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
