@@ -267,3 +267,36 @@ def test_module_functions_on_plain_numbers_and_arrays() -> None:
     assert cr.maximum(2.0, 3.0) == 3.0
     assert isinstance(cr.log(cr.Value(2.0)), cr.Value)
     assert isinstance(cr.sqrt(cr.tensor([4.0])), cr.Tensor)
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (2, 0)])
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_op_on_0d_and_empty_tensors(name: str, shape: tuple[int, ...]) -> None:
+    _, fn = UNARY[name]
+    x = _tensor(np.full(shape, 0.7))
+    out = fn(x)
+    assert type(out.data) is np.ndarray and out.shape == shape
+    assert cr.gradcheck(fn, [x])
+
+
+@pytest.mark.parametrize(("shape_a", "shape_b"), [((), ()), ((), (3,)), ((0,), ()), ((2, 0), (0,))])
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_op_on_0d_and_empty_tensors(name: str, shape_a: tuple[int, ...],
+                                           shape_b: tuple[int, ...]) -> None:
+    _, _, fn = BINARY[name]
+    a, b = _tensor(np.full(shape_a, 0.3)), _tensor(np.full(shape_b, 0.6))
+    out = fn(a, b)
+    assert type(out.data) is np.ndarray and out.shape == np.broadcast_shapes(shape_a, shape_b)
+    assert cr.gradcheck(fn, [a, b])
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "logsumexp", "prod", "softmax",
+                                "log_softmax"])
+@pytest.mark.parametrize("axis", [None, 0, -1])
+def test_reductions_and_softmax_of_a_0d_tensor(op: str, axis: int | None) -> None:
+    x = _tensor(np.array(0.4))
+    fn = (lambda t: getattr(t, op)(axis if axis is not None else -1)) if "softmax" in op \
+        else (lambda t: getattr(t, op)(axis=axis) if op != "prod" else t.prod(axis))
+    out = fn(x)
+    assert out.shape == ()
+    assert cr.gradcheck(fn, [x])
