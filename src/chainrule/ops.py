@@ -734,6 +734,8 @@ def _prod_vjp(g: Any, out: Any, a: Any, axis: Any, keepdims: bool) -> tuple[Any,
 def _others_product(x: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
     # Move the reduced axes last and flatten them; then the product of the others is the
     # product of everything before (exclusive cumprod) times everything after.
+    if x.size == 0:
+        return np.zeros_like(x)
     axes = tuple(range(x.ndim)) if axis is None else axis
     rest = tuple(i for i in range(x.ndim) if i not in axes)
     moved = np.transpose(x, rest + axes)
