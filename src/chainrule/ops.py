@@ -716,7 +716,11 @@ def _where_array(a: np.ndarray, b: np.ndarray, cond: np.ndarray) -> np.ndarray:
 
 def _where_vjp(g: Any, out: Any, a: Any, b: Any, cond: np.ndarray) -> tuple[Any, ...]:
     """∂where(c, a, b)/∂a = [c], ∂/∂b = [not c]."""
-    return g * cond, g * ~cond
+    if is_node(g):
+        return g * cond, g * ~cond
+    # Selected, not multiplied: an infinite gradient on the other branch stays out (∞·0 = NaN).
+    zero = np.zeros((), dtype=g.dtype)
+    return np.where(cond, g, zero), np.where(cond, zero, g)
 
 
 def _prod_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
