@@ -28,7 +28,8 @@ _DEFAULT = np.dtype(np.float64)
 
 
 class _Random:
-    generator = np.random.default_rng()
+    # Made on first use: NumPy's random module is not loaded by `import chainrule`.
+    generator: np.random.Generator | None = None
 
 
 def manual_seed(seed: int) -> np.random.Generator:
@@ -39,6 +40,8 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def generator() -> np.random.Generator:
     """The generator behind every random factory and default initialisation."""
+    if _Random.generator is None:
+        _Random.generator = np.random.default_rng()
     return _Random.generator
 
 
