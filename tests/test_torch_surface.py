@@ -370,3 +370,16 @@ def test_load_state_dict_strict() -> None:
         model.load_state_dict({"weight": np.ones((1, 2))})
     model.load_state_dict({"weight": cr.zeros(1, 2), "bias": cr.ones(1)})
     assert model.bias is not None and model.bias.tolist() == [1.0]
+
+
+def test_accuracy_idiom_and_inference_mode() -> None:
+    logits = cr.tensor([[0.1, 2.0, -1.0], [3.0, 0.0, 0.5], [0.0, 0.1, 0.2]])
+    y = cr.tensor(np.array([1, 0, 0]))
+    with cr.inference_mode():
+        correct = (logits.argmax(1) == y).type(cr.float).sum().item()
+    assert correct == 2.0
+
+
+def test_tensor_constructor_refuses_a_shape() -> None:
+    with pytest.raises(cr.OperandError, match="chainrule.zeros"):
+        cr.Tensor(2, 3)

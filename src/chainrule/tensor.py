@@ -62,6 +62,12 @@ class Tensor(CircuitDisplay, TorchSurface):
     def __init__(
         self, data: Any, requires_grad: bool = False, dtype: Any = None, label: str = ""
     ) -> None:
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            # torch.Tensor(2, 3) makes a 2×3 tensor; here the 3 would silently mean True.
+            raise OperandError(
+                f"Tensor(data, requires_grad): requires_grad must be True or False, got "
+                f"{requires_grad!r}; for a tensor of a given shape use chainrule.zeros(*shape)"
+            )
         self.data = _to_array(data, dtype)
         if requires_grad and self.data.dtype.kind != "f":
             raise OperandError(
