@@ -122,6 +122,8 @@ def test_facts_and_conversions() -> None:
     assert x.tolist() == DATA.tolist()
     assert x.float().dtype == cr.float32 == cr.float and x.double().dtype == cr.float64
     assert cr.tensor([1.5, 2.5]).long().tolist() == [1, 2]
+    rounded = cr.tensor([1.5, 2.5], requires_grad=True).long()
+    assert rounded.dtype == cr.int64 and not rounded.requires_grad
     assert x.to(cr.float32).dtype == np.float32 and x.to("cpu") is x
     assert cr.is_tensor(x) and not cr.is_tensor(DATA)
     y = x.clone()

@@ -114,9 +114,8 @@ class TorchSurface:
         target = as_dtype(dtype)
         if target == self.data.dtype:
             return self
-        if self.requires_grad and target.kind != "f":
-            raise OperandError(f"to: a tensor that requires grad cannot become {target} (only "
-                               "floating-point tensors have gradients); .detach() it first")
+        if target.kind != "f":  # integers and booleans carry no gradient (as torch)
+            return _t._constant(self.data.astype(target))
         return _t._apply(ops.CAST, self, None, (target,))
 
     def float(self: Any) -> Tensor:
