@@ -385,3 +385,9 @@ def test_accuracy_idiom_and_inference_mode() -> None:
 def test_tensor_constructor_refuses_a_shape() -> None:
     with pytest.raises(cr.OperandError, match="chainrule.zeros"):
         cr.Tensor(2, 3)
+
+
+def test_view_with_a_dtype_is_refused() -> None:
+    with pytest.raises(cr.OperandError, match=r"\.to\(dtype\)"):
+        cr.ones(4).view(cr.float32)
+    assert cr.arange(6.0).view(np.int64(2), 3).shape == (2, 3)

@@ -150,8 +150,9 @@ class TorchSurface:
     def view(self: Any, *shape: Any) -> Tensor:
         """``reshape`` (torch's view shares memory; here the values may be a copy, the gradient
         is the same)."""
-        if len(shape) == 1 and not isinstance(shape[0], (tuple, list, int)):
-            return self.type(shape[0])  # view(dtype)
+        if len(shape) == 1 and not isinstance(shape[0], (tuple, list, builtins.int, np.integer)):
+            raise OperandError("view(dtype) reinterprets the bytes in torch, which chainrule "
+                               "does not do; use .to(dtype) to convert the values")
         return self.reshape(*shape)
 
     def view_as(self: Any, other: Tensor) -> Tensor:
