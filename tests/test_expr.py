@@ -330,3 +330,16 @@ def test_random_strings_raise_only_parse_error(text: str) -> None:
         e.build(dict.fromkeys(e.variables, 0.5))
     except EvaluationError:
         pass
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "dx"),
+    [("+x", 2.0, 1.0), ("3 - +x", 1.0, -1.0), ("2*+x", 4.0, 2.0), ("+(x*x)", 4.0, 4.0),
+     ("-+x", -2.0, -1.0), ("+-x", -2.0, -1.0)],
+)
+def test_unary_plus_is_the_identity(text: str, expected: float, dx: float) -> None:
+    e = parse(text)
+    out, leaves = e.build({"x": 2.0})
+    out.backward()
+    assert out.data == expected
+    assert leaves["x"].grad == dx

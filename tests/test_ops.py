@@ -13,10 +13,14 @@ from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
 from chainrule.ops import OPS
+from chainrule.tensor import _binary as tensor_binary
 from chainrule.tensor import matmul_t
+from chainrule.value import _binary as value_binary
 
 FLOATS = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
 POSITIVE = st.floats(0.2, 4.0, allow_nan=False, allow_infinity=False)
+PROBABILITY = st.floats(0.05, 0.95)
+UNIT = st.floats(0.0, 1.0)
 
 
 def _tensor(array: np.ndarray) -> cr.Tensor:
@@ -41,6 +45,11 @@ UNARY = {
     "sqrt": (POSITIVE, lambda t: t.sqrt()),
     "neg": (FLOATS, lambda t: -t),
     "pow_const": (POSITIVE, lambda t: t**2.5),
+    "sin": (FLOATS, lambda t: t.sin()),
+    "cos": (FLOATS, lambda t: t.cos()),
+    "log1p": (POSITIVE, lambda t: t.log1p()),
+    "softplus": (FLOATS, lambda t: t.softplus()),
+    "clamp": (FLOATS, lambda t: t.clamp(-1.0, 1.0)),
 }
 
 BINARY = {
@@ -51,7 +60,14 @@ BINARY = {
     "pow": (POSITIVE, FLOATS, lambda a, b: a**b),
     "maximum": (FLOATS, FLOATS, lambda a, b: a.maximum(b)),
     "minimum": (FLOATS, FLOATS, lambda a, b: a.minimum(b)),
+    "binary_cross_entropy": (PROBABILITY, UNIT, lambda a, b: _gate("binary_cross_entropy", a, b)),
 }
+
+
+def _gate(name: str, a: Any, b: Any) -> Any:
+    """The catalogue op ``name`` on two nodes of either engine."""
+    binary = tensor_binary if isinstance(a, cr.Tensor) else value_binary
+    return binary(OPS[name], a, b)
 
 
 def test_every_elementwise_op_is_covered() -> None:
@@ -73,6 +89,8 @@ def test_unary_tensor_op_matches_central_differences(name: str, data: st.DataObj
     array = data.draw(hnp.arrays(np.float64, shapes, elements=elements))
     if name in ("relu", "abs"):
         array = _away_from_kinks(array)
+    if name == "clamp":
+        array = np.where(np.abs(np.abs(array) - 1.0) < 1e-3, 0.5, array)
     assert cr.gradcheck(fn, [_tensor(array)])
 
 
@@ -102,6 +120,8 @@ def test_unary_value_op_matches_central_differences(name: str, data: st.DataObje
     x = data.draw(elements)
     if name in ("relu", "abs") and abs(x) < 1e-3:
         x = 0.5
+    if name == "clamp" and abs(abs(x) - 1.0) < 1e-3:
+        x = 0.5
     assert cr.gradcheck(fn, [cr.Value(x)])
 
 
@@ -118,6 +138,29 @@ def test_binary_value_op_matches_central_differences(name: str, data: st.DataObj
     if name == "minimum":
         fn = cr.minimum
     assert cr.gradcheck(fn, [cr.Value(a), cr.Value(b)])
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_where_prod_concat_and_cast(data: st.DataObject) -> None:
+    (shape_a, shape_b), _ = data.draw(pairs)
+    a = _tensor(data.draw(hnp.arrays(np.float64, shape_a, elements=FLOATS)))
+    b = _tensor(data.draw(hnp.arrays(np.float64, shape_b, elements=FLOATS)))
+    cond = data.draw(hnp.arrays(np.bool_, np.broadcast_shapes(shape_a, shape_b)))
+    assert cr.gradcheck(lambda x, y: cr.where(cond, x, y), [a, b])
+    x = _tensor(data.draw(hnp.arrays(np.float64, shapes, elements=FLOATS)))
+    x.data[0] = 0.0 if data.draw(st.booleans()) else x.data[0]  # a zero factor now and then
+    axis = data.draw(st.one_of(st.none(), st.integers(-x.ndim, x.ndim - 1)))
+    assert cr.gradcheck(lambda t: t.prod(axis), [x])
+    y = _tensor(data.draw(hnp.arrays(np.float64, x.shape, elements=FLOATS)))
+    dim = data.draw(st.integers(0, x.ndim - 1))
+    assert cr.gradcheck(lambda s, t: cr.cat([s, t * 2.0, s], dim), [x, y])
+    assert cr.gradcheck(lambda s, t: cr.stack([s, t], dim), [x, y])
+    single = x.float()
+    assert single.dtype == np.float32
+    (single * 3.0).sum().backward()
+    assert x.grad is not None and x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad, np.full(x.shape, 3.0))
 
 
 @settings(max_examples=25, deadline=None)
@@ -224,3 +267,36 @@ def test_module_functions_on_plain_numbers_and_arrays() -> None:
     assert cr.maximum(2.0, 3.0) == 3.0
     assert isinstance(cr.log(cr.Value(2.0)), cr.Value)
     assert isinstance(cr.sqrt(cr.tensor([4.0])), cr.Tensor)
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (2, 0)])
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_op_on_0d_and_empty_tensors(name: str, shape: tuple[int, ...]) -> None:
+    _, fn = UNARY[name]
+    x = _tensor(np.full(shape, 0.7))
+    out = fn(x)
+    assert type(out.data) is np.ndarray and out.shape == shape
+    assert cr.gradcheck(fn, [x])
+
+
+@pytest.mark.parametrize(("shape_a", "shape_b"), [((), ()), ((), (3,)), ((0,), ()), ((2, 0), (0,))])
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_op_on_0d_and_empty_tensors(name: str, shape_a: tuple[int, ...],
+                                           shape_b: tuple[int, ...]) -> None:
+    _, _, fn = BINARY[name]
+    a, b = _tensor(np.full(shape_a, 0.3)), _tensor(np.full(shape_b, 0.6))
+    out = fn(a, b)
+    assert type(out.data) is np.ndarray and out.shape == np.broadcast_shapes(shape_a, shape_b)
+    assert cr.gradcheck(fn, [a, b])
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "logsumexp", "prod", "softmax",
+                                "log_softmax"])
+@pytest.mark.parametrize("axis", [None, 0, -1])
+def test_reductions_and_softmax_of_a_0d_tensor(op: str, axis: int | None) -> None:
+    x = _tensor(np.array(0.4))
+    fn = (lambda t: getattr(t, op)(axis if axis is not None else -1)) if "softmax" in op \
+        else (lambda t: getattr(t, op)(axis=axis) if op != "prod" else t.prod(axis))
+    out = fn(x)
+    assert out.shape == ()
+    assert cr.gradcheck(fn, [x])

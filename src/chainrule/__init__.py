@@ -22,8 +22,10 @@ from chainrule.errors import (
 )
 from chainrule.functions import abs, exp, log, maximum, minimum, relu, sigmoid, sqrt, tanh
 from chainrule.gradcheck import gradcheck
-from chainrule.graph import BackwardEvent, listen, no_grad, toposort
+from chainrule.graph import BackwardEvent, grad_enabled, listen, no_grad, toposort
 from chainrule.tensor import Tensor, matmul, tensor
+from chainrule.torch_api import *  # noqa: F403 - torch's module-level names, listed there
+from chainrule.torch_api import __all__ as _torch_names
 from chainrule.value import Value
 
 __version__ = "0.1.0"
@@ -54,10 +56,12 @@ __all__ = [
     "tanh",
     "tensor",
     "toposort",
+    "grad_enabled",
+    *_torch_names,
 ]
 
-_LAZY_SUBMODULES = {
-    "nn", "optim", "data", "lab", "viz", "expr", "circuit", "ops", "graph", "torch"}
+_LAZY_SUBMODULES = {"nn", "optim", "data", "lab", "viz", "expr", "circuit", "ops", "graph",
+                    "autograd", "anomaly", "torch"}
 _LAZY_ATTRIBUTES = {"diagnose": "chainrule.lab.diagnosis"}
 
 

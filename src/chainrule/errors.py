@@ -28,6 +28,27 @@ class NumericError(ChainruleError, ArithmeticError):
     node: object | None = None
 
 
+class DivisionByZeroError(NumericError, ZeroDivisionError):
+    """A scalar division by zero: also a ``ZeroDivisionError``, as Python's own (and micrograd's)
+    division raises, so ``except ZeroDivisionError`` catches it."""
+
+
+class IndexOutOfRangeError(ShapeError, IndexError):
+    """An index outside a tensor's shape: also an ``IndexError``, which ends iteration and
+    unpacking (``for row in t``, ``a, b = t``) as it does for lists and torch tensors."""
+
+
+def numeric_error(opname: str, operands: str, reason: str, where: str = "") -> NumericError:
+    """The one wording for an op that left the real numbers: ``op(operands): reason``, plus the
+    line of user code that called the op when known (anomaly mode). Both engines use it."""
+    at = f" (at {where})" if where else ""
+    cls = DivisionByZeroError if reason == DIVISION_BY_ZERO else NumericError
+    return cls(f"{opname}({operands}): {reason}{at}")
+
+
+DIVISION_BY_ZERO = "division by zero"
+
+
 class GradcheckError(ChainruleError, AssertionError):
     """Analytic and numerical gradients disagree; the message names the input and element."""
 

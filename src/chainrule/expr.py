@@ -331,9 +331,9 @@ def _arity_text(func: str | None) -> str:
 def _emit(out: list[Instr], op: Instr) -> None:
     # A minus applied directly to a literal is a negative literal: `x**-2` then keeps a constant
     # exponent, and the picture shows the number -2 rather than a negate gate on 2.
+    if op.kind == "unary" and op.name == "+":
+        return  # unary plus is the identity: no gate at all
     if op.kind == "unary" and out and out[-1].kind == "num":
-        if op.name == "+":
-            return
         lit = out[-1]
         out[-1] = Instr("num", lit.name, op.pos, -lit.value, "-" + lit.text)
         return

@@ -36,7 +36,7 @@ def _scalar_output(out: Any, projection: dict[str, np.ndarray]) -> Any:
     if not isinstance(out, Tensor):
         raise OperandError(f"gradcheck: fn must return a Value or a Tensor, got "
                            f"{type(out).__name__}")
-    if out.size == 1:
+    if out.data.size == 1:
         return out.sum()
     if "v" not in projection:
         projection["v"] = np.random.default_rng(0).standard_normal(out.shape)

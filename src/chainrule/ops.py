@@ -44,6 +44,9 @@ class Op:
     takes_needs: bool = False
     # array returns (out, saved); saved rides at the end of the node's ctx into vjp.
     saves: bool = False
+    # Whether the gradient reads the values of the inputs or of the output (mul does, add does
+    # not): an input modified in place after use breaks only the gradients that read it.
+    reads_values: bool = True
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -102,6 +105,19 @@ def _log(x: Any) -> Any:
     return _call("log", x, np.log, _scalar_log)
 
 
+def _sigmoid(x: Any) -> Any:
+    return _call("sigmoid", x, _array_sigmoid, _scalar_sigmoid)
+
+
+def _max_const(x: Any, c: float) -> Any:
+    """max(x, c) elementwise, for a float, an array or an engine node."""
+    if isinstance(x, np.ndarray):
+        return np.maximum(x, c)
+    if is_node(x):
+        return x.maximum(c)
+    return x if x >= c else c
+
+
 def _sum_keep(x: Any, axis: Any) -> Any:
     if isinstance(x, np.ndarray):
         # ndarray.sum goes through a Python wrapper (numpy/_core/_methods.py) on every call.
@@ -146,6 +162,8 @@ def _array_sigmoid(x: np.ndarray) -> np.ndarray:
     # below the dtype's smallest normal number, as σ(x) is. Every step after the negation
     # works in place (at a small batch, allocations cost as much as arithmetic).
     limit = _EXP_LIMIT.get(x.dtype)
+    if x.ndim == 0:  # NumPy hands 0-d results back as scalars, which cannot be written into
+        return np.asarray(_scalar_sigmoid(float(x)), dtype=x.dtype if limit is not None else None)
     if limit is None:  # integers, long doubles: the plain formula
         with np.errstate(over="ignore"):
             return 1.0 / (1.0 + np.exp(-x))
@@ -298,11 +316,95 @@ def _sqrt_local(out: Any, a: Any) -> tuple[Any, ...]:
     return (0.5 / out,)
 
 
+def _sin_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂sin a/∂a = cos a."""
+    return (_call("cos", a, np.cos, math.cos),)
+
+
+def _cos_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂cos a/∂a = −sin a."""
+    return (-_call("sin", a, np.sin, math.sin),)
+
+
+def _log1p_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂ln(1 + a)/∂a = 1/(1 + a)."""
+    return (1.0 / (1.0 + a),)
+
+
+def _scalar_log1p(x: float) -> float:
+    return math.log1p(x)
+
+
+def _scalar_softplus(x: float) -> float:
+    # ln(1 + eˣ) = max(x, 0) + ln(1 + e^−|x|): e^−|x| ≤ 1 never overflows, and log1p keeps the
+    # tiny values of x ≪ 0 (ln(1 + 1e−20) is 1e−20, not the 0 that 1 + 1e−20 rounds to).
+    return (x if x > 0.0 else 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _array_softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)  # the same stable form, in C
+
+
+def _softplus_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂ln(1 + eᵃ)/∂a = σ(a)."""
+    return (_sigmoid(a),)
+
+
+# PyTorch's floor for a(1 − a) in the gradient below: 1e−12 as a float32 constant (9.99999996e−13).
+_BCE_EPS = float(np.float32(1e-12))
+_LOG_FLOOR = -100.0  # PyTorch's floor for each log of the cost
+
+
+def _clamped_log(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        with np.errstate(divide="ignore"):
+            return np.maximum(np.log(x), _LOG_FLOOR)
+    return math.log(x) if x > math.exp(_LOG_FLOOR) else _LOG_FLOOR
+
+
+def _scalar_bce(a: float, y: float) -> float:
+    return -(y * _clamped_log(a) + (1.0 - y) * _clamped_log(1.0 - a))
+
+
+def _array_bce(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    result: np.ndarray = -(y * _clamped_log(a) + (1.0 - y) * _clamped_log(1.0 - a))
+    return result
+
+
+def _bce_local(out: Any, a: Any, y: Any) -> tuple[Any, ...]:
+    """∂/∂a of −[y·max(ln a, −100) + (1−y)·max(ln(1−a), −100)] taken as PyTorch does:
+    (a − y)/max(a(1 − a), 10⁻¹²), finite at a = 0 and 1; ∂/∂y = max(ln(1−a), −100) −
+    max(ln a, −100)."""
+    da = (a - y) / _max_const(a * (1.0 - a), _BCE_EPS)
+    dy = _clamped_log(raw(1.0 - a)) - _clamped_log(raw(a))
+    return da, dy
+
+
+def _scalar_clamp(x: float, lo: float | None, hi: float | None) -> float:
+    if lo is not None and x < lo:
+        x = lo
+    if hi is not None and x > hi:
+        x = hi
+    return x
+
+
+def _array_clamp(x: np.ndarray, lo: float | None, hi: float | None) -> np.ndarray:
+    return np.clip(x, lo, hi)
+
+
+def _clamp_local(out: Any, a: Any, lo: float | None, hi: float | None) -> tuple[Any, ...]:
+    """∂clamp(a, lo, hi)/∂a = 1 where lo ≤ a ≤ hi (bounds included, as PyTorch), else 0."""
+    x = raw(a)
+    inside = (x >= (-math.inf if lo is None else lo)) & (x <= (math.inf if hi is None else hi))
+    return (_indicator(inside),)
+
+
 ADD = _register(Op("add", "add distributes: every input receives the upstream gradient unchanged",
-                   _add_local.__doc__ or "", 2, operator.add, np.add, _add_local, symbol="+"))
+                   _add_local.__doc__ or "", 2, operator.add, np.add, _add_local, symbol="+",
+                   reads_values=False))
 SUB = _register(Op("sub", "subtract passes the gradient to the first input and its negative "
                    "to the second", _sub_local.__doc__ or "", 2, operator.sub, np.subtract,
-                   _sub_local, symbol="−"))
+                   _sub_local, symbol="−", reads_values=False))
 MUL = _register(Op("mul", "multiply swaps its inputs: each input's gradient is the other input "
                    "times the upstream gradient", _mul_local.__doc__ or "", 2, operator.mul,
                    np.multiply, _mul_local, symbol="×"))
@@ -310,7 +412,7 @@ DIV = _register(Op("div", "divide scales the gradient by 1/b for the numerator a
                    "the denominator", _div_local.__doc__ or "", 2, _scalar_div, np.divide,
                    _div_local, symbol="÷"))
 NEG = _register(Op("neg", "negate flips the sign of the gradient", _neg_local.__doc__ or "", 1,
-                   operator.neg, np.negative, _neg_local, symbol="−"))
+                   operator.neg, np.negative, _neg_local, symbol="−", reads_values=False))
 POW = _register(Op("pow", "power: the base gets b·a^(b−1), the exponent gets a^b·log a, each "
                    "times the upstream gradient", _pow_local.__doc__ or "", 2, _scalar_pow,
                    np.power, _pow_local, symbol="^"))
@@ -339,6 +441,21 @@ ABS = _register(Op("abs", "abs passes the gradient times the sign of its input",
                    _abs_local.__doc__ or "", 1, _scalar_abs, np.abs, _abs_local))
 SQRT = _register(Op("sqrt", "sqrt scales the gradient by 1/(2√a)", _sqrt_local.__doc__ or "", 1,
                     math.sqrt, np.sqrt, _sqrt_local, symbol="√"))
+SIN = _register(Op("sin", "sin scales the gradient by cos a", _sin_local.__doc__ or "", 1,
+                   math.sin, np.sin, _sin_local))
+COS = _register(Op("cos", "cos scales the gradient by −sin a", _cos_local.__doc__ or "", 1,
+                   math.cos, np.cos, _cos_local))
+LOG1P = _register(Op("log1p", "log1p divides the gradient by 1 + a", _log1p_local.__doc__ or "",
+                     1, _scalar_log1p, np.log1p, _log1p_local))
+SOFTPLUS = _register(Op("softplus", "softplus scales the gradient by σ(a), a smooth relu's "
+                        "slope", _softplus_local.__doc__ or "", 1, _scalar_softplus,
+                        _array_softplus, _softplus_local))
+BCE = _register(Op("binary_cross_entropy", "binary cross-entropy sends the probability "
+                   "(a − y)/(a(1 − a)) times the upstream gradient", _bce_local.__doc__ or "", 2,
+                   _scalar_bce, _array_bce, _bce_local, symbol="BCE"))
+CLAMP = _register(Op("clamp", "clamp passes the gradient where the input is inside the bounds "
+                     "and blocks it outside", _clamp_local.__doc__ or "", 1, _scalar_clamp,
+                     _array_clamp, _clamp_local))
 
 
 # ---------------------------------------------------------------- tensor-only ops
@@ -384,8 +501,10 @@ def _reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tupl
 def _expand(g: Any, shape: tuple[int, ...], axis: tuple[int, ...] | None) -> Any:
     """Reshape a reduced gradient to keepdims form, then broadcast it to ``shape``."""
     g = g.reshape(_reduced_shape(shape, axis))
-    if not isinstance(g, np.ndarray):
+    if is_node(g):
         return g.broadcast_to(shape)
+    if type(g) is not np.ndarray:  # a 0-d result of NumPy arithmetic is a NumPy scalar
+        g = np.asarray(g)
     if math.prod(shape) <= _COPY_BELOW:
         # np.broadcast_to is Python-level and costs as much as a small batch's matmul; a small
         # gradient is cheaper copied out in C (same values; an array of its own).
@@ -408,6 +527,9 @@ def _sum_vjp(g: Any, out: Any, a: Any, axis: Any, keepdims: bool) -> tuple[Any, 
 
 
 def _mean_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    if a.size == 0:  # the mean of nothing is NaN (as in torch), without NumPy's warning
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return a.sum(axis=axis, keepdims=keepdims) / 0.0
     return a.mean(axis=axis, keepdims=keepdims)
 
 
@@ -418,7 +540,8 @@ def _count(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> int:
 def _mean_vjp(g: Any, out: Any, a: Any, axis: Any, keepdims: bool) -> tuple[Any, ...]:
     """∂mean(a)/∂a = 1/n for each of the n averaged elements."""
     shape = raw(a).shape
-    return (_expand(g, shape, axis) * (1.0 / _count(shape, axis)),)
+    n = _count(shape, axis)
+    return (_expand(g, shape, axis) * (1.0 / n if n else math.nan),)
 
 
 def _max_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
@@ -483,6 +606,9 @@ def _scatter_add_vjp(g: Any, out: Any, a: Any, index: Any, shape: Any) -> tuple[
 
 def _logsumexp_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
     # Subtracting the maximum keeps exp from overflowing (logits of ±1000 stay finite).
+    if a.size == 0:  # nothing to subtract: a sum of no terms is 0, its log −∞ (as torch)
+        with np.errstate(divide="ignore"):
+            return np.log(np.exp(a).sum(axis=axis, keepdims=keepdims))
     top = a.max(axis=axis, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
     out = np.log(np.exp(a - top).sum(axis=axis, keepdims=True)) + top
@@ -497,6 +623,8 @@ def _logsumexp_vjp(g: Any, out: Any, a: Any, axis: Any, keepdims: bool) -> tuple
 
 
 def _log_softmax_array(a: np.ndarray, axis: int) -> np.ndarray:
+    if a.size == 0:
+        return a.copy()
     top = np.maximum.reduce(a, axis=axis, keepdims=True)
     if np.logical_and.reduce(np.isfinite(top), axis=None):
         # Every row's maximum is finite (the usual case): the same arithmetic as logsumexp
@@ -517,6 +645,8 @@ def _log_softmax_vjp(g: Any, out: Any, a: Any, axis: int) -> tuple[Any, ...]:
 
 def _softmax_array(a: np.ndarray, axis: int) -> np.ndarray:
     # The ufuncs' reduce directly: ndarray.max/.sum go through a Python wrapper on every call.
+    if a.size == 0:
+        return a.copy()
     e = np.exp(a - np.maximum.reduce(a, axis=axis, keepdims=True))
     e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e
@@ -580,6 +710,80 @@ def _cross_entropy_vjp(
     return (p,)
 
 
+def _where_array(a: np.ndarray, b: np.ndarray, cond: np.ndarray) -> np.ndarray:
+    return np.where(cond, a, b)
+
+
+def _where_vjp(g: Any, out: Any, a: Any, b: Any, cond: np.ndarray) -> tuple[Any, ...]:
+    """∂where(c, a, b)/∂a = [c], ∂/∂b = [not c]."""
+    if is_node(g):
+        return g * cond, g * ~cond
+    # Selected, not multiplied: an infinite gradient on the other branch stays out (∞·0 = NaN).
+    zero = np.zeros((), dtype=g.dtype)
+    return np.where(cond, g, zero), np.where(cond, zero, g)
+
+
+def _prod_array(a: np.ndarray, axis: tuple[int, ...] | None, keepdims: bool) -> Any:
+    return a.prod(axis=axis, keepdims=keepdims)
+
+
+def _prod_vjp(g: Any, out: Any, a: Any, axis: Any, keepdims: bool) -> tuple[Any, ...]:
+    """∂Πa/∂aᵢ = Π_{j≠i} aⱼ (the product of the others; right even where some aⱼ are 0)."""
+    shape = raw(a).shape
+    if is_node(g):  # create_graph: out/aᵢ through engine ops (inputs without zeros)
+        return (_expand(g, shape, axis) * out.reshape(_reduced_shape(shape, axis)) / a,)
+    return (_expand(g, shape, axis) * _others_product(a, axis),)
+
+
+def _others_product(x: np.ndarray, axis: tuple[int, ...] | None) -> np.ndarray:
+    # Move the reduced axes last and flatten them; then the product of the others is the
+    # product of everything before (exclusive cumprod) times everything after.
+    if x.size == 0:
+        return np.zeros_like(x)
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    rest = tuple(i for i in range(x.ndim) if i not in axes)
+    moved = np.transpose(x, rest + axes)
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = (before * after).reshape(moved.shape)
+    return np.transpose(others, np.argsort(rest + axes))
+
+
+def _concat_array(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
+    return np.concatenate([a, b], axis=axis)
+
+
+def _concat_vjp(g: Any, out: Any, a: Any, b: Any, axis: int) -> tuple[Any, ...]:
+    """∂concat(a, b): each input gets its own slice of the gradient back."""
+    n = raw(a).shape[axis]
+    before = (slice(None),) * axis
+    return g[before + (slice(0, n),)], g[before + (slice(n, None),)]
+
+
+def _cast_array(a: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
+    return a.astype(dtype)
+
+
+def _cast_vjp(g: Any, out: Any, a: Any, dtype: Any) -> tuple[Any, ...]:
+    """∂cast(a)/∂a is the identity on values: the gradient is cast back to a's dtype."""
+    back = raw(a).dtype
+    return (g.astype(back) if isinstance(g, np.ndarray) else g.to(back),)
+
+
+CAST = _register(Op("cast", "a dtype conversion passes the gradient back in the input's dtype",
+                    _cast_vjp.__doc__ or "", 1, array=_cast_array, vjp=_cast_vjp,
+                    reads_values=False))
+WHERE = _register(Op("where", "where routes the gradient to the first input where the "
+                     "condition holds and to the second elsewhere", _where_vjp.__doc__ or "", 2,
+                     array=_where_array, vjp=_where_vjp, reads_values=False))
+PROD = _register(Op("prod", "product sends each factor the gradient times the product of the "
+                    "other factors", _prod_vjp.__doc__ or "", 1, array=_prod_array,
+                    vjp=_prod_vjp, symbol="Π"))
+CONCAT = _register(Op("concat", "concatenation hands each input its own slice of the gradient",
+                      _concat_vjp.__doc__ or "", 2, array=_concat_array, vjp=_concat_vjp,
+                      reads_values=False))
 MATMUL = _register(Op("matmul", "matmul: each operand's gradient is the upstream gradient "
                       "multiplied by the other operand, transposed", _matmul_vjp.__doc__ or "", 2,
                       array=np.matmul, vjp=_matmul_vjp, symbol="@",
@@ -590,25 +794,28 @@ MATMUL_T = _register(Op("matmul_t", "matmul by a transposed weight (a layer's x�
                         _matmul_t_vjp.__doc__ or "", 2, array=_matmul_t_array, vjp=_matmul_t_vjp,
                         symbol="@ᵀ", takes_needs=True))
 SUM = _register(Op("sum", "sum copies the gradient back to every summed element",
-                   _sum_vjp.__doc__ or "", 1, array=_sum_array, vjp=_sum_vjp, symbol="Σ"))
+                   _sum_vjp.__doc__ or "", 1, array=_sum_array, vjp=_sum_vjp, symbol="Σ",
+                   reads_values=False))
 MEAN = _register(Op("mean", "mean copies the gradient back, divided by the count",
-                    _mean_vjp.__doc__ or "", 1, array=_mean_array, vjp=_mean_vjp))
+                    _mean_vjp.__doc__ or "", 1, array=_mean_array, vjp=_mean_vjp,
+                    reads_values=False))
 MAX = _register(Op("max", "max routes the gradient to the largest element",
                    _max_vjp.__doc__ or "", 1, array=_max_array, vjp=_max_vjp))
 RESHAPE = _register(Op("reshape", "reshape passes the gradient back in the input's shape",
-                       _reshape_vjp.__doc__ or "", 1, array=np.reshape, vjp=_reshape_vjp))
+                       _reshape_vjp.__doc__ or "", 1, array=np.reshape, vjp=_reshape_vjp,
+                       reads_values=False))
 TRANSPOSE = _register(Op("transpose", "transpose passes the gradient back transposed",
                          _transpose_vjp.__doc__ or "", 1, array=_transpose_array,
-                         vjp=_transpose_vjp, symbol="ᵀ"))
+                         vjp=_transpose_vjp, symbol="ᵀ", reads_values=False))
 BROADCAST_TO = _register(Op("broadcast_to", "broadcasting copies a value; its gradients are "
                             "summed back", _broadcast_vjp.__doc__ or "", 1,
-                            array=_broadcast_array, vjp=_broadcast_vjp))
+                            array=_broadcast_array, vjp=_broadcast_vjp, reads_values=False))
 GETITEM = _register(Op("getitem", "indexing routes the gradient to the picked elements, adding "
                        "where an element is picked twice", _getitem_vjp.__doc__ or "", 1,
-                       array=_getitem_array, vjp=_getitem_vjp, symbol="[]"))
+                       array=_getitem_array, vjp=_getitem_vjp, symbol="[]", reads_values=False))
 SCATTER_ADD = _register(Op("scatter_add", "scatter-add gathers the gradient back from the "
                            "written positions", _scatter_add_vjp.__doc__ or "", 1,
-                           array=_scatter_add_array, vjp=_scatter_add_vjp))
+                           array=_scatter_add_array, vjp=_scatter_add_vjp, reads_values=False))
 LOGSUMEXP = _register(Op("logsumexp", "logsumexp sends each input the gradient times its "
                          "softmax weight", _logsumexp_vjp.__doc__ or "", 1,
                          array=_logsumexp_array, vjp=_logsumexp_vjp))

@@ -53,15 +53,29 @@ class Optimizer:
                 raise OptimizerError(f"parameter {i} does not require grad")
         if not (lr > 0 and math.isfinite(lr)):
             raise OptimizerError(f"learning rate must be positive, got {lr}")
-        self.lr = float(lr)
+        # torch's view of the settings: one group holding every parameter; a scheduler or user
+        # code that sets param_groups[0]["lr"] changes self.lr (a property over it).
+        self.param_groups: list[dict[str, Any]] = [{"params": self.params, "lr": float(lr)}]
         self.steps = 0
         # One state array per parameter and slot ("velocity", "m", "v"), allocated lazily.
         self.state: dict[str, list[np.ndarray | None]] = {}
 
-    def zero_grad(self) -> None:
-        """Forget accumulated gradients (backward adds into ``.grad``)."""
+    @property
+    def lr(self) -> float:
+        return float(self.param_groups[0]["lr"])
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.param_groups[0]["lr"] = float(value)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget accumulated gradients (backward adds into ``.grad``): ``None`` by default (as
+        torch), zero arrays with ``set_to_none=False``."""
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = np.zeros_like(p.grad)
 
     def step(self) -> None:
         raise NotImplementedError
@@ -123,8 +137,12 @@ class SGD(Optimizer):
         lr: float,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        nesterov: bool = False,
     ) -> None:
         super().__init__(params, lr)
+        if nesterov and not momentum:
+            raise OptimizerError("nesterov needs a momentum > 0")
+        self.nesterov = bool(nesterov)
         if not 0.0 <= momentum < 1.0:
             raise OptimizerError(f"momentum must be in [0, 1), got {momentum}")
         if weight_decay < 0.0:
@@ -153,7 +171,8 @@ class SGD(Optimizer):
                 else:
                     v *= self.momentum
                     v += g
-                g = v
+                # Nesterov looks ahead along the velocity: g + μ·v (torch's formulation).
+                g = g + self.momentum * v if self.nesterov else v
             p.data -= self.lr * g
         self.steps += 1
 
@@ -213,6 +232,62 @@ class Adam(Optimizer):
             p.data -= (self.lr / correction1) * (m / denom)
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter): p ← p·(1 − lr·λ) before the Adam
+    step, instead of λ·p added to the gradient; torch's default λ = 0.01."""
+
+    name = "adamw"
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01) -> None:
+        super().__init__(params, lr, betas, eps, 0.0)
+        if weight_decay < 0.0:
+            raise OptimizerError("weight_decay must be ≥ 0")
+        self.decoupled_decay = float(weight_decay)
+
+    def hyperparameters(self) -> dict[str, float]:
+        return {**super().hyperparameters(), "weight_decay": self.decoupled_decay}
+
+    def step(self) -> None:
+        if self.decoupled_decay:
+            for p in self.params:
+                if p.grad is not None:
+                    p.data *= 1.0 - self.lr * self.decoupled_decay
+        super().step()
+
+
+class RMSprop(Optimizer):
+    """RMSprop as torch's: s ← α·s + (1 − α)·g², p ← p − lr·g/(√s + ε)."""
+
+    name = "rmsprop"
+
+    def __init__(self, params: Iterable[Any], lr: float = 0.01, alpha: float = 0.99,
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr)
+        if not 0.0 <= alpha < 1.0:
+            raise OptimizerError(f"alpha must be in [0, 1), got {alpha}")
+        self.alpha, self.eps, self.weight_decay = float(alpha), float(eps), float(weight_decay)
+
+    def hyperparameters(self) -> dict[str, float]:
+        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps,
+                "weight_decay": self.weight_decay}
+
+    def _slots(self) -> tuple[str, ...]:
+        return ("square_avg",)
+
+    def step(self) -> None:
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
+            s = self._slot("square_avg", i, p.data)
+            s *= self.alpha
+            s += (1.0 - self.alpha) * g * g
+            p.data -= self.lr * (g / (s**0.5 + self.eps))  # grouped as torch rounds it
+        self.steps += 1
+
+
 def make_optimizer(name: str, params: Iterable[Any], **kwargs: Any) -> Optimizer:
     """Build an optimizer by name (``sgd`` or ``adam``); unknown names list the valid ones."""
     if name not in OPTIMIZERS:
@@ -220,3 +295,61 @@ def make_optimizer(name: str, params: Iterable[Any], **kwargs: Any) -> Optimizer
     if name == "sgd":
         return SGD(params, **kwargs)
     return Adam(params, **kwargs)
+
+
+class _Schedulers:
+    """``optim.lr_scheduler``: learning-rate schedules stepped once per epoch, as torch's."""
+
+    class _Scheduler:
+        def __init__(self, optimizer: Optimizer) -> None:
+            self.optimizer = optimizer
+            self.base_lr = optimizer.lr
+            self.last_epoch = 0
+
+        def step(self) -> None:
+            self.last_epoch += 1
+            self.optimizer.lr = self._lr(self.last_epoch)
+
+        def get_last_lr(self) -> list[float]:
+            return [self.optimizer.lr]
+
+        def _lr(self, epoch: int) -> float:
+            raise NotImplementedError
+
+    class StepLR(_Scheduler):
+        """lr·γ^⌊epoch/step_size⌋."""
+
+        def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
+            super().__init__(optimizer)
+            if step_size < 1:
+                raise OptimizerError(f"step_size must be ≥ 1, got {step_size}")
+            self.step_size, self.gamma = int(step_size), float(gamma)
+
+        def _lr(self, epoch: int) -> float:
+            return self.base_lr * self.gamma ** (epoch // self.step_size)
+
+    class ExponentialLR(_Scheduler):
+        """lr·γ^epoch."""
+
+        def __init__(self, optimizer: Optimizer, gamma: float) -> None:
+            super().__init__(optimizer)
+            self.gamma = float(gamma)
+
+        def _lr(self, epoch: int) -> float:
+            return self.base_lr * self.gamma**epoch
+
+    class CosineAnnealingLR(_Scheduler):
+        """η_min + (lr − η_min)·(1 + cos(π·epoch/T_max))/2."""
+
+        def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
+            super().__init__(optimizer)
+            if T_max < 1:
+                raise OptimizerError(f"T_max must be ≥ 1, got {T_max}")
+            self.T_max, self.eta_min = int(T_max), float(eta_min)
+
+        def _lr(self, epoch: int) -> float:
+            cosine = (1.0 + math.cos(math.pi * epoch / self.T_max)) / 2.0
+            return self.eta_min + (self.base_lr - self.eta_min) * cosine
+
+
+lr_scheduler = _Schedulers

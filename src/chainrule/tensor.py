@@ -8,16 +8,23 @@ error names the op and both shapes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from chainrule import ops
 from chainrule.display import CircuitDisplay
-from chainrule.errors import ConfigError, GraphError, OperandError, ShapeError
-from chainrule.graph import _GradMode, backward_pass
+from chainrule.errors import (
+    ConfigError,
+    GraphError,
+    IndexOutOfRangeError,
+    OperandError,
+    ShapeError,
+)
+from chainrule.graph import _GradMode, backward_pass, listen
 from chainrule.ops import NO_GRAD, Op
+from chainrule.surface import TorchSurface
 
 __all__ = ["Tensor", "tensor"]
 
@@ -26,10 +33,11 @@ _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-class Tensor(CircuitDisplay):
+class Tensor(CircuitDisplay, TorchSurface):
     """An n-dimensional array node: ``data`` (ndarray), ``grad`` (ndarray or None)."""
 
-    __slots__ = ("data", "grad", "requires_grad", "op", "_a", "_b", "ctx", "label", "_retain")
+    __slots__ = ("data", "grad", "requires_grad", "op", "_a", "_b", "ctx", "label", "_retain",
+                 "_version", "_made")
 
     _is_node = True
     _shaped = True
@@ -45,10 +53,21 @@ class Tensor(CircuitDisplay):
     ctx: tuple[Any, ...]
     label: str
     _retain: bool
+    # In-place bookkeeping (see chainrule.inplace): the in-place clock at this tensor's last
+    # modification (0: never; it only grows, like torch's _version) and when it was made, so a
+    # backward pass can tell a node whose input changed after it was used.
+    _version: int
+    _made: int
 
     def __init__(
         self, data: Any, requires_grad: bool = False, dtype: Any = None, label: str = ""
     ) -> None:
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            # torch.Tensor(2, 3) makes a 2×3 tensor; here the 3 would silently mean True.
+            raise OperandError(
+                f"Tensor(data, requires_grad): requires_grad must be True or False, got "
+                f"{requires_grad!r}; for a tensor of a given shape use chainrule.zeros(*shape)"
+            )
         self.data = _to_array(data, dtype)
         if requires_grad and self.data.dtype.kind != "f":
             raise OperandError(
@@ -62,6 +81,8 @@ class Tensor(CircuitDisplay):
         self.ctx = ()
         self.label = label
         self._retain = False
+        self._version = 0
+        self._made = _CLOCK.now
 
     # ------------------------------------------------------------------ array facts
 
@@ -78,28 +99,47 @@ class Tensor(CircuitDisplay):
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return self.data.size
-
-    @property
     def inputs(self) -> tuple[Tensor, ...]:
         """The nodes this one was computed from, in argument order (empty for a leaf)."""
         a, b = self._a, self._b
         return () if a is None else (a,) if b is None else (a, b)
 
     def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise OperandError("len() of a 0-d tensor: it holds one number, use .item()")
         return len(self.data)
 
-    def item(self) -> float:
+    def __iter__(self) -> Iterator[Tensor]:
+        # Rows along the first axis, as torch and NumPy iterate (each row a node of the graph).
+        if self.data.ndim == 0:
+            raise OperandError("iteration over a 0-d tensor: it holds one number, use .item()")
+        return (self[i] for i in range(len(self.data)))
+
+    def item(self) -> Any:
+        """The one number this tensor holds, as a Python float (int or bool for those dtypes)."""
         if self.data.size != 1:
             raise ShapeError(f"item: only a one-element tensor has an item, shape is {self.shape}")
-        return float(self.data.reshape(()))
+        return self.data.reshape(()).item()
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ShapeError(f"bool: the truth value of a tensor of shape {self.shape} is "
+                             "ambiguous; use .any() or .all()")
+        return bool(self.data.reshape(()))
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise OperandError("only a one-element integer tensor can be used as an index")
+        return int(self.data.reshape(()))
 
     def numpy(self) -> np.ndarray:
         return self.data
 
     def __float__(self) -> float:
-        return self.item()
+        return float(self.item())
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
@@ -157,19 +197,6 @@ class Tensor(CircuitDisplay):
     def __rmatmul__(self, other: Any) -> Tensor:
         return matmul(_lift(other, self, "matmul"), self)
 
-    # Comparisons give plain boolean arrays: they have no gradient.
-    def __gt__(self, other: Any) -> np.ndarray:
-        return self.data > _raw(other)
-
-    def __ge__(self, other: Any) -> np.ndarray:
-        return self.data >= _raw(other)
-
-    def __lt__(self, other: Any) -> np.ndarray:
-        return self.data < _raw(other)
-
-    def __le__(self, other: Any) -> np.ndarray:
-        return self.data <= _raw(other)
-
     __hash__ = object.__hash__
 
     def exp(self) -> Tensor:
@@ -201,24 +228,29 @@ class Tensor(CircuitDisplay):
 
     # ------------------------------------------------------------------ shape and reductions
 
-    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return _reduce(ops.SUM, self, axis, keepdims)
+    # axis/keepdims (NumPy) and dim/keepdim (torch) are the same arguments.
+    def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
+        return _reduce(ops.SUM, self, _either(axis, dim), _either(keepdims, keepdim))
 
-    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return _reduce(ops.MEAN, self, axis, keepdims)
+    def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+             keepdim: bool | None = None) -> Tensor:
+        return _reduce(ops.MEAN, self, _either(axis, dim), _either(keepdims, keepdim))
 
-    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        if self.data.size == 0:
-            raise ShapeError("max: the tensor is empty, so it has no maximum")
-        return _reduce(ops.MAX, self, axis, keepdims)
+    def logsumexp(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+                  keepdim: bool | None = None) -> Tensor:
+        return _reduce(ops.LOGSUMEXP, self, _either(axis, dim), _either(keepdims, keepdim))
 
-    def logsumexp(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        return _reduce(ops.LOGSUMEXP, self, axis, keepdims)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        if self.ndim == 0:  # one number: its own row
+            return self.reshape(1).log_softmax(0).reshape(())
+        axis = axis if dim is None else dim
         return _apply(ops.LOG_SOFTMAX, self, None, (_one_axis(axis, self.ndim, "log_softmax"),))
 
-    def softmax(self, axis: int = -1) -> Tensor:
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1).softmax(0).reshape(())
+        axis = axis if dim is None else dim
         return _apply(ops.SOFTMAX, self, None, (_one_axis(axis, self.ndim, "softmax"),))
 
     def cross_entropy(self, target: Any, reduction: str = "mean") -> Tensor:
@@ -266,13 +298,22 @@ class Tensor(CircuitDisplay):
             new_shape = self.data.reshape(target).shape
         except ValueError:
             raise ShapeError(
-                f"reshape: cannot reshape {self.shape} ({self.size} elements) into {target}"
+                f"reshape: cannot reshape {self.shape} ({self.data.size} elements) into {target}"
             ) from None
         if new_shape == self.shape:
             return self
         return _apply(ops.RESHAPE, self, None, (new_shape,))
 
     def transpose(self, *axes: int) -> Tensor:
+        """No argument: all axes reversed (NumPy's ``.T``); two: those two swapped (torch's
+        ``transpose(d0, d1)``); more: a full permutation (NumPy's)."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if len(axes) == 2 and self.ndim != 0:
+            d0, d1 = (_one_axis(d, self.ndim, "transpose") for d in axes)
+            swapped = list(range(self.ndim))
+            swapped[d0], swapped[d1] = d1, d0
+            axes = tuple(swapped)
         perm = tuple(axes) if axes else tuple(range(self.ndim - 1, -1, -1))
         if sorted(perm) != list(range(self.ndim)):
             raise ShapeError(f"transpose: {perm} is not a permutation of the axes of {self.shape}")
@@ -290,13 +331,14 @@ class Tensor(CircuitDisplay):
         return _apply(ops.BROADCAST_TO, self, None, (tuple(shape),))
 
     def __getitem__(self, index: Any) -> Tensor:
-        index = _clean_index(index)
-        try:
-            self.data[index]
-        except IndexError as exc:
-            raise ShapeError(f"getitem: index {index!r:.60} does not fit shape {self.shape}: "
-                             f"{exc}") from None
+        index = _checked_index(self, index, "getitem")
         return _apply(ops.GETITEM, self, None, (index,))
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """``t[index] = value`` in place (torch's rule: not on a leaf that requires grad)."""
+        from chainrule.inplace import setitem
+
+        setitem(self, _checked_index(self, index, "setitem"), value)
 
     def scatter_add(self, index: Any, shape: tuple[int, ...]) -> Tensor:
         """A zero tensor of ``shape`` with this tensor added at ``index`` (repeats add up)."""
@@ -304,11 +346,19 @@ class Tensor(CircuitDisplay):
 
     # ------------------------------------------------------------------ gradients
 
-    def backward(self, grad: Any = None) -> None:
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, *, grad: Any = None) -> None:
         """Accumulate ∂self/∂leaf into ``.grad`` of every leaf with ``requires_grad``.
 
-        ``grad`` (∂loss/∂self) may be omitted only when this tensor holds a single number.
+        ``gradient`` (∂loss/∂self; also accepted as ``grad=``) may be omitted only when this
+        tensor holds a single number. ``retain_graph`` is accepted for torch code (a chainrule
+        graph is never freed by backward); for gradients of gradients use ``chainrule.grad``
+        with ``create_graph=True``.
         """
+        if create_graph:
+            raise GraphError("backward(create_graph=True) is not supported; use "
+                             "chainrule.grad(output, inputs, create_graph=True)")
+        grad = gradient if grad is None else grad
         if not self.requires_grad:
             if self.op is NO_GRAD:
                 backward_pass(self, None)  # raises the no_grad explanation
@@ -316,14 +366,26 @@ class Tensor(CircuitDisplay):
                 "backward: this tensor does not require grad: no input it was computed from "
                 "has requires_grad=True"
             )
+        if _CLOCK.now:  # some tensor was modified in place since the process started
+            from chainrule.inplace import check_versions
+
+            check_versions(self)
         seed = _seed(self, grad)
         # Left in the dict: the leaves' gradients and those of nodes with retain_grad().
-        grads = backward_pass(self, seed, drop_intermediate=True)
+        if anomaly_mode():  # every edge is checked
+            from chainrule.anomaly import check_event
+
+            with listen(check_event):
+                grads = backward_pass(self, seed, drop_intermediate=True)
+        else:
+            grads = backward_pass(self, seed, drop_intermediate=True)
         # Several nodes may have received the very same array (add hands it on as is); each
         # must own its .grad. One C-level pass tells whether any array is shared at all.
         shared = len({id(g) for g in grads.values()}) < len(grads)
         assigned: set[int] = set()
         for node, g in grads.items():
+            if type(g) is not np.ndarray:  # a 0-d result of NumPy arithmetic is a scalar
+                g = np.asarray(g)
             if node.grad is None:
                 # (g.base is not None: a view; cheaper to ask than g.flags.owndata)
                 if g.base is not None or g is seed or (shared and id(g) in assigned):
@@ -353,12 +415,22 @@ class Tensor(CircuitDisplay):
         return self
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """A leaf tensor from nested lists, a number or an ndarray (float64 unless ``dtype``).
-
-    A floating-point array keeps its dtype (float32 stays float32).
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None
+           ) -> Tensor:
+    """A leaf tensor holding a copy of ``data``: nested lists, a number, an ndarray or a Tensor
+    (numbers become float64 unless ``dtype``; booleans stay boolean; a floating-point array
+    keeps its dtype). Like ``torch.tensor`` it copies; ``from_numpy`` shares the array.
     """
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    if device is not None:
+        from chainrule.device import device as _device
+
+        _device(device)  # refuses anything but the CPU
+    if isinstance(data, Tensor):
+        data = data.data
+    t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    if isinstance(data, np.ndarray) and np.shares_memory(t.data, data):
+        t.data = t.data.copy()
+    return t
 
 
 # ---------------------------------------------------------------------- building nodes
@@ -375,8 +447,10 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         except (TypeError, ValueError) as exc:
             raise OperandError(f"tensor: cannot convert {type(data).__name__} to {dtype}: {exc}")\
                 from None
-    if isinstance(data, np.ndarray) and data.dtype.kind == "f":
-        return data
+    if isinstance(data, np.ndarray) and data.dtype.kind in "fbiu":
+        return data  # an array keeps its dtype (integer class labels stay integers)
+    if isinstance(data, (bool, np.bool_)) or _all_bools(data):
+        return np.asarray(data, dtype=np.bool_)
     try:
         array = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError):
@@ -385,6 +459,15 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             f"{data!r:.60}"
         ) from None
     return array
+
+
+def _all_bools(data: Any) -> bool:
+    # [True, False] (and nested lists of them) is a mask, as in torch, not the numbers 1 and 0.
+    while isinstance(data, (list, tuple)) and data:
+        if not all(type(x) is type(data[0]) for x in data):
+            return False
+        data = data[0]
+    return isinstance(data, (bool, np.bool_))
 
 
 def _raw(x: Any) -> Any:
@@ -396,7 +479,10 @@ def _lift(other: Any, like: Tensor, opname: str) -> Tensor:
     if isinstance(other, Tensor):
         return other
     if isinstance(other, (int, float, np.integer, np.floating)) and not isinstance(other, bool):
-        return _constant(np.asarray(other, dtype=like.data.dtype))
+        kind = like.data.dtype
+        if kind.kind != "f" and isinstance(other, (float, np.floating)):
+            kind = np.dtype(np.float64)  # int tensor ⊗ 0.5 computes in floats, as torch
+        return _constant(np.asarray(other, dtype=kind))
     if isinstance(other, np.ndarray) and other.dtype.kind in "biuf":
         kind = like.data.dtype if other.dtype.kind != "f" else other.dtype
         return _constant(other.astype(kind, copy=False))
@@ -423,19 +509,33 @@ def _constant(array: np.ndarray) -> Tensor:
     t.ctx = ()
     t.label = ""
     t._retain = False
+    t._version = 0
+    t._made = _CLOCK.now
     return t
 
 
 _new = object.__new__
 
 
+class _Clock:
+    """Ticks once per in-place modification; 0 while no tensor has ever been modified (then a
+    backward pass skips the version check altogether)."""
+
+    now = 0
+
+
+_CLOCK = _Clock()
+
+
 def _node(data: np.ndarray, op: Op, a: Tensor, b: Tensor | None, ctx: tuple[Any, ...]) -> Tensor:
     t = _new(Tensor)
-    t.data = data
+    t.data = data if type(data) is np.ndarray else np.asarray(data)
     t.grad = None
     t.ctx = ctx
     t.label = ""
     t._retain = False
+    t._version = 0
+    t._made = _CLOCK.now
     if _GradMode.enabled and (a.requires_grad or (b is not None and b.requires_grad)):
         t.requires_grad = True
         t.op = op
@@ -446,6 +546,14 @@ def _node(data: np.ndarray, op: Op, a: Tensor, b: Tensor | None, ctx: tuple[Any,
         t.op = None if _GradMode.enabled else NO_GRAD
         t._a = t._b = None
     return t
+
+
+_plain_node = _node  # anomaly mode swaps _node for a checking one while it is on
+
+
+def anomaly_mode() -> bool:
+    """Whether anomaly mode is on (its checking constructor is in place)."""
+    return _node is not _plain_node
 
 
 def _binary(op: Op, a: Tensor, other: Any) -> Tensor:
@@ -473,6 +581,8 @@ def _normalize_axis(axis: Axis, ndim: int, opname: str) -> tuple[int, ...] | Non
     if axis is None:
         return None
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if ndim == 0 and all(ax in (0, -1) for ax in axes):
+        return ()  # torch lets dim 0 / −1 name the one "axis" of a 0-d tensor
     out = []
     for ax in axes:
         if not -ndim <= ax < ndim:
@@ -482,9 +592,28 @@ def _normalize_axis(axis: Axis, ndim: int, opname: str) -> tuple[int, ...] | Non
 
 
 def _one_axis(axis: int, ndim: int, opname: str) -> int:
-    axes = _normalize_axis(axis, ndim, opname)
+    axes = _normalize_axis(axis, max(ndim, 1), opname)
     assert axes is not None
     return axes[0]
+
+
+def _checked_index(t: Tensor, index: Any, opname: str) -> Any:
+    index = _clean_index(index)
+    try:
+        t.data[index]
+    except IndexError as exc:
+        raise IndexOutOfRangeError(f"{opname}: index {_show(index)} does not fit shape "
+                                   f"{t.shape}: {exc}") from None
+    return index
+
+
+def _show(index: Any) -> str:
+    return f"array of shape {index.shape}" if isinstance(index, np.ndarray) else \
+        f"{index!r:.60}"
+
+
+def _either(numpy_style: Any, torch_style: Any) -> Any:
+    return numpy_style if torch_style is None else torch_style
 
 
 def _reduce(op: Op, a: Tensor, axis: Axis, keepdims: bool) -> Tensor:
@@ -493,7 +622,12 @@ def _reduce(op: Op, a: Tensor, axis: Axis, keepdims: bool) -> Tensor:
 
 def _clean_index(index: Any) -> Any:
     if isinstance(index, Tensor):
-        return index.data.astype(np.intp) if index.data.dtype.kind == "f" else index.data
+        if index.data.dtype.kind == "f":
+            if index.data.size and not np.all(np.mod(index.data, 1) == 0):
+                raise OperandError("index: a float tensor with fractional values cannot index; "
+                                   "use integers or a boolean mask")
+            return index.data.astype(np.intp)
+        return index.data
     if isinstance(index, tuple):
         return tuple(_clean_index(i) for i in index)
     if isinstance(index, list):

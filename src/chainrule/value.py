@@ -14,13 +14,14 @@ and backpropagated without the garbage collector taking over.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
 
 from chainrule import ops
 from chainrule.display import CircuitDisplay
-from chainrule.errors import NumericError, OperandError
+from chainrule.errors import DIVISION_BY_ZERO, NumericError, OperandError, numeric_error
 from chainrule.graph import _GradMode, accumulate_scalar, backward_pass, has_listeners
 from chainrule.ops import NO_GRAD, Op
 
@@ -105,6 +106,20 @@ class Value(CircuitDisplay):
     def __rpow__(self, other: Any) -> Value:
         return _binary(ops.POW, _lift(other, "pow"), self)
 
+    # Comparisons compare the numbers (plain bools, no gradient), so `if x > 0:` works.
+    # == stays identity: nodes are dict keys of the backward pass.
+    def __gt__(self, other: Any) -> bool:
+        return self.data > _compared(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return self.data >= _compared(other)
+
+    def __lt__(self, other: Any) -> bool:
+        return self.data < _compared(other)
+
+    def __le__(self, other: Any) -> bool:
+        return self.data <= _compared(other)
+
     def __neg__(self) -> Value:
         return _unary(ops.NEG, self)
 
@@ -135,6 +150,21 @@ class Value(CircuitDisplay):
     def sqrt(self) -> Value:
         return _unary(ops.SQRT, self)
 
+    def sin(self) -> Value:
+        return _unary(ops.SIN, self)
+
+    def cos(self) -> Value:
+        return _unary(ops.COS, self)
+
+    def log1p(self) -> Value:
+        return _unary(ops.LOG1P, self)
+
+    def softplus(self) -> Value:
+        return _unary(ops.SOFTPLUS, self)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Value:  # noqa: A002
+        return _unary(ops.CLAMP, self, (min, max))
+
     # ------------------------------------------------------------------ gradients
 
     def backward(self, grad: float = 1.0) -> None:
@@ -146,6 +176,9 @@ class Value(CircuitDisplay):
                 node.grad += g
         else:
             accumulate_scalar(self, seed)
+        # The root's gradient is the seed itself, not a running total (micrograd sets it to 1):
+        # only the nodes below it accumulate across backward calls.
+        self.grad = seed
 
     def zero_grad(self) -> None:
         """Set ``.grad`` of every node of the graph back to 0."""
@@ -203,6 +236,10 @@ def _to_float(data: Any) -> float:
     )
 
 
+def _compared(other: Any) -> float:
+    return other.data if type(other) is Value else _lift(other, "compare").data
+
+
 def _lift(other: Any, opname: str) -> Value:
     """Wrap a plain number as a constant leaf; refuse anything else with a one-line reason."""
     if type(other) is Value:
@@ -228,12 +265,16 @@ def _lift(other: Any, opname: str) -> Value:
 def _numeric_error(op: Op, args: tuple[float, ...], exc: Exception) -> NumericError:
     shown = ", ".join(f"{a:g}" for a in args)
     if isinstance(exc, ZeroDivisionError):
-        reason = "division by zero"
+        reason = DIVISION_BY_ZERO
     elif isinstance(exc, OverflowError):
         reason = "the result overflows a float"
     else:
         reason = "the input is outside the op's domain"
-    return NumericError(f"{op.name}({shown}): {reason}")
+    # In anomaly mode the message also names the user's line (the mode is only ever on if its
+    # module was imported, so a plain run never loads it).
+    anomaly = sys.modules.get("chainrule.anomaly")
+    where = anomaly.user_line() if anomaly is not None and anomaly.is_anomaly_enabled() else ""
+    return numeric_error(op.name, shown, reason, where)
 
 
 _new = object.__new__

@@ -216,7 +216,7 @@ def measure(
             elif act in ("relu", "leaky_relu"):
                 dead = float((z.max(axis=0).data <= 0.0).mean())
             if optimizer == "adam":
-                update = lr * math.sqrt(layer.weight.size) / w_norm if w_norm > 0.0 else None
+                update = lr * math.sqrt(layer.weight.data.size) / w_norm if w_norm > 0.0 else None
             else:
                 update = factor * gw_norm / w_norm if w_norm > 0.0 else None
             bias = None if layer.bias is None else layer.bias.data
@@ -247,7 +247,7 @@ def measure(
     context = Context(
         samples=int(xt.shape[0]),
         accuracy=_accuracy(out, y),
-        input_max_abs=finite_or_none(float(np.abs(xt.data).max())) if xt.size else None,
+        input_max_abs=finite_or_none(float(np.abs(xt.data).max())) if xt.data.size else None,
         first_nonfinite=forward_bad or backward_bad,
     )
     return rows, context

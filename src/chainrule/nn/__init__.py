@@ -5,7 +5,7 @@
 initialisation schemes in ``nn.init``; ``.npz`` checkpoints in ``nn.checkpoint``.
 """
 
-from chainrule.nn import functional, init
+from chainrule.nn import functional, init, utils
 from chainrule.nn.init import INITS, ConfigError
 from chainrule.nn.layers import (
     ACTIVATIONS,
@@ -21,8 +21,31 @@ from chainrule.nn.layers import (
     parse_sizes,
 )
 from chainrule.nn.module import Module, StateError
+from chainrule.nn.torch_layers import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    Dropout,
+    Flatten,
+    L1Loss,
+    ModuleList,
+    MSELoss,
+    Parameter,
+    Softmax,
+)
 
 __all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "Dropout",
+    "Flatten",
+    "L1Loss",
+    "MSELoss",
+    "ModuleList",
+    "Parameter",
+    "Softmax",
+    "utils",
     "ACTIVATIONS",
     "INITS",
     "MLP",

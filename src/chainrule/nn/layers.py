@@ -39,11 +39,20 @@ class Linear(Module):
         dtype: Any = np.float64,
         init: str = "nielsen",
         rng: np.random.Generator | int | None = None,
+        device: Any = None,
     ) -> None:
+        if device is not None:
+            from chainrule.device import device as as_device
+
+            as_device(device)
         if in_features < 1 or out_features < 1:
             raise ConfigError(f"Linear needs positive sizes, got ({in_features}, {out_features})")
         self.in_features = int(in_features)
         self.out_features = int(out_features)
+        if rng is None:  # chainrule.manual_seed makes the initial weights repeatable
+            from chainrule.factories import generator
+
+            rng = generator()
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         w, b = linear_weights(self.in_features, self.out_features, init, gen, _dtype(dtype))
         self.weight = tensor(w, requires_grad=True)

@@ -9,7 +9,7 @@ attributes in the order they were assigned, so names and order are deterministic
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,6 +25,14 @@ def _is_tensor(x: object) -> bool:
     return getattr(type(x), "_is_node", False) and isinstance(getattr(x, "data", None), np.ndarray)
 
 
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` found: parameters without a value, values without a
+    parameter."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
 class Module:
     """Base class: subclasses set parameters/sub-modules in ``__init__`` and define ``forward``."""
 
@@ -33,8 +41,17 @@ class Module:
     def forward(self, *args: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
-    def __call__(self, *args: Any) -> Any:
-        return self.forward(*args)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Accepts torch's ``to(device)``: the CPU is the only device, parameters stay."""
+        from chainrule.device import device
+
+        for arg in (*args, kwargs.get("device")):
+            if arg is not None and not isinstance(arg, np.dtype):
+                device(arg)
+        return self
 
     # -- traversal --------------------------------------------------------------------------
 
@@ -72,7 +89,7 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def num_parameters(self) -> int:
-        return sum(int(p.size) for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     def zero_grad(self) -> None:
         for p in self.parameters():
@@ -92,16 +109,21 @@ class Module:
         """A copy of every parameter's array, keyed by its dotted name."""
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Copy arrays into the parameters in place (optimizers keep working).
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> Any:
+        """Copy arrays (or tensors) into the parameters in place (optimizers keep working).
 
-        Names must match exactly and every shape must agree; otherwise `StateError` names the
-        first difference and nothing is changed.
+        With ``strict`` (the default) names must match exactly; every shape must agree.
+        Otherwise `StateError` names the first difference and nothing is changed. Returns
+        ``(missing_keys, unexpected_keys)`` as torch does.
         """
         params = dict(self.named_parameters())
+        state = {k: getattr(v, "data", v) for k, v in state.items()}
         missing = [k for k in params if k not in state]
         extra = [k for k in state if k not in params]
-        if missing or extra:
+        result = IncompatibleKeys(missing, extra)
+        if not strict:
+            params = {k: p for k, p in params.items() if k in state}
+        elif missing or extra:
             parts = []
             if missing:
                 parts.append(f"missing {', '.join(missing)}")
@@ -116,6 +138,7 @@ class Module:
                 )
         for name, p in params.items():
             p.data[...] = state[name]
+        return result
 
     def extra_repr(self) -> str:
         return ""

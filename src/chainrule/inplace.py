@@ -1,0 +1,147 @@
+"""In-place modification of tensors (``x += y``, ``add_``, ``t[i] = v``) with torch's rules.
+
+- A leaf that requires grad cannot be modified in place while gradients are recorded: its
+  ``.grad`` would then belong to values it no longer holds. Under ``no_grad()`` it can (that is
+  how a hand-written optimizer step updates a parameter).
+- Otherwise the array is overwritten in place (so every holder of the tensor sees the change)
+  and, when a graph is being recorded, the tensor becomes the node ``op(old, other)``, where
+  ``old`` is a snapshot of what it was: gradients flow through the modification.
+- Every modification stamps the tensor with the in-place clock. A backward pass refuses a node
+  whose input was modified after the node used it, when the node's gradient reads that value
+  (``mul`` does, ``add`` does not) or when the input has become another node since: the
+  gradient would otherwise be computed from values the forward pass never saw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.errors import GraphError, ShapeError
+from chainrule.graph import grad_enabled
+from chainrule.ops import NO_GRAD, Op
+from chainrule.tensor import _CLOCK, Tensor, _binary, _lift, _new
+
+__all__ = ["check_versions", "inplace", "setitem"]
+
+
+def inplace(t: Tensor, op: Op, other: Any, name: str) -> Tensor:
+    """``t = op(t, other)`` written into ``t`` itself; returns ``t``."""
+    _refuse_leaf(t, name)
+    b = _lift(other, t, name)
+    if grad_enabled() and (t.requires_grad or b.requires_grad):
+        new = _binary(op, _snapshot(t), b)
+        _write(t, new.data, name)
+        _become(t, new)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            result = _binary(op, _plain(t), b).data
+        _write(t, result, name)
+    return t
+
+
+def setitem(t: Tensor, index: Any, value: Any) -> None:
+    """``t[index] = value``; recorded as ``old·keep + scatter(value)`` when a graph is built, so
+    ``old`` gets the gradient outside ``index`` and ``value`` the gradient at ``index``."""
+    _refuse_leaf(t, "setitem")
+    v = _lift(value, t, "setitem")
+    target_shape = t.data[index].shape
+    try:
+        np.broadcast_shapes(v.shape, target_shape)
+    except ValueError:
+        raise ShapeError(f"setitem: a value of shape {v.shape} does not fit the {target_shape} "
+                         "elements selected") from None
+    if grad_enabled() and (t.requires_grad or v.requires_grad):
+        keep = np.ones(t.shape, dtype=t.dtype)
+        keep[index] = 0
+        spread = v.broadcast_to(target_shape) if v.shape != target_shape else v
+        new = _snapshot(t) * keep + spread.scatter_add(index, t.shape)
+        _write(t, new.data, "setitem")
+        _become(t, new)
+    else:
+        data = t.data.copy()
+        data[index] = v.data
+        _write(t, data, "setitem")
+
+
+def check_versions(root: Tensor) -> None:
+    """Raise ``GraphError`` if a node of ``root``'s graph would differentiate values that were
+    modified in place after the forward pass used them."""
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        op = node.op
+        if node._a is None or op is None or op is NO_GRAD:
+            continue
+        if node._version > node._made and op.reads_values:
+            raise _modified(op, "its output")
+        for i, x in enumerate(node.inputs):
+            if x._made > node._made or (x._version > node._made and op.reads_values):
+                raise _modified(op, f"its input {i + 1}")
+            if id(x) not in seen:
+                seen.add(id(x))
+                stack.append(x)
+
+
+def _modified(op: Op, what: str) -> GraphError:
+    return GraphError(
+        f"backward: {what} of {op.name} was modified in place after {op.name} used it, so its "
+        "gradient cannot be computed; write x = x + y instead of x += y (or add_), or modify "
+        ".clone() of the tensor"
+    )
+
+
+def _refuse_leaf(t: Tensor, name: str) -> None:
+    if t.requires_grad and t.op is None and grad_enabled():
+        raise GraphError(
+            f"{name}: a leaf tensor that requires grad cannot be modified in place; update it "
+            "inside `with chainrule.no_grad():` (as an optimizer step does), or write x = x + y "
+            "for a new tensor"
+        )
+
+
+def _snapshot(t: Tensor) -> Tensor:
+    """What ``t`` is now, as a node of its own with a copy of its values (they are about to be
+    overwritten)."""
+    old = _new(Tensor)
+    old.data = t.data.copy()
+    old.grad = None
+    old.requires_grad = t.requires_grad
+    old.op, old._a, old._b, old.ctx = t.op, t._a, t._b, t.ctx
+    old.label = t.label
+    old._retain = False
+    old._version = t._version
+    old._made = t._made
+    return old
+
+
+def _plain(t: Tensor) -> Tensor:
+    """``t``'s values as a constant, so an unrecorded update builds no history."""
+    return Tensor(t.data)
+
+
+def _write(t: Tensor, values: np.ndarray, name: str) -> None:
+    if values.shape != t.data.shape:
+        raise ShapeError(f"{name}: the result has shape {values.shape}, but the tensor modified "
+                         f"in place has shape {t.shape}; in-place ops cannot change a shape")
+    try:
+        np.copyto(t.data, values, casting="same_kind")
+    except TypeError:
+        raise ShapeError(f"{name}: a {values.dtype} result cannot be written into a {t.dtype} "
+                         "tensor in place") from None
+    except ValueError:  # a read-only array (a broadcast view from expand)
+        raise ShapeError(f"{name}: this tensor's memory is shared by broadcasting (expand); "
+                         ".clone() it before modifying it in place") from None
+    _CLOCK.now += 1
+    t._version = _CLOCK.now
+
+
+def _become(t: Tensor, new: Tensor) -> None:
+    """``t`` takes the place of the node ``new`` in the graph (its array stays ``t``'s own)."""
+    t.op, t._a, t._b, t.ctx = new.op, new._a, new._b, new.ctx
+    t.requires_grad = new.requires_grad
+    t.grad = None
+    t._made = _CLOCK.now
+

@@ -1,0 +1,242 @@
+"""torch's module-level names, so code written for PyTorch runs with ``import chainrule as torch``.
+
+dtypes (``float32`` = ``float``, ``float64`` = ``double``, ``int64`` = ``long``, ``bool``) are
+NumPy dtypes; the factories and devices live in :mod:`chainrule.factories` and
+:mod:`chainrule.device`; the functions below call the Tensor method of the same name.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from chainrule.device import accelerator, backends, cuda, device, mps
+from chainrule.factories import (
+    arange,
+    cat,
+    concatenate,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    stack,
+    where,
+    zeros,
+    zeros_like,
+)
+from chainrule.graph import _GradMode, no_grad
+from chainrule.tensor import Tensor, tensor
+
+__all__ = [
+    "accelerator", "arange", "argmax", "argmin", "backends", "bool", "cat", "clamp", "clip",
+    "concatenate", "cos", "cuda", "device", "double", "empty", "enable_grad", "eye", "flatten",
+    "float", "float16", "float32", "float64", "from_numpy", "full", "full_like",
+    "inference_mode", "int", "int32",
+    "int64", "is_grad_enabled", "is_tensor", "linspace", "log1p", "log_softmax", "long",
+    "manual_seed", "max", "mean", "min", "mm", "mps", "norm", "numel", "ones", "ones_like",
+    "permute", "pow", "prod", "rand", "rand_like", "randint", "randn", "randn_like", "reshape",
+    "load", "save", "set_grad_enabled", "sin", "softmax", "softplus", "square", "squeeze",
+    "stack", "std",
+    "sum", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
+]
+
+float16 = np.dtype(np.float16)
+float32 = np.dtype(np.float32)
+float64 = np.dtype(np.float64)
+int32 = np.dtype(np.int32)
+int64 = np.dtype(np.int64)
+float = float32  # noqa: A001 - torch.float is float32
+double = float64
+int = int32  # noqa: A001 - torch.int is int32
+long = int64
+bool = np.dtype(np.bool_)  # noqa: A001
+
+
+def _t(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else tensor(x)
+
+
+def is_tensor(x: object) -> builtins.bool:
+    return isinstance(x, Tensor)
+
+
+def numel(x: Tensor) -> builtins.int:
+    return _t(x).numel()
+
+
+def sin(x: Any) -> Tensor:
+    return _t(x).sin()
+
+
+def cos(x: Any) -> Tensor:
+    return _t(x).cos()
+
+
+def log1p(x: Any) -> Tensor:
+    return _t(x).log1p()
+
+
+def softplus(x: Any) -> Tensor:
+    return _t(x).softplus()
+
+
+def square(x: Any) -> Tensor:
+    return _t(x).square()
+
+
+def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 - torch's name
+    if not isinstance(x, Tensor) and isinstance(exponent, Tensor):
+        return x ** exponent
+    return _t(x) ** exponent
+
+
+def clamp(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    return _t(x).clamp(min, max)
+
+
+clip = clamp
+
+
+def sum(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:  # noqa: A001
+    return _t(x).sum(dim, keepdim)
+
+
+def mean(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+    return _t(x).mean(dim, keepdim)
+
+
+def prod(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+    return _t(x).prod(dim, keepdim)
+
+
+def max(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Any:  # noqa: A001
+    return _t(x).max(dim, keepdim)
+
+
+def min(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Any:  # noqa: A001
+    return _t(x).min(dim, keepdim)
+
+
+def argmax(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+    return _t(x).argmax(dim, keepdim)
+
+
+def argmin(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+    return _t(x).argmin(dim, keepdim)
+
+
+def var(x: Any, dim: Any = None, unbiased: builtins.bool = True,
+        keepdim: builtins.bool = False) -> Tensor:
+    return _t(x).var(dim, unbiased, keepdim)
+
+
+def std(x: Any, dim: Any = None, unbiased: builtins.bool = True,
+        keepdim: builtins.bool = False) -> Tensor:
+    return _t(x).std(dim, unbiased, keepdim)
+
+
+def norm(x: Any, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
+    return _t(x).norm(p, dim, keepdim)
+
+
+def reshape(x: Any, shape: Any) -> Tensor:
+    return _t(x).reshape(shape)
+
+
+def flatten(x: Any, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
+    return _t(x).flatten(start_dim, end_dim)
+
+
+def unsqueeze(x: Any, dim: builtins.int) -> Tensor:
+    return _t(x).unsqueeze(dim)
+
+
+def squeeze(x: Any, dim: builtins.int | None = None) -> Tensor:
+    return _t(x).squeeze(dim)
+
+
+def transpose(x: Any, dim0: builtins.int, dim1: builtins.int) -> Tensor:
+    return _t(x).transpose(dim0, dim1)
+
+
+def permute(x: Any, dims: Any) -> Tensor:
+    return _t(x).permute(dims)
+
+
+def mm(a: Any, b: Any) -> Tensor:
+    return _t(a).mm(b)
+
+
+def softmax(x: Any, dim: builtins.int) -> Tensor:
+    return _t(x).softmax(dim)
+
+
+def log_softmax(x: Any, dim: builtins.int) -> Tensor:
+    return _t(x).log_softmax(dim)
+
+
+def is_grad_enabled() -> builtins.bool:
+    from chainrule.graph import grad_enabled
+
+    return grad_enabled()
+
+
+class set_grad_enabled:  # noqa: N801 - torch's name
+    """``with set_grad_enabled(mode):`` records a graph inside the block iff ``mode``."""
+
+    def __init__(self, mode: builtins.bool) -> None:
+        self._mode = builtins.bool(mode)
+
+    def __enter__(self) -> None:
+        _GradMode.saved.append(_GradMode.enabled)
+        _GradMode.enabled = self._mode
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = _GradMode.saved.pop()
+
+
+class enable_grad(set_grad_enabled):  # noqa: N801 - torch's name
+    """Record inside the block, even within ``no_grad()``."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+def save(obj: Any, f: Any) -> None:
+    """``torch.save`` for what is saved in practice, a state dict (names → tensors or arrays),
+    written as a ``.npz`` archive: loading it can never run code, unlike a pickle."""
+    from chainrule.errors import OperandError
+    from chainrule.nn.checkpoint import atomic_savez
+
+    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
+        raise OperandError("save: chainrule saves a dict of named tensors or arrays, such as "
+                           "model.state_dict() or optimizer.state_dict()")
+    arrays = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in obj.items()}
+    odd = next((k for k, a in arrays.items() if a.dtype.kind == "O"), None)
+    if odd is not None:
+        raise OperandError(f"save: entry {odd!r} is not a tensor, an array or a number; save "
+                           "nested dicts as separate files")
+    atomic_savez(f, arrays)
+
+
+def load(f: Any, map_location: Any = None, weights_only: builtins.bool = True) -> dict[str, Any]:
+    """Read what ``save`` wrote: a dict of NumPy arrays, ready for ``load_state_dict``."""
+    if map_location is not None:
+        device(map_location)  # the CPU is the only place to load to
+    with np.load(f, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+inference_mode = no_grad  # torch's faster no_grad; here the same switch
