@@ -1,0 +1,272 @@
+// The circuit tab: an expression, its inputs, the picture, the step-through of the backward
+// pass, and the gradients checked against central differences.
+
+import { drawCircuit, paintCircuit, SYMBOLS } from "./graph.js";
+import { parseAt, state, writeHash } from "./state.js";
+import { $, api, debounce, el, fmt, META } from "./util.js";
+
+let data = null;          // the last /api/circuit answer
+let seq = 0;              // requests answered out of order are dropped
+let values = {};          // variable -> text in its input
+let svgIndex = null;      // elements of the drawn circuit
+let step = 0;
+let replaying = false;    // false: the finished pass as loaded, nothing highlighted
+
+const exprInput = () => $("#expr");
+
+function setVars(names) {
+  const box = $("#vars");
+  const old = values;
+  values = {};
+  box.textContent = "";
+  for (const name of names) {
+    values[name] = old[name] !== undefined ? old[name] : "1";
+    const input = el("input", {
+      id: `var-${name}`, "data-var": name, inputmode: "decimal", spellcheck: "false",
+      "aria-label": `value of ${name}`,
+    });
+    input.value = values[name];
+    input.addEventListener("input", () => {
+      values[name] = input.value.trim();
+      input.classList.toggle("invalid", !isNumber(values[name]));
+      scheduleRun();
+    });
+    box.append(el("label", {}, `${name} =`, input));
+  }
+}
+
+function isNumber(text) {
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text.trim());
+}
+
+function exprError(err) {
+  const box = $("#expr-error");
+  if (!err) {
+    box.hidden = true;
+    exprInput().classList.remove("invalid");
+    return;
+  }
+  box.hidden = false;
+  const d = err.data || {};
+  $("#expr-caret").textContent = d.caret || "";
+  $("#expr-caret").hidden = !d.caret;
+  $("#expr-message").textContent = err.message;
+  exprInput().classList.toggle("invalid", d.kind === "parse" || d.kind === "limit");
+}
+
+function clearDrawing(message) {
+  data = null;
+  svgIndex = null;
+  $("#output").textContent = "?";
+  const box = $("#circuit-svg");
+  box.textContent = "";
+  box.append(el("div", { class: "placeholder", text: message }));
+  $("#grad-table tbody").textContent = "";
+  $("#fanout-text").textContent = "";
+  $("#step-text").textContent = "";
+  $("#step-slider").max = "0";
+  $("#step-count").textContent = "0 / 0";
+}
+
+function busy(on) {
+  $("#panel-circuit").dataset.ready = on ? "0" : "1";
+}
+
+async function parseAndRun(keepStep) {
+  const text = exprInput().value;
+  const mine = ++seq;
+  busy(true);
+  state.expr = text;
+  writeHash();
+  try {
+    const parsed = await api("/api/parse", { expression: text });
+    if (mine !== seq) return;
+    exprError(null);
+    setVars(parsed.variables);
+    await run(keepStep);
+  } catch (err) {
+    if (mine !== seq) return;
+    exprError(err);
+    $("#about").textContent = "";
+    clearDrawing("fix the expression to see its circuit");
+    busy(false);
+  }
+}
+
+async function run(keepStep) {
+  const at = {};
+  for (const [name, text] of Object.entries(values)) {
+    if (!isNumber(text)) {  // the input is marked; wait for a number
+      busy(false);
+      return;
+    }
+    at[name] = Number(text);
+  }
+  const mine = ++seq;
+  busy(true);
+  state.at = Object.entries(values).map(([k, v]) => `${k}:${v}`).join(",");
+  writeHash();
+  try {
+    const answer = await api("/api/circuit", { expression: exprInput().value, at });
+    if (mine !== seq) return;
+    exprError(null);
+    show(answer, keepStep);
+  } catch (err) {
+    if (mine !== seq) return;
+    exprError(err);
+    clearDrawing(err.data && err.data.kind === "evaluation"
+      ? "this expression cannot be evaluated at these values" : err.message);
+    busy(false);
+  }
+}
+
+const scheduleRun = debounce(() => run(), 200);
+const scheduleParse = debounce(() => parseAndRun(), 250);
+
+function show(answer, keepStep) {
+  data = answer;
+  $("#output").textContent = fmt(answer.output);
+  $("#about").textContent = answer.about || aboutFor(answer.expression);
+  svgIndex = drawCircuit($("#circuit-svg"), answer);
+  gradTable(answer);
+  fanoutText(answer);
+  const n = answer.steps.length;
+  $("#step-slider").max = String(n);
+  let k = n;
+  if (keepStep !== undefined && keepStep !== null && keepStep !== "") {
+    k = Math.max(0, Math.min(n, Number(keepStep) || 0));
+  }
+  setStep(k, k === n);
+  const panel = $("#panel-circuit");
+  panel.dataset.expression = answer.expression;
+  busy(false);
+}
+
+function aboutFor(expression) {
+  if (!META.examples) return "";
+  for (const ex of Object.values(META.examples)) {
+    if (ex.expression.replace(/\s+/g, "") === expression.replace(/\s+/g, "")) return ex.about;
+  }
+  return "";
+}
+
+function setStep(k, quiet) {
+  if (!data) return;
+  replaying = !quiet;
+  const n = data.steps.length;
+  step = Math.max(0, Math.min(n, k));
+  $("#step-slider").value = String(step);
+  $("#step-count").textContent = `${step} / ${n}`;
+  state.step = step === n ? "" : String(step);
+  writeHash();
+  paintCircuit(svgIndex, data, step, replaying);
+  stepText();
+}
+
+function stepText() {
+  const box = $("#step-text");
+  box.textContent = "";
+  const steps = data.steps;
+  const n = steps.length;
+  if (n === 0) {
+    box.append("This expression has no gates to backpropagate through.");
+    return;
+  }
+  if (!replaying && step === n) {
+    box.append(`The backward pass took ${n} step${n === 1 ? "" : "s"}, one per wire. `,
+      "Press Step (or drag the slider) to replay it.");
+    return;
+  }
+  if (step === 0) {
+    box.append("Before the backward pass only the output's gradient is known: ∂f/∂f = 1. ",
+      "Press Step to send it back one wire at a time.");
+    return;
+  }
+  const s = steps[step - 1];
+  const gate = data.names[s.gate];
+  const symbol = SYMBOLS[s.op] || s.op;
+  const fan = (svgIndex && svgIndex.outDegree[s.input]) || countOut(s.input);
+  const input = s.input_name;
+  box.append(`Step ${step} of ${n}: the `, el("span", { class: "op", text: symbol }),
+    ` gate (${gate}) takes the upstream gradient ${fmt(s.upstream)}, multiplies it by its `
+    + `local gradient ∂${gate}/∂${input} = ${fmt(s.local_grad)} and sends `
+    + `${fmt(s.contribution)} back to ${input}: `);
+  box.append(el("span", { class: "plus-eq", text: `${input}.grad += ${fmt(s.contribution)}` }));
+  if (fan > 1) {
+    box.append(` — ${input} feeds ${fan} wires, so their gradients add up`
+      + ` (now ${fmt(s.total)}).`);
+  } else {
+    box.append(` (now ${fmt(s.total)}).`);
+  }
+  if (step === n) box.append(" That was the last step: every wire carries its gradient.");
+}
+
+function countOut(id) {
+  return data.edges.filter((e) => e.source === id).length;
+}
+
+function gradTable(answer) {
+  const body = $("#grad-table tbody");
+  body.textContent = "";
+  const checks = {};
+  for (const c of answer.check) checks[c.variable] = c;
+  for (const name of answer.variables) {
+    const c = checks[name] || {};
+    const verdict = c.verdict || "";
+    const word = verdict.split(":")[0];
+    body.append(el("tr", {},
+      el("td", { class: "num", text: name }),
+      el("td", { class: "num value", id: `value-${name}`, text: fmt(answer.at[name]) }),
+      el("td", { class: "num grad", id: `grad-${name}`, text: fmt(answer.gradients[name]) }),
+      el("td", { class: "num", text: fmt(c.numerical) }),
+      el("td", { class: "num", text: c.rel_error == null ? "—" : c.rel_error.toExponential(1) }),
+      el("td", { class: `verdict-${word}`, text: verdict })));
+  }
+}
+
+function fanoutText(answer) {
+  const parts = answer.fanout.map((f) => {
+    const sum = f.wires.map((w) => fmt(w.contribution)).join(" + ");
+    return `${f.name} feeds ${f.wires.length} wires; their gradients add up: ${sum} = `
+      + `${fmt(f.sum)}.`;
+  });
+  $("#fanout-text").textContent = parts.length ? `Fan-out: ${parts.join(" ")}` : "";
+}
+
+function examples() {
+  const box = $("#examples");
+  box.textContent = "";
+  for (const [name, ex] of Object.entries(META.examples)) {
+    const b = el("button", { type: "button", "data-example": name, title: ex.about,
+      text: name });
+    b.addEventListener("click", () => load(ex.expression, ex.at));
+    box.append(b);
+  }
+}
+
+function load(expression, at, keepStep) {
+  exprInput().value = expression;
+  values = {};
+  for (const [k, v] of Object.entries(at)) values[k] = String(v);
+  return parseAndRun(keepStep);
+}
+
+export function initCircuit() {
+  exprInput().addEventListener("input", () => scheduleParse());
+  $("#circuit-form").addEventListener("submit", (e) => { e.preventDefault(); parseAndRun(); });
+  $("#step-next").addEventListener("click", () => {
+    if (!data) return;
+    setStep(step >= data.steps.length ? 1 : step + 1);
+  });
+  $("#step-back").addEventListener("click", () => setStep(step - 1));
+  $("#step-reset").addEventListener("click", () => setStep(0));
+  $("#step-all").addEventListener("click", () => data && setStep(data.steps.length, true));
+  $("#step-slider").addEventListener("input", (e) => setStep(Number(e.target.value)));
+  document.addEventListener("keydown", (e) => {
+    if (state.tab !== "circuit" || e.target.closest("input, select, textarea")) return;
+    if (e.key === "ArrowRight") $("#step-next").click();
+    if (e.key === "ArrowLeft") $("#step-back").click();
+  });
+  examples();
+  return load(state.expr, parseAt(state.at), state.step);
+}

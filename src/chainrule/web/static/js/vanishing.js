@@ -1,0 +1,143 @@
+// The vanishing tab: per-layer gradient norms of a fresh network, the chain network's
+// factors, and the diagnosis of the same settings.
+
+import { logBars } from "./charts.js";
+import { state, writeHash } from "./state.js";
+import { $, api, debounce, el, fillSelect, fmt, META, showError } from "./util.js";
+
+const EVIDENCE_SHOWN = 4;
+let seq = 0;
+const ids = ["depth", "width", "activation", "init", "weight-scale", "preprocess"];
+const keys = { depth: "depth", width: "width", activation: "act", init: "init",
+  "weight-scale": "ws", preprocess: "pre" };
+
+function settings() {
+  return {
+    depth: Number($("#depth").value),
+    width: Number($("#width").value),
+    activation: $("#activation").value,
+    init: $("#init").value,
+    weight_scale: Number($("#weight-scale").value),
+    preprocess: $("#preprocess").value,
+  };
+}
+
+function outputs() {
+  $("#depth-out").textContent = $("#depth").value;
+  $("#width-out").textContent = $("#width").value;
+  $("#weight-scale-out").textContent = $("#weight-scale").value;
+}
+
+export async function refreshVanishing() {
+  outputs();
+  for (const id of ids) state[keys[id]] = $(`#${id}`).value;
+  writeHash();
+  const mine = ++seq;
+  const body = settings();
+  const panel = $("#panel-vanishing");
+  panel.dataset.ready = "0";
+  const jobs = [
+    api("/api/vanishing", body).then((d) => mine === seq && norms(d, body)),
+    api("/api/chain", body).then((d) => mine === seq && chain(d)),
+    api("/api/diagnose", body).then((d) => mine === seq && diagnosis(d)),
+  ];
+  const results = await Promise.allSettled(jobs);
+  if (mine !== seq) return;
+  const failed = results.find((r) => r.status === "rejected");
+  showError($("#vanishing-error"), failed ? failed.reason : null);
+  panel.dataset.ready = "1";
+}
+
+function norms(d, body) {
+  const values = d.norms || [];
+  const svg = $("#norms-chart");
+  logBars(svg, values, {
+    xLabel: "hidden layer (input side → output side)",
+    classOf: (v, i) => (i === 0 ? "first" : ""),
+  });
+  const first = values[0], last = values[values.length - 1];
+  svg.dataset.first = String(first);
+  svg.dataset.last = String(last);
+  svg.dataset.depth = String(values.length);
+  svg.dataset.activation = body.activation;
+  svg.dataset.init = body.init;
+  const box = $("#norms-summary");
+  box.textContent = "";
+  const ratio = first > 0 && last > 0 ? first / last : null;
+  box.append("first hidden layer ", el("strong", { id: "norm-first", text: fmt(first) }),
+    " · last ", el("strong", { id: "norm-last", text: fmt(last) }));
+  if (ratio !== null) {
+    const decades = Math.log10(ratio);
+    const words = Math.abs(decades) < 1 ? "about the same size"
+      : decades < 0 ? `${Math.abs(decades).toFixed(1)} orders of magnitude smaller`
+        : `${decades.toFixed(1)} orders of magnitude larger`;
+    box.append(" · first / last = ", el("strong", { id: "norm-ratio", text: fmt(ratio) }),
+      ` (${words})`);
+  }
+}
+
+function chain(d) {
+  const layers = d.layers || [];
+  const factors = layers.map((l) => Math.abs(l.factor));
+  logBars($("#chain-chart"), factors, {
+    labels: layers.map((l) => l.layer),
+    xLabel: "layer of the chain",
+    ref: { value: 0.25, text: "1/4 = max σ'" },
+    classOf: (v) => (v < 0.25 ? "below" : ""),
+  });
+  const box = $("#chain-summary");
+  box.textContent = "";
+  const product = d.product !== undefined ? d.product
+    : factors.reduce((a, b) => a * b, 1);
+  const below = factors.filter((f) => f < 0.25).length;
+  box.append(el("span", { class: "swatch below" }), ` ${below} of ${factors.length} factors `
+    + "are below 1/4 (", el("span", { class: "swatch" }), " above). The gradient of the first "
+    + "bias passes through layers 2 … L, and their product is ",
+  el("strong", { id: "chain-product", text: fmt(Math.abs(product)) }), ".");
+}
+
+export function diagnosis(d) {
+  const verdict = $("#verdict");
+  verdict.textContent = d.verdict || "";
+  const healthy = /healthy|ok|fine|good/i.test(d.verdict || "");
+  verdict.className = `verdict ${healthy ? "ok" : "bad"}`;
+  const list = (box, items) => {
+    box.textContent = "";
+    const texts = (items || []).map((item) => (typeof item === "string" ? item
+      : item.text || item.message || JSON.stringify(item)));
+    const shown = texts.length > EVIDENCE_SHOWN + 1 ? EVIDENCE_SHOWN : texts.length;
+    for (const text of texts.slice(0, shown)) box.append(el("li", { text }));
+    if (shown < texts.length) {
+      const more = el("details", { class: "more" },
+        el("summary", { text: `${texts.length - shown} more` }));
+      const rest = el("ul");
+      for (const text of texts.slice(shown)) rest.append(el("li", { text }));
+      more.append(rest);
+      box.append(el("li", { class: "more-item" }, more));
+    }
+  };
+  // Findings carry their severity; the advice says which flags make each change.
+  const rank = { problem: 0, warning: 1, note: 2, ok: 3 };
+  const findings = (d.findings || []).slice()
+    .sort((a, b) => (rank[a.severity] ?? 4) - (rank[b.severity] ?? 4))
+    .map((f) => ({ text: `${f.severity}: ${f.message}` }));
+  list($("#evidence"), findings.length ? findings : d.evidence);
+  list($("#suggestions"), (d.suggestions || []).map((s) => (typeof s === "string" ? s
+    : { text: `${s.flags} (${s.summary}): ${s.why}` })));
+}
+
+export function initVanishing() {
+  fillSelect($("#activation"), META.activations, state.act);
+  fillSelect($("#init"), META.inits, state.init);
+  fillSelect($("#preprocess"), META.preprocessings, state.pre);
+  $("#depth").max = String(META.limits.max_depth);
+  $("#width").max = String(META.limits.max_width);
+  $("#depth").value = state.depth;
+  $("#width").value = state.width;
+  $("#weight-scale").value = state.ws;
+  outputs();
+  const later = debounce(refreshVanishing, 120);
+  for (const id of ids) {
+    $(`#${id}`).addEventListener("input", () => { outputs(); later(); });
+  }
+}
