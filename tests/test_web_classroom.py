@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import test_web_browser as base
-from test_web_browser import TIMEOUT_MS, expect, ready, shot
+from test_web_browser import TIMEOUT_MS, expect, ready, set_range, shot
 
 # The same server and browser as the explorer's other browser tests.
 browser = base.browser
@@ -54,6 +54,11 @@ def no_sideways_scroll(page: Any, width: int) -> None:
     assert scroll <= inner, (scroll, inner)
 
 
+def here(page: Any) -> str:
+    # page.url follows history.replaceState a moment late; the page's own location does not.
+    return str(page.evaluate("location.href"))
+
+
 # ---------------------------------------------------------------- phone and desktop widths
 
 
@@ -89,3 +94,152 @@ def test_phone_circuit_steps_by_touch(phone: Any) -> None:
     expect(phone.locator("#step-count")).to_have_text("1 / 4")
     expect(phone.locator("#step-text .plus-eq")).to_have_text("#2.grad += -4")
     no_sideways_scroll(phone, 390)
+
+
+# ---------------------------------------------------------------- links that restore the view
+
+
+def test_circuit_link_round_trip(desktop: Any, browser: Any, server_url: str) -> None:
+    page = desktop
+    page.goto("/")
+    ready(page)
+    page.locator("#expr").fill("x*y + max(x, y)")
+    expect(page.locator("#var-y")).to_be_visible()
+    page.locator("#var-x").fill("3")
+    page.locator("#var-y").fill("-2")
+    expect(page.locator("#output")).to_have_text("-3")
+    page.locator("#step-reset").click()
+    page.locator("#step-next").click()
+    page.locator("#step-next").click()
+    expect(page.locator("#step-count")).to_have_text("2 / 6")
+    link = here(page)
+    for other in _open(browser, server_url, **PHONE):
+        other.goto(link)
+        ready(other)
+        expect(other.locator("#expr")).to_have_value("x*y + max(x, y)")
+        expect(other.locator("#var-x")).to_have_value("3")
+        expect(other.locator("#var-y")).to_have_value("-2")
+        expect(other.locator("#output")).to_have_text("-3")
+        expect(other.locator("#step-count")).to_have_text("2 / 6")
+        expect(other.locator("#grad-x")).to_have_text("-1")  # y + [x > y] = -2 + 1
+
+
+def test_vanishing_link_round_trip(desktop: Any, browser: Any, server_url: str) -> None:
+    page = desktop
+    page.goto("/#tab=vanishing")
+    ready(page)
+    set_range(page, "#depth", 7)
+    set_range(page, "#width", 20)
+    page.locator("#activation").select_option("tanh")
+    page.locator("#init").select_option("xavier")
+    set_range(page, "#weight-scale", 1.5)
+    page.locator("#preprocess").select_option("standardize")
+    chart = page.locator("#norms-chart")
+    expect(chart).to_have_attribute("data-activation", "tanh")
+    expect(chart).to_have_attribute("data-depth", "7")
+    expect(page.locator("#panel-vanishing")).to_have_attribute("data-ready", "1")
+    expect(page.locator("#vanishing-results")).to_have_attribute("data-stale", "0")
+    first = chart.get_attribute("data-first")
+    link = here(page)
+    for other in _open(browser, server_url, **DESKTOP):
+        other.goto(link)
+        ready(other)
+        expect(other.locator("#panel-vanishing")).to_be_visible()
+        for sel, value in (("#depth", "7"), ("#width", "20"), ("#activation", "tanh"),
+                           ("#init", "xavier"), ("#weight-scale", "1.5"),
+                           ("#preprocess", "standardize")):
+            expect(other.locator(sel)).to_have_value(value)
+        expect(other.locator("#norms-chart")).to_have_attribute("data-depth", "7")
+        expect(other.locator("#norms-chart")).to_have_attribute("data-first", first)
+
+
+def test_training_link_round_trip(desktop: Any, browser: Any, server_url: str) -> None:
+    page = desktop
+    page.goto("/#tab=training")
+    ready(page)
+    set_range(page, "#train-depth", 2)
+    set_range(page, "#train-width", 45)
+    page.locator("#train-activation").select_option("relu")
+    page.locator("#train-init").select_option("he")
+    page.locator("#train-loss").select_option("quadratic")
+    page.locator("#train-lr").fill("0.25")
+    page.locator("#train-epochs").fill("4")
+    page.locator("#train-examples").fill("1500")
+    assert "t-lr=0.25" in here(page) and "t-examples=1500" in here(page), here(page)
+    link = here(page)
+    for other in _open(browser, server_url, **PHONE):
+        other.goto(link)
+        ready(other)
+        expect(other.locator("#panel-training")).to_be_visible()
+        for sel, value in (("#train-depth", "2"), ("#train-width", "45"),
+                           ("#train-activation", "relu"), ("#train-init", "he"),
+                           ("#train-loss", "quadratic"), ("#train-lr", "0.25"),
+                           ("#train-epochs", "4"), ("#train-examples", "1500")):
+            expect(other.locator(sel)).to_have_value(value)
+        expect(other.locator("#train-depth-out")).to_have_text("2")
+
+
+def test_training_defaults_come_from_the_server(desktop: Any) -> None:
+    from chainrule.web.training import DEFAULTS
+
+    desktop.goto("/#tab=training")
+    ready(desktop)
+    expect(desktop.locator("#train-lr")).to_have_value(str(DEFAULTS["lr"]).removesuffix(".0"))
+    expect(desktop.locator("#train-loss")).to_have_value(DEFAULTS["loss"])
+    expect(desktop.locator("#train-epochs")).to_have_value(str(DEFAULTS["epochs"]))
+    expect(desktop.locator("#train-examples")).to_have_value(str(DEFAULTS["examples"]))
+
+
+# ---------------------------------------------------------------- honest state
+
+
+def test_circuit_results_are_marked_stale_while_inputs_are_invalid(desktop: Any) -> None:
+    page = desktop
+    page.goto("/")
+    ready(page)
+    results = page.locator("#circuit-results")
+    expect(results).to_have_attribute("data-stale", "0")
+    page.locator("#var-x").fill("-2e")
+    expect(results).to_have_attribute("data-stale", "1")
+    expect(results.locator(".stale-note")).to_be_visible()
+    expect(results.locator(".stale-note")).to_contain_text("previous inputs")
+    expect(page.locator("#output")).to_have_text("-12")  # still the old answer, marked
+    page.locator("#var-x").fill("-3")
+    expect(results).to_have_attribute("data-stale", "0")
+    expect(results.locator(".stale-note")).to_be_hidden()
+    expect(page.locator("#output")).to_have_text("-8")
+
+
+def test_vanishing_results_are_stale_until_recomputed(desktop: Any) -> None:
+    page = desktop
+    page.goto("/#tab=vanishing")
+    ready(page)
+    results = page.locator("#vanishing-results")
+    expect(results).to_have_attribute("data-stale", "0")
+    # Change a control and look in the same task: the recomputation has not been sent yet.
+    marked = page.evaluate("""() => {
+        const d = document.querySelector('#depth');
+        d.value = '9'; d.dispatchEvent(new Event('input'));
+        return document.querySelector('#vanishing-results').dataset.stale;
+    }""")
+    assert marked == "1"
+    expect(page.locator("#norms-chart")).to_have_attribute("data-depth", "9")
+    expect(results).to_have_attribute("data-stale", "0")
+
+
+def test_training_results_of_other_settings_are_stale(desktop: Any) -> None:
+    page = desktop
+    page.goto("/#tab=training&t-epochs=1&t-examples=100&t-depth=1&t-width=10")
+    ready(page)
+    page.locator("#train-start").click()
+    panel = page.locator("#panel-training")
+    expect(panel).to_have_attribute("data-state", "done", timeout=60_000)
+    results = page.locator("#train-results")
+    expect(results).to_have_attribute("data-stale", "0")
+    page.locator("#train-lr").fill("0.05")
+    expect(results).to_have_attribute("data-stale", "1")
+    expect(results.locator(".stale-note")).to_contain_text("press Start")
+    from chainrule.web.training import DEFAULTS
+
+    page.locator("#train-lr").fill(f"{DEFAULTS['lr']:g}")
+    expect(results).to_have_attribute("data-stale", "0")

@@ -429,6 +429,7 @@ def create_app(
     rebinding); ``None`` accepts any. ``data_loader`` returns the training data set (default:
     the embedded MNIST sample).
     """
+    from chainrule.web.training import DEFAULTS as TRAINING_DEFAULTS
     from chainrule.web.training import Busy, TrainingJobs
 
     limits = limits or Limits()
@@ -459,6 +460,7 @@ def create_app(
             "inits": list(_inits()),
             "preprocessings": list(PREPROCESSINGS),
             "losses": list(LOSSES),
+            "training": TRAINING_DEFAULTS,
             "lab": {m: importlib.util.find_spec(f"chainrule.lab.{m}") is not None
                     for m in ("flow", "chain", "diagnosis")}
             if importlib.util.find_spec("chainrule.lab") is not None

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from chainrule.nn.training import Trainer
     from chainrule.web.server import Limits
 
-__all__ = ["Busy", "TrainingJobs"]
+__all__ = ["DEFAULTS", "Busy", "TrainingJobs"]
 
 POINTS = 150
 """About how many speed records a run keeps (the recording interval adapts to the run)."""
@@ -29,6 +29,19 @@ PROBE = 1000
 """Training images the speed of learning is measured on."""
 FLOW_LOSS = {"bce": "cross-entropy", "quadratic": "quadratic", "softmax": "softmax"}
 """The training costs under the names :mod:`chainrule.lab.flow` uses for them."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "depth": 3, "width": 30, "activation": "sigmoid", "init": "nielsen", "loss": "softmax",
+    "lr": 0.5, "epochs": 10, "examples": 4000,
+}
+"""The run the training view offers first (``GET /api/meta`` hands them to the page).
+
+Three sigmoid layers, so the view shows Nielsen's point (the first layer learns slowest), and
+a softmax output and the whole sample, so a first run ends above 90% test accuracy (measured:
+91.4%, 91.9% and 93.1% on the 1,000 test digits for seeds 0, 1 and 2; 4–18 s a run on a busy
+two-core machine). The earlier defaults (cross-entropy on 1,000 examples, 3 epochs) ended at 36%.
+"""
 
 
 class Busy(RuntimeError):
@@ -58,18 +71,19 @@ class TrainingJobs:
         from chainrule.web.server import ACTIVATIONS, LOSSES, _choice, _integer, _real
 
         lim = self.limits
-        depth = _integer(body, "depth", 3, 1, lim.max_train_depth)
-        width = _integer(body, "width", 30, 1, lim.max_width)
-        examples = _integer(body, "examples", 1000, 10, lim.max_examples)
+        d = DEFAULTS
+        depth = _integer(body, "depth", d["depth"], 1, lim.max_train_depth)
+        width = _integer(body, "width", d["width"], 1, lim.max_width)
+        examples = _integer(body, "examples", d["examples"], 10, lim.max_examples)
         batch = _integer(body, "batch", 10, 1, examples)
         settings = {
             "sizes": [784, *([width] * depth), 10],
-            "activation": _choice(body, "activation", "sigmoid", ACTIVATIONS),
-            "init": _choice(body, "init", "nielsen", _inits()),
-            "loss": _choice(body, "loss", "bce", LOSSES),
-            "lr": _real(body, "lr", 1.0, 1e-6, 100.0),
+            "activation": _choice(body, "activation", d["activation"], ACTIVATIONS),
+            "init": _choice(body, "init", d["init"], _inits()),
+            "loss": _choice(body, "loss", d["loss"], LOSSES),
+            "lr": _real(body, "lr", d["lr"], 1e-6, 100.0),
             "batch": batch,
-            "epochs": _integer(body, "epochs", 3, 1, lim.max_epochs),
+            "epochs": _integer(body, "epochs", d["epochs"], 1, lim.max_epochs),
             "limit": examples,
             "seed": _integer(body, "seed", 0, 0, 2**31 - 1),
         }

@@ -3,7 +3,7 @@
 
 import { drawCircuit, paintCircuit, SYMBOLS } from "./graph.js";
 import { parseAt, state, writeHash } from "./state.js";
-import { $, api, debounce, el, fmt, META } from "./util.js";
+import { $, api, debounce, el, fmt, markStale, META } from "./util.js";
 
 let data = null;          // the last /api/circuit answer
 let seq = 0;              // requests answered out of order are dropped
@@ -11,6 +11,7 @@ let values = {};          // variable -> text in its input
 let svgIndex = null;      // elements of the drawn circuit
 let step = 0;
 let replaying = false;    // false: the finished pass as loaded, nothing highlighted
+let shownKey = "";        // the inputs the results on screen were computed from
 
 const exprInput = () => $("#expr");
 
@@ -29,10 +30,23 @@ function setVars(names) {
     input.addEventListener("input", () => {
       values[name] = input.value.trim();
       input.classList.toggle("invalid", !isNumber(values[name]));
+      checkStale();
       scheduleRun();
     });
     box.append(el("label", {}, `${name} =`, input));
   }
+}
+
+/** The inputs as typed: results computed from other inputs are out of date. */
+function inputsKey() {
+  const at = Object.entries(values).map(([k, v]) => `${k}:${v.trim()}`).join(",");
+  return `${exprInput().value.trim()}|${at}`;
+}
+
+function checkStale() {
+  markStale($("#circuit-results"), data !== null && inputsKey() !== shownKey,
+    "Out of date: the results below are for the previous inputs. They update as soon as "
+    + "the expression and every value are valid.");
 }
 
 function isNumber(text) {
@@ -66,6 +80,7 @@ function clearDrawing(message) {
   $("#step-text").textContent = "";
   $("#step-slider").max = "0";
   $("#step-count").textContent = "0 / 0";
+  checkStale();
 }
 
 function busy(on) {
@@ -103,6 +118,7 @@ async function run(keepStep) {
     at[name] = Number(text);
   }
   const mine = ++seq;
+  const key = inputsKey();
   busy(true);
   state.at = Object.entries(values).map(([k, v]) => `${k}:${v}`).join(",");
   writeHash();
@@ -110,6 +126,7 @@ async function run(keepStep) {
     const answer = await api("/api/circuit", { expression: exprInput().value, at });
     if (mine !== seq) return;
     exprError(null);
+    shownKey = key;
     show(answer, keepStep);
   } catch (err) {
     if (mine !== seq) return;
@@ -139,6 +156,7 @@ function show(answer, keepStep) {
   setStep(k, k === n);
   const panel = $("#panel-circuit");
   panel.dataset.expression = answer.expression;
+  checkStale();
   busy(false);
 }
 
@@ -252,7 +270,7 @@ function load(expression, at, keepStep) {
 }
 
 export function initCircuit() {
-  exprInput().addEventListener("input", () => scheduleParse());
+  exprInput().addEventListener("input", () => { checkStale(); scheduleParse(); });
   $("#circuit-form").addEventListener("submit", (e) => { e.preventDefault(); parseAndRun(); });
   $("#step-next").addEventListener("click", () => {
     if (!data) return;

@@ -2,7 +2,7 @@
 // no network but this server.
 
 import { initCircuit } from "./circuit.js";
-import { readHash, state, writeHash } from "./state.js";
+import { readHash, setDefaults, state, writeHash } from "./state.js";
 import { initTraining, pollTraining } from "./training.js";
 import { $, api, el, META } from "./util.js";
 import { initVanishing, refreshVanishing } from "./vanishing.js";
@@ -30,6 +30,11 @@ async function main() {
       text: `cannot reach the server: ${err.message}` }));
     return;
   }
+  const t = META.training || {};
+  setDefaults({ "t-depth": t.depth, "t-width": t.width, "t-act": t.activation,
+    "t-init": t.init, "t-loss": t.loss, "t-lr": t.lr, "t-epochs": t.epochs,
+    "t-examples": t.examples });
+  readHash();
   $("#version").textContent = `v${META.version}`;
   for (const b of document.querySelectorAll(".tabs button")) {
     b.addEventListener("click", () => showTab(b.dataset.tab));

@@ -1,12 +1,22 @@
 // The training tab: one run on the server, its speed of learning per hidden layer, live.
 
 import { logLines } from "./charts.js";
-import { $, api, el, fillSelect, fmt, META, PALETTE, showError } from "./util.js";
+import { state, writeHash } from "./state.js";
+import { $, api, el, fillSelect, fmt, markStale, META, PALETTE, showError } from "./util.js";
 
 let next = 0;
 let points = [];
 let timer = null;
 let run = null;
+let shownSettings = null;  // the settings of the run whose results are on screen
+
+/** The form's controls and their keys in the URL (and in the run's settings). */
+const FIELDS = [
+  ["train-depth", "t-depth", "depth"], ["train-width", "t-width", "width"],
+  ["train-activation", "t-act", "activation"], ["train-init", "t-init", "init"],
+  ["train-loss", "t-loss", "loss"], ["train-lr", "t-lr", "lr"],
+  ["train-epochs", "t-epochs", "epochs"], ["train-examples", "t-examples", "examples"],
+];
 
 function body() {
   return {
@@ -60,7 +70,31 @@ export async function pollTraining() {
   if (["starting", "running", "stopping"].includes(s.state)) schedule();
 }
 
+/** The run the form asks for, in the words of the server's settings. */
+function asked() {
+  const b = body();
+  return { sizes: [784, ...Array(b.depth).fill(b.width), 10], activation: b.activation,
+    init: b.init, loss: b.loss, lr: Number(b.lr), epochs: Number(b.epochs),
+    limit: Number(b.examples) };
+}
+
+function sameRun(a, b) {
+  if (!a || !b) return true;
+  return JSON.stringify(a.sizes) === JSON.stringify(b.sizes) && a.activation === b.activation
+    && a.init === b.init && a.loss === b.loss && Number(a.lr) === Number(b.lr)
+    && Number(a.epochs) === Number(b.epochs) && Number(a.limit) === Number(b.limit);
+}
+
+/** Results of a run with other settings than the form's are marked, not silently kept. */
+function checkStale() {
+  const stale = points.length > 0 && !sameRun(shownSettings, asked());
+  markStale($("#train-results"), stale,
+    "These results are from a run with other settings than the ones above: press Start to "
+    + "train with these.");
+}
+
 function render(s) {
+  shownSettings = s.settings || null;
   const active = ["starting", "running", "stopping"].includes(s.state);
   $("#train-start").disabled = active;
   $("#train-stop").disabled = !active || s.state === "stopping";
@@ -96,17 +130,27 @@ function render(s) {
       el("td", { class: "num", text: `${(100 * e.test_accuracy).toFixed(1)}%` }),
       el("td", { class: "num", text: e.seconds.toFixed(1) })));
   }
+  checkStale();
 }
 
 export function initTraining() {
-  fillSelect($("#train-activation"), META.activations, "sigmoid");
-  fillSelect($("#train-init"), META.inits, "nielsen");
-  fillSelect($("#train-loss"), META.losses, "bce");
+  fillSelect($("#train-activation"), META.activations, state["t-act"]);
+  fillSelect($("#train-init"), META.inits, state["t-init"]);
+  fillSelect($("#train-loss"), META.losses, state["t-loss"]);
   $("#train-depth").max = String(META.limits.max_train_depth);
-  for (const id of ["train-depth", "train-width"]) {
-    $(`#${id}`).addEventListener("input", () => {
-      $(`#${id}-out`).textContent = $(`#${id}`).value;
+  $("#train-width").max = String(META.limits.max_width);
+  for (const [id, key] of FIELDS) {
+    const input = $(`#${id}`);
+    if (input.tagName !== "SELECT") input.value = state[key];
+    const out = $(`#${id}-out`);
+    if (out) out.textContent = input.value;
+    input.addEventListener("input", () => {
+      if (out) out.textContent = input.value;
+      state[key] = input.value.trim();
+      writeHash();
+      checkStale();
     });
+    state[key] = input.value.trim();
   }
   $("#train-start").addEventListener("click", start);
   $("#train-stop").addEventListener("click", stop);

@@ -82,3 +82,19 @@ export function fillSelect(select, options, value) {
   for (const o of options) select.append(el("option", { value: o, text: o }));
   if (options.includes(value)) select.value = value;
 }
+
+/**
+ * Mark results that no longer match their inputs: dimmed, with a note saying why. `box` holds
+ * the results; its `data-stale` is "1" while they are out of date.
+ */
+export function markStale(box, stale, note) {
+  box.classList.toggle("stale", stale);
+  box.dataset.stale = stale ? "1" : "0";
+  let tag = box.querySelector(":scope > .stale-note");
+  if (!tag) {
+    tag = el("p", { class: "stale-note", role: "status" });
+    box.prepend(tag);
+  }
+  tag.textContent = stale ? note : "";
+  tag.hidden = !stale;
+}

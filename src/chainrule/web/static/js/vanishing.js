@@ -3,10 +3,11 @@
 
 import { logBars } from "./charts.js";
 import { state, writeHash } from "./state.js";
-import { $, api, debounce, el, fillSelect, fmt, META, showError } from "./util.js";
+import { $, api, debounce, el, fillSelect, fmt, markStale, META, showError } from "./util.js";
 
 const EVIDENCE_SHOWN = 4;
 let seq = 0;
+let shownKey = null;  // the settings the results on screen were computed from
 const ids = ["depth", "width", "activation", "init", "weight-scale", "preprocess"];
 const keys = { depth: "depth", width: "width", activation: "act", init: "init",
   "weight-scale": "ws", preprocess: "pre" };
@@ -28,6 +29,13 @@ function outputs() {
   $("#weight-scale-out").textContent = $("#weight-scale").value;
 }
 
+function checkStale() {
+  markStale($("#vanishing-results"),
+    shownKey !== null && JSON.stringify(settings()) !== shownKey,
+    "Out of date: the charts and the diagnosis below are for the previous settings; "
+    + "they are being recomputed.");
+}
+
 export async function refreshVanishing() {
   outputs();
   for (const id of ids) state[keys[id]] = $(`#${id}`).value;
@@ -45,6 +53,8 @@ export async function refreshVanishing() {
   if (mine !== seq) return;
   const failed = results.find((r) => r.status === "rejected");
   showError($("#vanishing-error"), failed ? failed.reason : null);
+  if (!failed) shownKey = JSON.stringify(body);
+  checkStale();
   panel.dataset.ready = "1";
 }
 
@@ -138,6 +148,6 @@ export function initVanishing() {
   outputs();
   const later = debounce(refreshVanishing, 120);
   for (const id of ids) {
-    $(`#${id}`).addEventListener("input", () => { outputs(); later(); });
+    $(`#${id}`).addEventListener("input", () => { outputs(); checkStale(); later(); });
   }
 }
