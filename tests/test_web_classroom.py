@@ -243,3 +243,35 @@ def test_training_results_of_other_settings_are_stale(desktop: Any) -> None:
 
     page.locator("#train-lr").fill(f"{DEFAULTS['lr']:g}")
     expect(results).to_have_attribute("data-stale", "0")
+
+
+# ---------------------------------------------------------------- the chain chart
+
+
+@pytest.mark.parametrize(("activation", "top", "label"), [
+    ("sigmoid", 0.25, "1/4 = max σ'"), ("tanh", 1.0, "1 = max tanh'"),
+    ("relu", 1.0, "1 = max relu'"), ("leaky_relu", 1.0, "1 = max leaky_relu'"),
+])
+def test_chain_chart_follows_the_activation(desktop: Any, activation: str, top: float,
+                                            label: str) -> None:
+    from chainrule.lab import chain as lab_chain
+    from chainrule.web.lab import chain_for
+
+    page = desktop
+    page.goto(f"/#tab=vanishing&depth=6&act={activation}&init=nielsen")
+    ready(page)
+    chart = page.locator("#chain-chart")
+    expect(chart).to_have_attribute("data-activation", activation)
+    expect(page.locator("#panel-vanishing")).to_have_attribute("data-ready", "1")
+    assert float(chart.get_attribute("data-max-slope")) == top
+    expect(chart.locator(".quarter-label")).to_have_text(label)
+    expected = chain_for(lab_chain, 6, activation, "nielsen", 1.0, 0)
+    bars = {int(b.get_attribute("data-index")): float(b.get_attribute("data-value"))
+            for b in chart.locator("rect.bar").all()}
+    # Every nonzero factor is drawn, with the value w·φ'(z) of the chosen activation.
+    want = {i: abs(layer["factor"]) for i, layer in enumerate(expected["layers"])
+            if layer["factor"] != 0}
+    assert bars == pytest.approx(want)
+    phi = "σ" if activation == "sigmoid" else activation
+    expect(page.locator("#chain-subtitle")).to_contain_text(f"|w·{phi}'(z)|")
+    shot(page, f"chain-{activation}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["chain_for", "diagnose_for"]
+__all__ = ["activation_chain", "activation_slope", "chain_for", "diagnose_for", "max_slope"]
 
 
 def chain_weights(depth: int, init: str, scale: float, seed: int,
@@ -36,22 +36,70 @@ def chain_weights(depth: int, init: str, scale: float, seed: int,
     return [w * scale for w in ws], list(bs)
 
 
+def activation_slope(activation: str, z: float) -> float:
+    """φ'(z) for the network's activation φ, from the engine's backward pass (no formula here)."""
+    from chainrule.nn.layers import activation as make_activation
+    from chainrule.tensor import tensor
+
+    zt = tensor([z], requires_grad=True)  # one element, not 0-d: the array ops' common case
+    make_activation(activation)(zt).sum().backward()
+    assert zt.grad is not None
+    return float(zt.grad[0])
+
+
+def max_slope(activation: str) -> float:
+    """The largest φ'(z): at z = 0 for sigmoid (1/4) and tanh (1), for z > 0 for the relus (1)."""
+    return max(activation_slope(activation, z) for z in (-1.0, 0.0, 1.0))
+
+
+def activation_chain(ws: list[float], bs: list[float], activation: str,
+                     x: float = 1.0) -> dict[str, Any]:
+    """A chain of one-neuron layers with activation φ: z_j = w_j·a_{j−1} + b_j, a_j = φ(z_j).
+
+    Each layer's factor w_j·φ'(z_j) is what it does to the gradient passing back through it
+    (Nielsen's product with σ replaced by φ).
+    """
+    from chainrule.nn.layers import activation as make_activation
+    from chainrule.tensor import tensor
+
+    phi = make_activation(activation)
+    a = float(x)
+    layers = []
+    for w, b in zip(ws, bs, strict=True):
+        z = w * a + b
+        a = float(phi(tensor([z])).data[0])
+        slope = activation_slope(activation, z)
+        layers.append({"w": w, "b": b, "z": z, "a": a, "slope": slope, "factor": w * slope})
+    return {"x": x, "layers": layers}
+
+
 def chain_for(chain: Any, depth: int, activation: str, init: str, scale: float,
               seed: int) -> dict[str, Any]:
-    """``chain.run_chain`` on a chain as deep as the network (at least 2 neurons).
+    """A chain as deep as the network (at least 2 neurons), with the network's activation.
 
-    The chain is Nielsen's: sigmoid neurons, whatever the activation chosen for the network
-    (its factors w·σ'(z) are the point: σ' ≤ 1/4). ``product`` is the product of the factors
-    of layers 2 … L, which the gradient of the first bias passes through.
+    With sigmoid units this is the lab's ``chain.run_chain`` (Nielsen's chain, checked against
+    autodiff there); with another activation φ the factors are w·φ'(z) of
+    :func:`activation_chain`. ``product`` is the product of the factors of layers 2 … L,
+    which the gradient of the first bias passes through; ``max_slope`` is the largest φ'.
     """
     layers = max(2, depth)
     ws, bs = chain_weights(layers, init, scale, seed, chain)
-    result: dict[str, Any] = chain.run_chain(ws, bs)
+    if activation == "sigmoid":
+        result: dict[str, Any] = chain.run_chain(ws, bs)
+        for layer in result["layers"]:
+            layer["slope"] = layer["sigma_prime"]
+    else:
+        result = activation_chain(ws, bs, activation)
+        sizes = [abs(layer["factor"]) for layer in result["layers"][1:]]
+        result["regime"] = ("vanishing" if all(s < 1 for s in sizes)
+                            else "exploding" if all(s > 1 for s in sizes) else "mixed")
     for j, layer in enumerate(result["layers"], start=1):
         layer["layer"] = j
     result["product"] = math.prod(layer["factor"] for layer in result["layers"][1:])
+    result["max_slope"] = max_slope(activation)
+    result["activation"] = activation
     result["settings"] = {"layers": layers, "init": init, "weight_scale": scale, "seed": seed,
-                          "activation": "sigmoid", "network_activation": activation}
+                          "activation": activation, "network_activation": activation}
     return result
 
 

@@ -86,23 +86,36 @@ function norms(d, body) {
   }
 }
 
+/** φ as the chain's text writes it: σ for the sigmoid, the activation's name otherwise. */
+function phiName(activation) {
+  return activation === "sigmoid" || !activation ? "σ" : activation;
+}
+
 function chain(d) {
   const layers = d.layers || [];
   const factors = layers.map((l) => Math.abs(l.factor));
-  logBars($("#chain-chart"), factors, {
+  const phi = phiName(d.activation);
+  const top = d.max_slope !== undefined ? d.max_slope : 0.25;
+  const topText = top === 0.25 ? "1/4" : fmt(top);
+  const svg = $("#chain-chart");
+  logBars(svg, factors, {
     labels: layers.map((l) => l.layer),
     xLabel: "layer of the chain",
-    ref: { value: 0.25, text: "1/4 = max σ'" },
-    classOf: (v) => (v < 0.25 ? "below" : ""),
+    ref: { value: top, text: `${topText} = max ${phi}'` },
+    classOf: (v) => (v < top ? "below" : ""),
   });
+  svg.dataset.activation = d.activation || "sigmoid";
+  svg.dataset.maxSlope = String(top);
+  $("#chain-subtitle").textContent = `one neuron per layer with the network's activation: `
+    + `|w·${phi}'(z)|, log scale`;
   const box = $("#chain-summary");
   box.textContent = "";
   const product = d.product !== undefined ? d.product
     : factors.reduce((a, b) => a * b, 1);
-  const below = factors.filter((f) => f < 0.25).length;
+  const below = factors.filter((f) => f < top).length;
   box.append(el("span", { class: "swatch below" }), ` ${below} of ${factors.length} factors `
-    + "are below 1/4 (", el("span", { class: "swatch" }), " above). The gradient of the first "
-    + "bias passes through layers 2 … L, and their product is ",
+    + `are below ${topText}, the largest ${phi}' (`, el("span", { class: "swatch" }),
+  " above). The gradient of the first bias passes through layers 2 … L, and their product is ",
   el("strong", { id: "chain-product", text: fmt(Math.abs(product)) }), ".");
 }
 
