@@ -3,6 +3,7 @@ the terminal quiz and the offline lesson files."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -53,3 +54,115 @@ def test_chain_factors_use_the_chosen_activation(activation: str) -> None:
     assert result["max_slope"] == (0.25 if activation == "sigmoid" else 1.0)
     assert result["product"] == pytest.approx(
         math.prod(layer["factor"] for layer in result["layers"][1:]))
+
+
+# ---------------------------------------------------------------- practice
+
+
+def _cs231n() -> object:
+    from chainrule import circuit
+
+    return circuit.run("(x+y)*z", {"x": -2, "y": 5, "z": -4})
+
+
+def test_questions_follow_the_backward_pass() -> None:
+    from chainrule.practice import questions
+
+    qs = questions(_cs231n())
+    assert [(q.gate_name, q.input_name, q.answer) for q in qs] == [
+        ("#4", "#2", -4.0), ("#4", "z", 3.0), ("#2", "x", -4.0), ("#2", "y", -4.0)]
+    assert [q.op for q in qs] == ["mul", "mul", "add", "add"]
+
+
+def test_hints_name_the_rule_from_the_op_catalogue_and_hide_the_answer_first() -> None:
+    from chainrule import circuit
+    from chainrule.ops import OPS
+    from chainrule.practice import questions
+    from chainrule.viz import fmt
+
+    for expression, at in (("(x+y)*z", {"x": -2, "y": 5, "z": -4}),
+                           ("sigmoid(w0*x0 + w1*x1 + w2)",
+                            {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}),
+                           ("max(x, y) * exp(z) / (x - 3)", {"x": 1.5, "y": -2, "z": 0.5})):
+        for q in questions(circuit.run(expression, at)):
+            first, second, third = q.hints
+            assert first.startswith(OPS[q.op].rule), first
+            numbers = re.findall(r"-?\d+(?:\.\d+)?(?:e[+-]\d+)?",
+                                 re.sub(r"#\d+", "", first[len(OPS[q.op].rule):]))
+            assert fmt(q.answer) not in numbers, (q, first)
+            assert second.endswith(f"{fmt(q.upstream)} × {fmt(q.local_grad)} (the chain rule).")
+            assert third.startswith(f"The answer is {fmt(q.answer)}")
+            assert q.answer == pytest.approx(q.upstream * q.local_grad)
+
+
+def test_a_right_answer_within_rounding() -> None:
+    from chainrule.practice import is_right
+
+    assert is_right(-4.0, -4.0) and is_right(0.197, 0.19661193) and is_right(0.0, 0.0004)
+    assert not is_right(4.0, -4.0) and not is_right(0.19, 0.19661193)
+    assert not is_right(float("nan"), 1.0)
+
+
+def test_random_exercises_are_reproducible_and_use_every_variable() -> None:
+    from chainrule import circuit
+    from chainrule.practice import questions, random_exercise
+
+    seen = set()
+    for seed in range(40):
+        expression, at = random_exercise(seed)
+        assert random_exercise(seed) == (expression, at)
+        c = circuit.run(expression, at)
+        assert set(c.expression.variables) == set(at)
+        assert all(v != 0 and -5 <= v <= 5 and v.is_integer() for v in at.values())
+        assert len(questions(c)) >= 3
+        seen.add(expression)
+    assert len(seen) >= 30  # seeds give different circuits
+    with pytest.raises(ValueError, match="at least one gate"):
+        random_exercise(0, gates=0)
+
+
+def _cli(args: list[str], answers: str) -> object:
+    from click.testing import CliRunner
+
+    from chainrule.cli import main
+
+    return CliRunner().invoke(main, args, input=answers)
+
+
+def test_quiz_in_the_terminal_right_and_wrong() -> None:
+    result: object = _cli(["circuit", "(x+y)*z", "--at", "x=-2", "y=5", "z=-4", "--quiz"],
+                          "4\n-4\n3\n-4\n-4\n")
+    out = result.output  # type: ignore[attr-defined]
+    assert result.exit_code == 0, out  # type: ignore[attr-defined]
+    lines = out.splitlines()
+    wrong = next(line for line in lines if "wrong:" in line)
+    assert "multiply swaps its inputs" in wrong and "-4" not in wrong
+    assert out.count("right:") == 4
+    assert "Done: 3 of 4 right at the first try" in out
+    assert "∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3" in out
+    assert "-12" in out and "∂f/∂z = 3" not in out.split("Done:")[0]  # no gradient shown early
+
+
+def test_quiz_reveals_after_three_misses_and_stops_cleanly_at_end_of_input() -> None:
+    result: object = _cli(["circuit", "(x+y)*z", "--at", "x=-2", "y=5", "z=-4", "--quiz"],
+                          "1\n2\nabc\n3\n3\n")
+    out = result.output  # type: ignore[attr-defined]
+    assert "type a number" in out
+    assert "upstream × local = 1 × -4" in out
+    assert "wrong. The answer is -4" in out
+    assert "right: z receives 3" in out
+    assert result.exit_code == 1  # type: ignore[attr-defined]
+    assert "quiz stopped after 2 of 4 questions" in out
+    assert "Traceback" not in out
+
+
+def test_exercise_seed_gives_the_same_circuit_everywhere() -> None:
+    from chainrule.practice import random_exercise
+
+    expression, _ = random_exercise(7)
+    result: object = _cli(["circuit", "--exercise", "7", "--quiz"], "")
+    assert f"f = {expression} at" in result.output  # type: ignore[attr-defined]
+    assert "practice exercise 7" in result.output  # type: ignore[attr-defined]
+    both: object = _cli(["circuit", "x*y", "--exercise", "7"], "")
+    assert both.exit_code == 2  # type: ignore[attr-defined]
+    assert "not two" in both.output  # type: ignore[attr-defined]

@@ -75,8 +75,11 @@ def test_every_tab_fits_the_screen(request: Any, size: str, tab: str) -> None:
         expect(page.locator("#verdict")).not_to_be_empty()
     no_sideways_scroll(page, width)
     # Every control of the tab is on screen, none cut off at the right edge.
-    controls = page.locator(f"#panel-{tab} button:visible, #panel-{tab} input:visible, "
-                            f"#panel-{tab} select:visible, .tabs button")
+    # A checkbox is reached through its label, which is the target a finger hits.
+    controls = page.locator(f"#panel-{tab} button:visible, "
+                            f"#panel-{tab} input:not([type=checkbox]):visible, "
+                            f"#panel-{tab} select:visible, #panel-{tab} label.switch:visible, "
+                            ".tabs button")
     assert controls.count() >= 3
     for box in (c.bounding_box() for c in controls.all()):
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, box
@@ -275,3 +278,86 @@ def test_chain_chart_follows_the_activation(desktop: Any, activation: str, top: 
     phi = "σ" if activation == "sigmoid" else activation
     expect(page.locator("#chain-subtitle")).to_contain_text(f"|w·{phi}'(z)|")
     shot(page, f"chain-{activation}")
+
+
+# ---------------------------------------------------------------- practice mode
+
+
+def _answer(page: Any, text: str) -> None:
+    page.locator("#practice-answer").fill(text)
+    page.locator("#practice-check").click()
+
+
+def test_practice_right_and_wrong_answers(desktop: Any) -> None:
+    page = desktop
+    page.goto("/?exercise=1#expr=(x%2By)*z&at=x:-2,y:5,z:-4")
+    ready(page)
+    practice = page.locator("#practice")
+    expect(practice).to_be_visible()
+    expect(page.locator("#practice-toggle")).to_be_checked()
+    # The gradients are hidden: every wire shows "?", the table and the step-through are gone.
+    expect(page.locator("#circuit-svg g.node text.pending")).to_have_count(4)
+    expect(page.locator("#grad-card")).to_be_hidden()
+    expect(page.locator("#step-text")).to_be_hidden()
+    expect(page.locator("#circuit-svg g.node.current-gate title")).to_have_text("n4")
+    expect(page.locator("#practice-prompt")).to_contain_text("Question 1 of 4")
+
+    # A wrong answer: marked wrong, the rule named, the answer (-4) not given.
+    _answer(page, "4")
+    expect(practice).to_have_attribute("data-result", "wrong")
+    feedback = page.locator("#practice-feedback")
+    expect(feedback).to_contain_text("multiply swaps its inputs")
+    assert "-4" not in feedback.inner_text()
+    expect(practice).to_have_attribute("data-question", "0")
+    shot(page, "practice-wrong")
+
+    _answer(page, "-4")
+    expect(practice).to_have_attribute("data-result", "right")
+    expect(feedback).to_contain_text("Right")
+    expect(practice).to_have_attribute("data-question", "1")
+    expect(page.locator("#circuit-svg g.node text.pending")).to_have_count(3)
+    _answer(page, "3")   # z gets q = 3
+    _answer(page, "-4")  # x gets the add gate's upstream unchanged
+    expect(practice).to_have_attribute("data-question", "3")
+    _answer(page, "-4.0")
+    expect(practice).to_have_attribute("data-done", "1")
+    expect(page.locator("#practice-prompt")).to_contain_text("all 4 gradients")
+    expect(page.locator("#grad-card")).to_be_visible()
+    expect(page.locator("#circuit-svg g.node text.pending")).to_have_count(0)
+    shot(page, "practice-done")
+
+
+def test_practice_hints_climb_then_reveal(desktop: Any) -> None:
+    page = desktop
+    page.goto("/#expr=(x%2By)*z&at=x:-2,y:5,z:-4")
+    ready(page)
+    expect(page.locator("#practice")).to_be_hidden()
+    page.locator("#practice-toggle").check()
+    assert "practice=1" in here(page)
+    practice = page.locator("#practice")
+    feedback = page.locator("#practice-feedback")
+    _answer(page, "-4")
+    _answer(page, "1")  # z's gradient is q = 3
+    expect(feedback).to_contain_text("multiply swaps its inputs")
+    assert "3" not in feedback.inner_text()  # the local gradient here is the answer: hidden
+    _answer(page, "2")
+    expect(feedback).to_contain_text("upstream × local = 1 × 3")
+    _answer(page, "2")
+    expect(feedback).to_contain_text("The answer is 3")
+    expect(practice).to_have_attribute("data-question", "2")  # revealed, moved on
+    page.locator("#practice-toggle").uncheck()
+    expect(page.locator("#grad-card")).to_be_visible()
+    expect(page.locator("#step-count")).to_have_text("4 / 4")
+
+
+def test_practice_new_exercise_comes_from_the_seeded_generator(desktop: Any) -> None:
+    page = desktop
+    page.goto("/?exercise=1")
+    ready(page)
+    page.evaluate("() => { Math.random = () => 0.000075; }")  # seed 7
+    page.locator("#practice-new").click()
+    from chainrule.practice import random_exercise
+
+    expression, _ = random_exercise(7)
+    expect(page.locator("#expr")).to_have_value(expression)
+    expect(page.locator("#practice-prompt")).to_contain_text("Question 1 of")

@@ -12,8 +12,9 @@ Endpoints (all JSON; errors are ``{"error": message, ...}`` with a 4xx status):
 ``GET  /api/meta``         version, limits, examples, activations, init schemes, preprocessings
 ``GET  /api/examples``     the named circuits: ``{name: {expression, at, about}}``
 ``POST /api/parse``        ``{expression}`` → ``{expression, variables}`` or the error with caret
-``POST /api/circuit``      ``{expression | example, at}`` → ``circuit --json --steps --check``
-                           plus ``fanout``, ``gates``, ``variables`` and ``svg``
+``POST /api/circuit``      ``{expression | example | exercise, at}`` → ``circuit --json --steps
+                           --check`` plus ``fanout``, ``gates``, ``variables``, ``svg`` and the
+                           ``practice`` questions (:mod:`chainrule.practice`)
 ``POST /api/vanishing``    ``{depth, width, activation, init, weight_scale, preprocess}`` →
                            per-hidden-layer gradient norms (``chainrule.lab.flow``)
 ``POST /api/chain``        ``{depth, activation, init, weight_scale, seed}`` → the chain
@@ -256,6 +257,7 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     """``POST /api/circuit``: ``chainrule circuit --json --steps --check`` and the picture."""
     from chainrule import circuit as circuits
     from chainrule.expr import BindingError, EvaluationError, ParseError
+    from chainrule.practice import practice_json
     from chainrule.viz import RenderError, to_dot
 
     at = body.get("at", {})
@@ -268,7 +270,14 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     name = body.get("example")
     about = ""
     text: Any
-    if name is not None:
+    if body.get("exercise") is not None:
+        from chainrule.practice import random_exercise
+
+        seed = _integer(body, "exercise", 0, 0, 2**31 - 1)
+        text, drawn = random_exercise(seed)
+        values = {**drawn, **values}
+        about = f"practice exercise {seed}"
+    elif name is not None:
         try:
             ex = circuits.example(str(name))
         except KeyError as exc:
@@ -302,6 +311,7 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     data["at"] = dict(c.values)
     data["about"] = about
     data["names"] = [c.name(n["id"]) for n in data["nodes"]]
+    data["practice"] = practice_json(c)
     try:
         data["svg"] = _svg(to_dot(c.graph, max_nodes=limits.max_drawn, title=expr.text))
         data["svg_error"] = None

@@ -2,6 +2,7 @@
 // pass, and the gradients checked against central differences.
 
 import { drawCircuit, paintCircuit, SYMBOLS } from "./graph.js";
+import { initPractice, practiceOn, practicing } from "./practice.js";
 import { parseAt, state, writeHash } from "./state.js";
 import { $, api, debounce, el, fmt, markStale, META } from "./util.js";
 
@@ -80,6 +81,7 @@ function clearDrawing(message) {
   $("#step-text").textContent = "";
   $("#step-slider").max = "0";
   $("#step-count").textContent = "0 / 0";
+  practiceOn(null, null);
   checkStale();
 }
 
@@ -156,6 +158,7 @@ function show(answer, keepStep) {
   setStep(k, k === n);
   const panel = $("#panel-circuit");
   panel.dataset.expression = answer.expression;
+  practiceOn(answer, svgIndex);
   checkStale();
   busy(false);
 }
@@ -177,7 +180,7 @@ function setStep(k, quiet) {
   $("#step-count").textContent = `${step} / ${n}`;
   state.step = step === n ? "" : String(step);
   writeHash();
-  paintCircuit(svgIndex, data, step, replaying);
+  paintCircuit(svgIndex, data, step, replaying ? step : 0);
   stepText();
 }
 
@@ -281,9 +284,21 @@ export function initCircuit() {
   $("#step-all").addEventListener("click", () => data && setStep(data.steps.length, true));
   $("#step-slider").addEventListener("input", (e) => setStep(Number(e.target.value)));
   document.addEventListener("keydown", (e) => {
-    if (state.tab !== "circuit" || e.target.closest("input, select, textarea")) return;
+    if (state.tab !== "circuit" || practicing()
+        || e.target.closest("input, select, textarea")) return;
     if (e.key === "ArrowRight") $("#step-next").click();
     if (e.key === "ArrowLeft") $("#step-back").click();
+  });
+  initPractice({
+    leave: () => data && setStep(data.steps.length, true),
+    exercise: async (seed) => {
+      try {
+        const answer = await api("/api/circuit", { exercise: seed });
+        await load(answer.expression, answer.at);
+      } catch (err) {
+        exprError(err);
+      }
+    },
   });
   examples();
   return load(state.expr, parseAt(state.at), state.step);

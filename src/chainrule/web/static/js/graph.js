@@ -60,10 +60,11 @@ function indexCircuit(svg, answer) {
 }
 
 /**
- * Show the backward pass after `step` of its steps: wires not reached yet show "?", the
- * current gate, wire and input are highlighted (when `replaying`), a fan-out input gets "+=".
+ * Show the backward pass after `step` of its steps: wires not reached yet show "?". Step
+ * `highlight` (1-based; 0 for none) has its gate, wire and input highlighted, and a fan-out
+ * input gets "+=" (the step-through highlights the step just taken, practice the one asked).
  */
-export function paintCircuit(ix, data, step, replaying) {
+export function paintCircuit(ix, data, step, highlight) {
   if (!ix) return;
   const steps = data.steps;
   const done = new Set(steps.slice(0, step).map((s) => s.edge));
@@ -84,8 +85,8 @@ export function paintCircuit(ix, data, step, replaying) {
     g.classList.remove("current-gate", "current-wire", "current-input");
   }
   for (const b of ix.svg.querySelectorAll(".fanout-mark")) b.remove();
-  if (step === 0 || step > steps.length || !replaying) return;
-  const s = steps[step - 1];
+  if (!highlight || highlight > steps.length) return;
+  const s = steps[highlight - 1];
   if (ix.nodes[s.gate]) ix.nodes[s.gate].classList.add("current-gate");
   if (ix.nodes[s.input]) ix.nodes[s.input].classList.add("current-input");
   if (ix.wires[s.edge]) ix.wires[s.edge].classList.add("current-wire");
