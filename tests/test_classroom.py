@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import pytest
 
@@ -166,3 +167,72 @@ def test_exercise_seed_gives_the_same_circuit_everywhere() -> None:
     both: object = _cli(["circuit", "x*y", "--exercise", "7"], "")
     assert both.exit_code == 2  # type: ignore[attr-defined]
     assert "not two" in both.output  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- offline lessons
+
+
+def test_bundle_joins_every_module_once_without_imports() -> None:
+    from chainrule.web.lesson import bundle
+    from chainrule.web.server import STATIC_DIR
+
+    script = bundle()
+    modules = sorted(p.stem for p in (STATIC_DIR / "js").glob("*.js"))
+    for name in modules:
+        assert script.count(f'__modules["{name}"] = ') == 1, name
+    assert not re.search(r"^\s*(import|export)\b", script, re.M)
+    assert script.index('__modules["util"] =') < script.index('__modules["main"] =')
+    assert "const { $, api, el, LESSON, META } = __modules[\"util\"];" in script
+
+
+def test_lesson_file_holds_everything_inline(tmp_path: object) -> None:
+    from click.testing import CliRunner
+
+    from chainrule.cli import main
+
+    out = tmp_path / "lesson.html"  # type: ignore[operator]
+    result = CliRunner().invoke(main, ["export", "circuit", "(x+y)*z", "--at", "x=-2", "y=5",
+                                       "z=-4", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    start = html.index('id="lesson-data">') + len('id="lesson-data">')
+    data = __import__("json").loads(html[start:html.index("</script>", start)])
+    assert data["kind"] == "circuit"
+    assert data["answers"]["/api/circuit"]["gradients"] == {"x": -4.0, "y": -4.0, "z": 3.0}
+    assert data["answers"]["/api/circuit"]["svg"].lstrip().startswith("<svg")
+    assert data["state"] == {"expr": "(x+y)*z", "at": "x:-2,y:5,z:-4"}
+    outside = re.findall(r"(?:src|href)=\"(?!data:|#)([^\"]+)\"", html)
+    assert outside == []
+    without_namespaces = re.sub(r"http://www\.w3\.org/[\w/.]+", "", html)
+    assert "http://" not in without_namespaces and "https://" not in without_namespaces
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["circuit", "x+", "-o", "x.html"], "ends too early"),
+    (["circuit", "-o", "x.html"], "give one of EXPR"),
+    (["circuit", "x*y", "--example", "simple", "-o", "x.html"], "give one of EXPR"),
+    (["chain", "--depth", "99", "-o", "x.html"], "depth must be between 1 and 30"),
+    (["vanishing", "--weight-scale", "50", "-o", "x.html"], "weight_scale must be between"),
+    (["circuit", "x", "--at", "x=1"], "Missing option '-o'"),
+])
+def test_export_refuses_bad_requests_in_one_line(tmp_path: object, args: list[str],
+                                                 message: str, monkeypatch: Any) -> None:
+    import os
+
+    from click.testing import CliRunner
+
+    from chainrule.cli import main
+
+    monkeypatch.chdir(str(tmp_path))
+    result = CliRunner().invoke(main, ["export", *args])
+    assert result.exit_code != 0
+    assert message in result.output, result.output
+    assert "Traceback" not in result.output
+    assert not os.path.exists("x.html")
+
+
+def test_unknown_lesson_kind() -> None:
+    from chainrule.web.lesson import LessonError, lesson_html
+
+    with pytest.raises(LessonError, match="unknown lesson 'training'"):
+        lesson_html("training", {}, {}, "t")

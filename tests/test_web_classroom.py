@@ -361,3 +361,130 @@ def test_practice_new_exercise_comes_from_the_seeded_generator(desktop: Any) -> 
     expression, _ = random_exercise(7)
     expect(page.locator("#expr")).to_have_value(expression)
     expect(page.locator("#practice-prompt")).to_contain_text("Question 1 of")
+
+
+# ---------------------------------------------------------------- offline lessons
+
+
+def _export(tmp_path: Any, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from chainrule.cli import main
+
+    path = tmp_path / "lesson.html"
+    result = CliRunner().invoke(main, ["export", *args, "-o", str(path)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def _offline(browser: Any, path: Any, size: dict[str, Any]) -> Iterator[Any]:
+    """The lesson opened from file:// with every other request refused."""
+    context = browser.new_context(**size)
+    context.set_default_timeout(TIMEOUT_MS)
+    url = path.as_uri()
+    asked: list[str] = []
+
+    def only_the_file(route: Any) -> None:
+        asked.append(route.request.url)
+        if route.request.url.split("#")[0] == url:
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", only_the_file)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda req: asked.append(req.url))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    try:
+        page.goto(url)
+        yield page
+        assert errors == [], errors
+        assert url in asked  # the requests were watched
+        others = {u for u in asked if u.split("#")[0] != url and not u.startswith("data:")}
+        assert others == set(), f"the lesson asked for: {others}"
+    finally:
+        context.close()
+
+
+def test_offline_circuit_lesson_steps_and_practises(browser: Any, tmp_path: Any) -> None:
+    from chainrule.web.server import Limits, circuit_payload
+
+    path = _export(tmp_path, "circuit", "(x+y)*z", "--at", "x=-2", "y=5", "z=-4")
+    live = circuit_payload({"expression": "(x+y)*z", "at": {"x": -2, "y": 5, "z": -4}},
+                           Limits())
+    html = path.read_text()
+    assert "<script src" not in html and 'rel="stylesheet"' not in html
+    for page in _offline(browser, path, PHONE):
+        ready(page)
+        expect(page.locator("#lesson-banner")).to_contain_text("offline lesson")
+        expect(page.locator("#tab-vanishing")).to_be_hidden()
+        expect(page.locator("#output")).to_have_text("-12")
+        for name in ("x", "y", "z"):
+            value = live["gradients"][name]
+            expect(page.locator(f"#grad-{name}")).to_have_text(f"{value:g}")
+        expect(page.locator("#expr")).to_have_js_property("readOnly", True)
+        # The same step-through as the live page.
+        page.locator("#step-reset").tap()
+        expect(page.locator("#step-count")).to_have_text("0 / 4")
+        page.locator("#step-next").tap()
+        expect(page.locator("#step-text .plus-eq")).to_have_text("#2.grad += -4")
+        expect(page.locator("#circuit-svg g.node.current-gate title")).to_have_text("n4")
+        no_sideways_scroll(page, 390)
+        # Practice works offline too.
+        page.locator("#practice-toggle").check()
+        _answer(page, "1")
+        expect(page.locator("#practice")).to_have_attribute("data-result", "wrong")
+        expect(page.locator("#practice-feedback")).to_contain_text("multiply swaps its inputs")
+        _answer(page, "-4")
+        expect(page.locator("#practice")).to_have_attribute("data-result", "right")
+        shot(page, "lesson-circuit")
+
+
+def test_offline_practice_lesson_opens_in_practice_mode(browser: Any, tmp_path: Any) -> None:
+    path = _export(tmp_path, "circuit", "--exercise", "3", "--practice")
+    from chainrule.practice import random_exercise
+
+    expression, _ = random_exercise(3)
+    for page in _offline(browser, path, DESKTOP):
+        ready(page)
+        expect(page.locator("#expr")).to_have_value(expression)
+        expect(page.locator("#practice")).to_be_visible()
+        expect(page.locator("#grad-card")).to_be_hidden()
+
+
+@pytest.mark.parametrize("kind", ["vanishing", "chain", "diagnose"])
+def test_offline_network_lessons(browser: Any, tmp_path: Any, kind: str) -> None:
+    from chainrule.lab import chain as lab_chain
+    from chainrule.web.lab import chain_for
+    from chainrule.web.server import Limits, vanishing_payload
+
+    path = _export(tmp_path, kind, "--depth", "8", "--activation", "tanh", "--init", "xavier")
+    for page in _offline(browser, path, DESKTOP):
+        ready(page)
+        expect(page.locator("#panel-vanishing")).to_be_visible()
+        expect(page.locator("#panel-vanishing")).to_have_attribute("data-ready", "1")
+        expect(page.locator("#lesson-banner")).to_be_visible()
+        expect(page.locator("#depth")).to_be_disabled()
+        expect(page.locator("#activation")).to_have_value("tanh")
+        expect(page.locator("#vanishing-error")).to_be_hidden()
+        norms, chain, doctor = (page.locator(s) for s in ("#norms-card", "#chain-card",
+                                                           "#diagnosis"))
+        if kind == "vanishing":
+            live = vanishing_payload({"depth": 8, "activation": "tanh", "init": "xavier"},
+                                     Limits())
+            expect(page.locator("#norms-chart")).to_have_attribute(
+                "data-first", repr(live["norms"][0]).removesuffix(".0"))
+        if kind in ("vanishing", "chain"):
+            expected = chain_for(lab_chain, 8, "tanh", "xavier", 1.0, 0)
+            expect(page.locator("#chain-chart")).to_have_attribute("data-activation", "tanh")
+            text = page.locator("#chain-product").inner_text()
+            assert float(text) == pytest.approx(abs(expected["product"]), rel=1e-3)
+        if kind in ("vanishing", "diagnose"):
+            expect(page.locator("#verdict")).not_to_be_empty()
+            expect(page.locator("#evidence li").first).to_be_visible()
+        expect(norms).to_be_visible() if kind == "vanishing" else expect(norms).to_be_hidden()
+        expect(chain).to_be_visible() if kind != "diagnose" else expect(chain).to_be_hidden()
+        expect(doctor).to_be_visible() if kind != "chain" else expect(doctor).to_be_hidden()
+        shot(page, f"lesson-{kind}")

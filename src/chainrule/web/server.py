@@ -327,6 +327,27 @@ def examples_payload() -> dict[str, Any]:
             for name, ex in EXAMPLES.items()}
 
 
+def meta_payload(limits: Limits) -> dict[str, Any]:
+    """``GET /api/meta``: version, limits, examples and the names the page offers."""
+    from chainrule import __version__
+    from chainrule.web.training import DEFAULTS as TRAINING_DEFAULTS
+
+    return {
+        "version": __version__,
+        "limits": limits.to_json(),
+        "examples": examples_payload(),
+        "activations": list(ACTIVATIONS),
+        "inits": list(_inits()),
+        "preprocessings": list(PREPROCESSINGS),
+        "losses": list(LOSSES),
+        "training": TRAINING_DEFAULTS,
+        "lab": {m: importlib.util.find_spec(f"chainrule.lab.{m}") is not None
+                for m in ("flow", "chain", "diagnosis")}
+        if importlib.util.find_spec("chainrule.lab") is not None
+        else {"flow": False, "chain": False, "diagnosis": False},
+    }
+
+
 # ---------------------------------------------------------------- the lab
 
 
@@ -439,7 +460,6 @@ def create_app(
     rebinding); ``None`` accepts any. ``data_loader`` returns the training data set (default:
     the embedded MNIST sample).
     """
-    from chainrule.web.training import DEFAULTS as TRAINING_DEFAULTS
     from chainrule.web.training import Busy, TrainingJobs
 
     limits = limits or Limits()
@@ -460,22 +480,7 @@ def create_app(
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     async def meta(request: Request) -> Response:
-        from chainrule import __version__
-
-        return _json({
-            "version": __version__,
-            "limits": limits.to_json(),
-            "examples": examples_payload(),
-            "activations": list(ACTIVATIONS),
-            "inits": list(_inits()),
-            "preprocessings": list(PREPROCESSINGS),
-            "losses": list(LOSSES),
-            "training": TRAINING_DEFAULTS,
-            "lab": {m: importlib.util.find_spec(f"chainrule.lab.{m}") is not None
-                    for m in ("flow", "chain", "diagnosis")}
-            if importlib.util.find_spec("chainrule.lab") is not None
-            else {"flow": False, "chain": False, "diagnosis": False},
-        })
+        return _json(meta_payload(limits))
 
     async def examples(request: Request) -> Response:
         return _json(examples_payload())

@@ -3,7 +3,7 @@
 
 import { logBars } from "./charts.js";
 import { state, writeHash } from "./state.js";
-import { $, api, debounce, el, fillSelect, fmt, markStale, META, showError } from "./util.js";
+import { $, answerable, api, debounce, el, fillSelect, fmt, markStale, META, showError } from "./util.js";
 
 const EVIDENCE_SHOWN = 4;
 let seq = 0;
@@ -44,11 +44,13 @@ export async function refreshVanishing() {
   const body = settings();
   const panel = $("#panel-vanishing");
   panel.dataset.ready = "0";
-  const jobs = [
-    api("/api/vanishing", body).then((d) => mine === seq && norms(d, body)),
-    api("/api/chain", body).then((d) => mine === seq && chain(d)),
-    api("/api/diagnose", body).then((d) => mine === seq && diagnosis(d)),
-  ];
+  const parts = [["/api/vanishing", (d) => norms(d, body), "#norms-card"],
+    ["/api/chain", chain, "#chain-card"], ["/api/diagnose", diagnosis, "#diagnosis"]];
+  const jobs = [];
+  for (const [path, draw, card] of parts) {
+    $(card).hidden = !answerable(path);  // an offline lesson may hold only some of them
+    if (answerable(path)) jobs.push(api(path, body).then((d) => mine === seq && draw(d)));
+  }
   const results = await Promise.allSettled(jobs);
   if (mine !== seq) return;
   const failed = results.find((r) => r.status === "rejected");
