@@ -236,3 +236,48 @@ def test_unknown_lesson_kind() -> None:
 
     with pytest.raises(LessonError, match="unknown lesson 'training'"):
         lesson_html("training", {}, {}, "t")
+
+
+# ---------------------------------------------------------------- formulas with numbers
+
+
+@pytest.mark.parametrize(("op", "index", "inputs", "out", "want"), [
+    ("mul", 0, [3.0, -4.0], -12.0, "∂(a·b)/∂a = b = -4"),
+    ("mul", 1, [3.0, -4.0], -12.0, "∂(a·b)/∂b = a = 3"),
+    ("add", 1, [1.0, 2.0], 3.0, "∂(a+b)/∂b = 1"),
+    ("sigmoid", 0, [1.0], 0.7311, "∂σ(a)/∂a = out·(1 − out) = 0.7311·(1 − 0.7311)"),
+    ("tanh", 0, [-1.0], -0.7616, "∂tanh a/∂a = 1 − out² = 1 − (-0.7616)²"),
+    ("div", 1, [1.0, 2.0], 0.5, "∂(a/b)/∂b = −out/b = −0.5/2"),
+    ("maximum", 0, [-1.5, 2.0], 2.0, "∂max(a,b)/∂a = [a ≥ b] = [(-1.5) ≥ 2]"),
+    ("abs", 0, [-2.0], 2.0, "∂|a|/∂a = sign(a) = sign(-2)"),
+    ("log", 0, [-2.0], 0.0, "∂log a/∂a = 1/a = 1/(-2)"),
+])
+def test_local_formula_substitutes_the_gate_numbers(op: str, index: int, inputs: list[float],
+                                                    out: float, want: str) -> None:
+    from chainrule.formulas import local_formula
+
+    assert local_formula(op, index, inputs, out) == want
+
+
+def test_every_elementwise_op_has_a_formula_for_every_input() -> None:
+    from chainrule.formulas import local_formula
+    from chainrule.ops import OPS
+
+    for name, op in OPS.items():
+        if op.local is None:
+            assert local_formula(name, 0, [1.0, 2.0], 3.0) is None
+            continue
+        for index in range(op.arity):
+            text = local_formula(name, index, [1.5, 2.5], 3.5, constant=2.0)
+            assert text is not None and text.startswith("∂"), (name, index)
+            assert text.split(" = ")[0] in op.doc  # the catalogue's own words
+
+
+def test_pow_const_formula_uses_the_gates_exponent() -> None:
+    from chainrule import circuit
+    from chainrule.formulas import step_formula
+
+    c = circuit.run("x**3", {"x": 2})
+    (s,) = c.steps()
+    assert step_formula(c, s) == "∂(a^c)/∂a = c·a^(c−1) = 3·2^(3−1)"
+    assert s["local_grad"] == 12.0

@@ -488,3 +488,37 @@ def test_offline_network_lessons(browser: Any, tmp_path: Any, kind: str) -> None
         expect(chain).to_be_visible() if kind != "diagnose" else expect(chain).to_be_hidden()
         expect(doctor).to_be_visible() if kind != "chain" else expect(doctor).to_be_hidden()
         shot(page, f"lesson-{kind}")
+
+
+# ---------------------------------------------------------------- formulas and the animation
+
+
+def test_step_shows_the_formula_with_numbers(desktop: Any) -> None:
+    page = desktop
+    page.goto("/#expr=sigmoid(w*x)&at=w:2,x:-1")
+    ready(page)
+    page.locator("#step-reset").click()
+    page.locator("#step-next").click()
+    formula = page.locator("#step-formula")
+    expect(formula).to_contain_text("∂σ(a)/∂a = out·(1 − out) = 0.1192·(1 − 0.1192) = 0.105")
+    expect(formula).to_contain_text("∂f/∂#2 += 1 × 0.105 = 0.105")
+    page.locator("#step-next").click()
+    expect(formula).to_contain_text("∂(a·b)/∂a = b = -1")
+    expect(formula).to_contain_text("+= 0.105 × (-1) = -0.105")
+
+
+def test_play_animates_the_backward_pass_wire_by_wire(desktop: Any) -> None:
+    page = desktop
+    page.goto("/")
+    ready(page)
+    expect(page.locator("#step-count")).to_have_text("4 / 4")
+    page.locator("#step-play").click()
+    expect(page.locator("#step-play")).to_have_attribute("aria-pressed", "true")
+    seen = set()
+    for k in (1, 2, 3, 4):
+        expect(page.locator("#step-count")).to_have_text(f"{k} / 4")
+        seen.add(page.locator("#circuit-svg g.node.current-gate title").text_content())
+    assert seen == {"n4", "n2"}  # the multiply gate, then the add gate
+    expect(page.locator("#step-play")).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("#circuit-svg g.edge.current-wire path").first).to_have_css(
+        "animation-name", "backflow")

@@ -257,6 +257,7 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     """``POST /api/circuit``: ``chainrule circuit --json --steps --check`` and the picture."""
     from chainrule import circuit as circuits
     from chainrule.expr import BindingError, EvaluationError, ParseError
+    from chainrule.formulas import step_formula
     from chainrule.practice import practice_json
     from chainrule.viz import RenderError, to_dot
 
@@ -303,7 +304,8 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
         index = seen.get(e["target"], 0)
         seen[e["target"]] = index + 1
         edge_of[(e["target"], index)] = k
-    data["steps"] = [{**s, "edge": edge_of.get((s["gate"], s["index"]))} for s in c.steps()]
+    data["steps"] = [{**s, "edge": edge_of.get((s["gate"], s["index"])),
+                      "formula": step_formula(c, s)} for s in c.steps()]
     data["check"] = c.check()
     data["fanout"] = c.fanout()
     data["gates"] = c.gates()

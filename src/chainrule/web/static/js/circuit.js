@@ -171,8 +171,31 @@ function aboutFor(expression) {
   return "";
 }
 
-function setStep(k, quiet) {
+let playing = null;  // the timer of the animated backward pass
+
+/** Play the backward pass wire by wire (from the start when it is over); again to pause. */
+function togglePlay() {
+  if (playing) { stopPlaying(); return; }
+  if (!data || !data.steps.length) return;
+  if (step >= data.steps.length) setStep(0);
+  $("#step-play").textContent = "❚❚ Pause";
+  $("#step-play").setAttribute("aria-pressed", "true");
+  playing = setInterval(() => {
+    if (!data || step >= data.steps.length) { stopPlaying(); return; }
+    setStep(step + 1, false, true);
+  }, 1100);
+}
+
+function stopPlaying() {
+  clearInterval(playing);
+  playing = null;
+  $("#step-play").textContent = "▶ Play";
+  $("#step-play").setAttribute("aria-pressed", "false");
+}
+
+function setStep(k, quiet, fromPlay) {
   if (!data) return;
+  if (playing && !fromPlay) stopPlaying();
   replaying = !quiet;
   const n = data.steps.length;
   step = Math.max(0, Math.min(n, k));
@@ -219,7 +242,19 @@ function stepText() {
   } else {
     box.append(` (now ${fmt(s.total)}).`);
   }
+  box.append(el("span", { class: "formula", id: "step-formula", text: formulaText(s, gate, input) }));
   if (step === n) box.append(" That was the last step: every wire carries its gradient.");
+}
+
+/** The local gradient's formula from the op catalogue with this gate's numbers, then the
+ * chain rule's product: "∂(a·b)/∂a = b = -4 · ∂f/∂#2 += 1 × (-4) = -4". */
+function formulaText(s, gate, input) {
+  const local = fmt(s.local_grad);
+  let text = s.formula || `∂${gate}/∂${input}`;
+  if (!text.endsWith(` = ${local}`)) text += ` = ${local}`;
+  const factor = (x) => (fmt(x).startsWith("-") ? `(${fmt(x)})` : fmt(x));
+  return `local: ${text} · chain rule: ∂f/∂${input} += ${fmt(s.upstream)} × ${factor(s.local_grad)}`
+    + ` = ${fmt(s.contribution)}`;
 }
 
 function countOut(id) {
@@ -282,6 +317,7 @@ export function initCircuit() {
   $("#step-back").addEventListener("click", () => setStep(step - 1));
   $("#step-reset").addEventListener("click", () => setStep(0));
   $("#step-all").addEventListener("click", () => data && setStep(data.steps.length, true));
+  $("#step-play").addEventListener("click", togglePlay);
   $("#step-slider").addEventListener("input", (e) => setStep(Number(e.target.value)));
   document.addEventListener("keydown", (e) => {
     if (state.tab !== "circuit" || practicing()
