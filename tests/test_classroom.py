@@ -281,3 +281,73 @@ def test_pow_const_formula_uses_the_gates_exponent() -> None:
     (s,) = c.steps()
     assert step_formula(c, s) == "∂(a^c)/∂a = c·a^(c−1) = 3·2^(3−1)"
     assert s["local_grad"] == 12.0
+
+
+# ---------------------------------------------------------------- a backward path as a circuit
+
+
+def test_path_factors_match_a_numpy_backward_pass() -> None:
+    import numpy as np
+
+    from chainrule.lab import flow
+    from chainrule.web.lab import path_for
+
+    sizes = [784, 6, 5, 4, 10]
+    settings = {"sizes": sizes, "activation": "sigmoid", "init": "nielsen", "seed": 3,
+                "weight_scale": 1.0, "preprocess": "scale"}
+    model = flow.make_model(sizes, "sigmoid", "nielsen", 3, 1.0)
+    x, y, _ = flow.load_inputs(sizes, 1, "scale")
+    # The oracle: Nielsen's backprop in closed form (sigmoid everywhere, cross-entropy cost,
+    # so the output error is a − y).
+    ws = [np.asarray(lin.weight.data) for lin in model.linears]
+    bs = [np.asarray(lin.bias.data) for lin in model.linears]
+    a, zs = np.asarray(x.data)[0], []
+    for w, b in zip(ws, bs, strict=True):
+        zs.append(w @ a + b)
+        a = 1 / (1 + np.exp(-zs[-1]))
+    target = np.eye(10)[int(y[0])]
+    deltas = [a - target]
+    for k in range(len(ws) - 1, 0, -1):
+        s = 1 / (1 + np.exp(-zs[k - 1]))
+        deltas.insert(0, (ws[k].T @ deltas[0]) * s * (1 - s))
+    for layer in (1, 2, 3):
+        path = path_for(flow, settings, layer)
+        units = path["units"]
+        assert path["gradient"] == pytest.approx(deltas[layer - 1][units[0]])
+        assert units[0] == int(np.argmax(np.abs(deltas[layer - 1])))
+        v = path["values"]
+        sig = 1 / (1 + np.exp(-zs[layer - 1][units[0]]))
+        assert v[f"s{layer}"] == pytest.approx(sig * (1 - sig))
+        for step, k in enumerate(range(layer + 1, len(sizes)), start=1):
+            assert v[f"w{k}"] == ws[k - 1][units[step], units[step - 1]]
+        assert v["d"] == pytest.approx(deltas[-1][units[-1]])
+        assert path["product"] == pytest.approx(float(np.prod(list(v.values()))))
+    # The last hidden layer: its paths are one weight long, and they sum to the gradient.
+    path = path_for(flow, settings, 3)
+    u = path["units"][0]
+    total = sum(path["values"]["s3"] * ws[3][j, u] * deltas[3][j] for j in range(10))
+    assert total == pytest.approx(path["gradient"])
+
+
+def test_path_endpoint_draws_the_product_as_a_circuit() -> None:
+    from chainrule.web.server import ApiError, Limits, path_payload
+
+    answer = path_payload({"depth": 30, "layer": 1}, Limits())
+    assert answer["expression"].startswith("s1 * (w2 * s2) * (w3 * s3)")
+    assert answer["output"] == pytest.approx(answer["path"]["product"])
+    assert answer["gradients"]["d"] == pytest.approx(answer["output"] / answer["at"]["d"])
+    assert answer["svg"] is None or "<svg" in answer["svg"]
+    with pytest.raises(ApiError, match="layer must be between 1 and 4"):
+        path_payload({"depth": 4, "layer": 5}, Limits())
+
+
+def test_path_route() -> None:
+    from chainrule.web.server import create_app
+    from test_web_api import _client
+
+    with _client(create_app()) as client:
+        r = client.post("/api/path", json={"depth": 3, "width": 10, "layer": 3})
+        assert r.status_code == 200, r.text
+        assert r.json()["expression"] == "s3 * w4 * d"
+        bad = client.post("/api/path", json={"depth": 3, "layer": 0})
+        assert bad.status_code == 422 and "layer must be between 1 and 3" in bad.json()["error"]

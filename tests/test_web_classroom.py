@@ -522,3 +522,34 @@ def test_play_animates_the_backward_pass_wire_by_wire(desktop: Any) -> None:
     expect(page.locator("#step-play")).to_have_attribute("aria-pressed", "false")
     expect(page.locator("#circuit-svg g.edge.current-wire path").first).to_have_css(
         "animation-name", "backflow")
+
+
+# ---------------------------------------------------------------- a backward path
+
+
+def test_click_a_layer_to_see_one_backward_path_as_a_circuit(desktop: Any) -> None:
+    from chainrule.lab import flow
+    from chainrule.web.lab import path_for
+
+    page = desktop
+    page.goto("/#tab=vanishing&depth=4&width=10")
+    ready(page)
+    expect(page.locator("#norms-chart rect.bar")).to_have_count(4)
+    expect(page.locator("#path-card")).to_be_hidden()
+    page.locator("#norms-chart rect.bar[data-index='1']").click()
+    card = page.locator("#path-card")
+    expect(card).to_be_visible()
+    expect(card).to_have_attribute("data-layer", "2")
+    expect(page.locator("#path-svg svg")).to_be_visible()
+    expect(page.locator("#norms-chart rect.bar.chosen")).to_have_count(1)
+    settings = {"sizes": [784, 10, 10, 10, 10, 10], "activation": "sigmoid", "init": "nielsen",
+                "seed": 0, "weight_scale": 1.0, "preprocess": "scale"}
+    want = path_for(flow, settings, 2)
+    assert float(card.get_attribute("data-product")) == pytest.approx(want["product"])
+    texts = page.locator("#path-svg svg text").all_text_contents()
+    assert {"s2", "w3", "s3", "d"} <= set(texts)
+    assert "path=2" in here(page)
+    shot(page, "vanishing-path")
+    page.reload()
+    ready(page)
+    expect(page.locator("#path-card")).to_have_attribute("data-layer", "2")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["activation_chain", "activation_slope", "chain_for", "diagnose_for", "max_slope"]
+__all__ = [
+    "activation_chain", "activation_slope", "chain_for", "diagnose_for", "max_slope", "path_for",
+]
 
 
 def chain_weights(depth: int, init: str, scale: float, seed: int,
@@ -101,6 +103,60 @@ def chain_for(chain: Any, depth: int, activation: str, init: str, scale: float,
     result["settings"] = {"layers": layers, "init": init, "weight_scale": scale, "seed": seed,
                           "activation": activation, "network_activation": activation}
     return result
+
+
+def path_for(flow: Any, settings: dict[str, Any], layer: int) -> dict[str, Any]:
+    """One path of the backward pass from the output back to hidden layer ``layer``, as a
+    product of factors: Nielsen's chain inside a real network.
+
+    On the first training image, ∂C/∂z of unit u in hidden layer l is φ'(z_u) · Σ_j W_ju ·
+    ∂C/∂z_j of the next layer: a sum over paths. This follows the one path that carries most:
+    from the unit of layer ``layer`` with the largest |∂C/∂z|, each next unit is the one whose
+    term |W_ju · ∂C/∂z_j| is largest, up to an output unit. Returns the path's ``expression``
+    ``s1 * (w2 * s2) * … * wL * d`` (s = φ'(z) of the path's unit, w = the weight on the path,
+    d = ∂C/∂z of the output unit), its variables' ``values``, the ``units`` it passes and the
+    unit's full ``gradient`` ∂C/∂z (all paths), to compare with the path's product.
+    """
+    import numpy as np
+
+    from chainrule.autodiff import grad
+
+    sizes = settings["sizes"]
+    hidden = len(sizes) - 2
+    if not 1 <= layer <= hidden:
+        raise ValueError(f"layer must be a hidden layer, 1 to {hidden}; got {layer}")
+    model = flow.make_model(sizes, settings["activation"], settings["init"], settings["seed"],
+                            settings["weight_scale"])
+    x, y, _ = flow.load_inputs(sizes, 1, settings["preprocess"])
+    a, zs = x, []
+    for module in model.layers:
+        a = module(a)
+        if module in model.linears:
+            zs.append(a)
+    deltas = [np.asarray(g.data)[0] for g in grad(flow.cost(a, y), zs)]
+    weights = [np.asarray(lin.weight.data) for lin in model.linears]  # (out, in) each
+    units = [int(np.argmax(np.abs(deltas[layer - 1])))]
+    for k in range(layer, hidden + 1):  # 0-based index of the next layer's linear
+        terms = np.abs(weights[k][:, units[-1]] * deltas[k])
+        units.append(int(np.argmax(terms)))
+    z_of = [np.asarray(z.data)[0] for z in zs]
+    values: dict[str, float] = {
+        f"s{layer}": activation_slope(settings["activation"], float(z_of[layer - 1][units[0]]))}
+    parts = [f"s{layer}"]
+    for step, k in enumerate(range(layer + 1, hidden + 2), start=1):  # 1-based layer numbers
+        w = float(weights[k - 1][units[step], units[step - 1]])
+        values[f"w{k}"] = w
+        if k <= hidden:
+            slope = activation_slope(settings["activation"], float(z_of[k - 1][units[step]]))
+            values[f"s{k}"] = slope
+            parts.append(f"(w{k} * s{k})")
+        else:
+            parts.append(f"w{k}")
+    values["d"] = float(deltas[hidden][units[-1]])
+    parts.append("d")
+    return {"expression": " * ".join(parts), "values": values, "layer": layer, "units": units,
+            "gradient": float(deltas[layer - 1][units[0]]),
+            "product": math.prod(values.values())}
 
 
 def diagnose_for(diagnosis: Any, settings: dict[str, Any], lr: float) -> dict[str, Any]:

@@ -20,6 +20,8 @@ Endpoints (all JSON; errors are ``{"error": message, ...}`` with a 4xx status):
 ``POST /api/chain``        ``{depth, activation, init, weight_scale, seed}`` → the chain
                            network's factors w·σ'(z) (``chainrule.lab.chain``)
 ``POST /api/diagnose``     same settings as vanishing → verdict, evidence, suggestions
+``POST /api/path``         same settings and ``layer`` → one path back to that hidden layer as
+                           a circuit (``/api/circuit``'s answer plus ``path``)
 ``POST /api/train``        start the one training job; ``GET /api/train?since=N`` its progress;
                            ``POST /api/train/stop`` asks it to stop
 =========================  =====================================================================
@@ -406,6 +408,23 @@ def chain_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     return chain_for(_lab("chain"), depth, activation, init, scale, seed)
 
 
+def path_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+    """``POST /api/path``: one path of the backward pass back to hidden ``layer``, as a circuit."""
+    from dataclasses import replace
+
+    from chainrule.web.lab import path_for
+
+    s = _network_settings(body, limits)
+    hidden = len(s["sizes"]) - 2
+    layer = _integer(body, "layer", 1, 1, hidden)
+    path = path_for(_lab("flow"), s, layer)
+    # The path's product has two factors per layer: more than a typed expression may hold.
+    roomy = replace(limits, max_expression=40 * (hidden + 2), max_variables=2 * hidden + 4,
+                    max_terms=6 * (hidden + 2))
+    return {**circuit_payload({"expression": path["expression"], "at": path["values"]}, roomy),
+            "path": path}
+
+
 def diagnose_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     """``POST /api/diagnose``: the verdict on a freshly initialised network of these settings."""
     from chainrule.web.lab import diagnose_for
@@ -534,6 +553,7 @@ def create_app(
         Route("/api/vanishing", sync(vanishing_payload), methods=["POST"]),
         Route("/api/chain", sync(chain_payload), methods=["POST"]),
         Route("/api/diagnose", sync(diagnose_payload), methods=["POST"]),
+        Route("/api/path", sync(path_payload), methods=["POST"]),
         Route("/api/train", train_start, methods=["POST"]),
         Route("/api/train", train_status, methods=["GET"]),
         Route("/api/train/stop", train_stop, methods=["POST"]),

@@ -1,10 +1,11 @@
 // Every tab's inputs live in the URL's fragment, so a link (or a reload) restores the view.
-// Keys: tab; circuit expr, at, step, practice; vanishing depth, width, act, init, ws, pre;
+// Keys: tab; circuit expr, at, step, practice; vanishing depth, width, act, init, ws, pre,
+// path;
 // training t-depth, t-width, t-act, t-init, t-loss, t-lr, t-epochs, t-examples.
 
 export const DEFAULTS = {
   tab: "circuit", expr: "(x + y) * z", at: "x:-2,y:5,z:-4", step: "", practice: "",
-  depth: "5", width: "30", act: "sigmoid", init: "nielsen", ws: "1", pre: "scale",
+  depth: "5", width: "30", act: "sigmoid", init: "nielsen", ws: "1", pre: "scale", path: "",
   "t-depth": "", "t-width": "", "t-act": "", "t-init": "", "t-loss": "", "t-lr": "",
   "t-epochs": "", "t-examples": "",
 };

@@ -2,6 +2,7 @@
 // factors, and the diagnosis of the same settings.
 
 import { logBars } from "./charts.js";
+import { drawCircuit } from "./graph.js";
 import { state, writeHash } from "./state.js";
 import { $, answerable, api, debounce, el, fillSelect, fmt, markStale, META, showError } from "./util.js";
 
@@ -51,6 +52,11 @@ export async function refreshVanishing() {
     $(card).hidden = !answerable(path);  // an offline lesson may hold only some of them
     if (answerable(path)) jobs.push(api(path, body).then((d) => mine === seq && draw(d)));
   }
+  const layer = Number(state.path);
+  $("#path-card").hidden = !(layer >= 1 && layer <= body.depth && answerable("/api/path"));
+  if (!$("#path-card").hidden) {
+    jobs.push(api("/api/path", { ...body, layer }).then((d) => mine === seq && pathCircuit(d)));
+  }
   const results = await Promise.allSettled(jobs);
   if (mine !== seq) return;
   const failed = results.find((r) => r.status === "rejected");
@@ -60,13 +66,54 @@ export async function refreshVanishing() {
   panel.dataset.ready = "1";
 }
 
+/** Show (or, with 0, hide) the path back to hidden layer `layer`, and keep it in the URL. */
+function choosePath(layer) {
+  state.path = layer ? String(layer) : "";
+  writeHash();
+  refreshVanishing();
+}
+
+function pathCircuit(d) {
+  const p = d.path;
+  $("#path-layer").textContent = String(p.layer);
+  drawCircuit($("#path-svg"), d);
+  const box = $("#path-summary");
+  box.textContent = "";
+  box.append(`On the first training image, unit ${p.units[0]} of hidden layer ${p.layer} has `
+    + "∂C/∂z = ", el("strong", { text: fmt(p.gradient) }), ", a sum over every path back from "
+    + `the output. The path drawn (units ${p.units.join(" → ")}) carries `,
+  el("strong", { id: "path-product", text: fmt(p.product) }), ": s = φ'(z) of its unit in "
+    + "each layer, w = the weight it crosses, d = the output unit's error ∂C/∂z. Each "
+    + "bracket (w·s) is one of Nielsen's factors; the gradient on each wire is the product of "
+    + "all the others.");
+  const card = $("#path-card");
+  card.dataset.layer = String(p.layer);
+  card.dataset.product = String(p.product);
+  for (const bar of $("#norms-chart").querySelectorAll("rect.bar")) {
+    bar.classList.toggle("chosen", Number(bar.dataset.index) + 1 === p.layer);
+  }
+}
+
 function norms(d, body) {
   const values = d.norms || [];
   const svg = $("#norms-chart");
   logBars(svg, values, {
     xLabel: "hidden layer (input side → output side)",
-    classOf: (v, i) => (i === 0 ? "first" : ""),
+    classOf: (v, i) => [i === 0 ? "first" : "", Number(state.path) === i + 1 ? "chosen" : ""]
+      .join(" ").trim(),
   });
+  if (answerable("/api/path")) {
+    for (const bar of svg.querySelectorAll("rect.bar")) {
+      const layer = Number(bar.dataset.index) + 1;
+      bar.setAttribute("tabindex", "0");
+      bar.setAttribute("role", "button");
+      bar.setAttribute("aria-label", `hidden layer ${layer}: show one backward path`);
+      bar.addEventListener("click", () => choosePath(layer));
+      bar.addEventListener("keydown", (e) => {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); choosePath(layer); }
+      });
+    }
+  }
   const first = values[0], last = values[values.length - 1];
   svg.dataset.first = String(first);
   svg.dataset.last = String(last);
