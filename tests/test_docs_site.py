@@ -26,3 +26,16 @@ def test_docs_site_builds_strictly(tmp_path: Path) -> None:
         assert (tmp_path / page).is_file(), page
     assert (tmp_path / "notebooks" / "cs231n-circuits.ipynb").is_file()
     assert "Practice" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def test_cli_reference_lists_every_command_and_option() -> None:
+    from chainrule.cli_reference import commands
+
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    regenerate = "regenerate it: python -m chainrule.cli_reference > docs/cli.md"
+    for full, command in commands():
+        assert f"## `{full}`" in text, f"{full} is missing from docs/cli.md; {regenerate}"
+        for param in command.params:
+            for flag in getattr(param, "opts", []):
+                if flag.startswith("--"):
+                    assert flag in text, f"{full} {flag} is missing from docs/cli.md; {regenerate}"

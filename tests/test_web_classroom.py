@@ -325,6 +325,12 @@ def test_practice_right_and_wrong_answers(desktop: Any) -> None:
     expect(page.locator("#grad-card")).to_be_visible()
     expect(page.locator("#circuit-svg g.node text.pending")).to_have_count(0)
     shot(page, "practice-done")
+    # Switched off, it stays off after a reload, although the link says ?exercise=1.
+    page.locator("#practice-toggle").uncheck()
+    page.reload()
+    ready(page)
+    expect(page.locator("#practice")).to_be_hidden()
+    expect(page.locator("#practice-toggle")).not_to_be_checked()
 
 
 def test_practice_hints_climb_then_reveal(desktop: Any) -> None:

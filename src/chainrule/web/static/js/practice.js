@@ -113,7 +113,8 @@ export function initPractice(callbacks) {
   hooks = { ...hooks, ...callbacks };
   $("#practice-toggle").checked = practicing();
   $("#practice-toggle").addEventListener("change", (e) => {
-    state.practice = e.target.checked ? "1" : "";
+    // "0", not "": a link opened with ?exercise=1 must stay off after a reload.
+    state.practice = e.target.checked ? "1" : "0";
     writeHash();
     if (practicing()) {
       known = 0;
