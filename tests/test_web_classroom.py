@@ -559,3 +559,19 @@ def test_click_a_layer_to_see_one_backward_path_as_a_circuit(desktop: Any) -> No
     page.reload()
     ready(page)
     expect(page.locator("#path-card")).to_have_attribute("data-layer", "2")
+
+
+def test_a_value_typed_while_the_expression_is_read_is_kept(desktop: Any) -> None:
+    page = desktop
+    page.goto("/")
+    ready(page)
+    # The new expression is still being read when x changes (its old input is still there).
+    page.evaluate("""() => {
+        const e = document.querySelector('#expr');
+        e.value = 'x*y'; e.dispatchEvent(new Event('input'));
+        const x = document.querySelector('#var-x');
+        x.value = '3'; x.dispatchEvent(new Event('input'));
+    }""")
+    expect(page.locator("#output")).to_have_text("15")
+    expect(page.locator("#var-z")).to_have_count(0)
+    expect(page.locator("#circuit-results")).to_have_attribute("data-stale", "0")

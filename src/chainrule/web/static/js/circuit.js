@@ -13,6 +13,7 @@ let svgIndex = null;      // elements of the drawn circuit
 let step = 0;
 let replaying = false;    // false: the finished pass as loaded, nothing highlighted
 let shownKey = "";        // the inputs the results on screen were computed from
+let parsedText = null;    // the expression whose variables the inputs below belong to
 
 const exprInput = () => $("#expr");
 
@@ -99,10 +100,12 @@ async function parseAndRun(keepStep) {
     const parsed = await api("/api/parse", { expression: text });
     if (mine !== seq) return;
     exprError(null);
+    parsedText = text;
     setVars(parsed.variables);
     await run(keepStep);
   } catch (err) {
     if (mine !== seq) return;
+    parsedText = null;
     exprError(err);
     $("#about").textContent = "";
     clearDrawing("fix the expression to see its circuit");
@@ -111,6 +114,9 @@ async function parseAndRun(keepStep) {
 }
 
 async function run(keepStep) {
+  // A value typed while a new expression is still being read belongs to the old variables:
+  // read the expression first (it keeps the values typed for names it still has).
+  if (exprInput().value !== parsedText) return parseAndRun(keepStep);
   const at = {};
   for (const [name, text] of Object.entries(values)) {
     if (!isNumber(text)) {  // the input is marked; wait for a number

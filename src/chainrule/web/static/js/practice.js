@@ -64,7 +64,6 @@ function render() {
   $("#practice-progress").textContent = qs.length
     ? `${known} of ${qs.length} wires done · the highlighted gate sends its gradient back`
       + " along the highlighted wire" : "";
-  if (!done) input.focus({ preventScroll: true });
 }
 
 function close(given, answer) {
@@ -126,7 +125,13 @@ export function initPractice(callbacks) {
       hooks.leave();
     }
   });
-  $("#practice-form").addEventListener("submit", (e) => { e.preventDefault(); check(); });
+  $("#practice-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    check();
+    // Keep the answer box ready for the next wire (only after an answer: never take the
+    // focus from the expression while it is being typed).
+    if (!$("#practice-answer").disabled) $("#practice-answer").focus({ preventScroll: true });
+  });
   $("#practice-new").addEventListener("click", () => {
     if (hooks.exercise) hooks.exercise(Math.floor(Math.random() * 100000));
   });

@@ -117,7 +117,11 @@ function render(s) {
       points: points.map((p) => [p.epoch, p.speeds[l]]),
     });
   }
-  logLines($("#train-chart"), series, { xLabel: "epoch",
+  const chart = $("#train-chart");
+  // A phone gets a narrower drawing, so that its labels stay readable once scaled down.
+  chart.setAttribute("viewBox", chart.clientWidth && chart.clientWidth < 600
+    ? "0 0 560 380" : "0 0 900 320");
+  logLines(chart, series, { xLabel: "epoch",
     xMax: s.settings ? s.settings.epochs : 1,
     empty: s.state === "idle" ? "press Start to train" : "waiting for the first batches" });
   const tbody = $("#epoch-table tbody");
