@@ -214,3 +214,90 @@ def test_tensor_graph_shows_shapes_and_norms() -> None:
 def test_circuit_graph_is_the_same_dict() -> None:
     c = run("(x + y) * z", EXAMPLES["simple"].at)
     assert c.graph == graph_dict(c.output_node)
+
+
+# ---------------------------------------------------------------- stored gradients (notebooks)
+
+
+def _labelled() -> tuple[Value, Value, Value, Value]:
+    x, y, z = Value(-2.0, label="x"), Value(5.0, label="y"), Value(-4.0, label="z")
+    return x, y, z, (x + y) * z
+
+
+def test_stored_graph_before_backward_shows_no_gradients() -> None:
+    from chainrule.viz import stored_graph_dict
+
+    *_, f = _labelled()
+    g = stored_graph_dict(f)
+    assert [n["label"] for n in g["nodes"] if n["op"] is None] == ["x", "y", "z"]
+    assert [n["value"] for n in g["nodes"]] == [-2.0, 5.0, 3.0, -4.0, -12.0]
+    assert all(n["grad"] == 0.0 for n in g["nodes"])  # what a fresh Value holds
+    assert f.grad == 0.0  # and nothing ran a backward pass behind the scenes
+
+
+def test_stored_graph_shows_what_backward_stored_not_a_recomputation() -> None:
+    from chainrule.viz import stored_graph_dict
+
+    x, y, z, f = _labelled()
+    f.backward()
+    g = stored_graph_dict(f)
+    assert [n["grad"] for n in g["nodes"]] == [-4.0, -4.0, -4.0, 3.0, 1.0]
+    # A second backward() accumulates below the root (whose own .grad is the seed, 1, as in
+    # micrograd): the picture shows the stored (doubled) numbers, where a fresh pass would show
+    # the single ones.
+    f.backward()
+    g = stored_graph_dict(f)
+    assert [n["grad"] for n in g["nodes"]] == [-8.0, -8.0, -8.0, 6.0, 1.0]
+    assert graph_dict(f)["nodes"][0]["grad"] == -4.0
+    x.grad = 123.0  # whatever is stored is what is drawn
+    assert stored_graph_dict(f)["nodes"][0]["grad"] == 123.0
+    assert [e["contribution"] for e in stored_graph_dict(f)["edges"]] == [123.0, -8.0, -8.0, 6.0]
+
+
+def test_stored_graph_fan_out_wires_carry_no_share() -> None:
+    from chainrule.viz import stored_graph_dict
+
+    x = Value(3.0, label="x")
+    f = x * x
+    f.backward()
+    g = stored_graph_dict(f)
+    assert g["nodes"][0]["grad"] == 6.0
+    assert [e["contribution"] for e in g["edges"]] == [None, None]
+
+
+def test_stored_graph_of_a_tensor() -> None:
+    import numpy as np
+
+    from chainrule.tensor import Tensor
+    from chainrule.viz import stored_graph_dict
+
+    w = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True, label="W")
+    v = Tensor(np.array([1.0, -1.0]), requires_grad=True, label="v")
+    out = (w @ v).sum()
+    g = stored_graph_dict(out)
+    assert [n["label"] for n in g["nodes"] if n["op"] is None] == ["W", "v"]
+    assert g["nodes"][0]["grad"] is None  # never differentiated
+    out.backward()
+    g = stored_graph_dict(out)
+    assert g["nodes"][0]["grad"] == {"shape": [2, 2],
+                                     "norm": pytest.approx(float(np.sqrt(4.0)))}
+    assert g["nodes"][1]["grad"] == {"shape": [2], "norm": pytest.approx(float(np.hypot(4, 6)))}
+
+
+@needs_graphviz
+def test_notebook_picture_uses_the_stored_gradients() -> None:
+    *_, f = _labelled()
+    before = f._repr_svg_()
+    assert before is not None and ">x<" in before and ">z<" in before
+    assert f.grad == 0.0
+    f.backward()
+    f.backward()
+    after = f._repr_html_() or ""
+    texts = [html.unescape(t) for t in re.findall(r">([^<>]+)</text>", after)]
+    assert "-8" in texts and "6" in texts  # the doubled gradients below the root, as stored
+    assert viz.draw(f, "svg", grads="stored") != viz.draw(f, "svg")
+
+
+def test_draw_refuses_an_unknown_grads_source() -> None:
+    with pytest.raises(viz.RenderError, match="grads must be one of: computed, stored"):
+        viz.draw(simple(), grads="fresh")

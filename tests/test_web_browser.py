@@ -308,8 +308,9 @@ def test_training_curves_grow_live_and_stop(page: Any) -> None:
     ready(page)
     panel = page.locator("#panel-training")
     expect(panel).to_be_visible()
-    page.locator("#train-examples").fill("2000")
-    page.locator("#train-epochs").fill("5")
+    # The longest run allowed on the whole sample: it must still be going when looked at.
+    page.locator("#train-examples").fill("4000")
+    page.locator("#train-epochs").fill("10")
     page.locator("#train-start").click()
     expect(panel).to_have_attribute("data-state", "running")
     expect(page.locator("#train-start")).to_be_disabled()

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "study": "chainrule.commands.study:study",
     "serve": "chainrule.commands.serve:serve",
     "sweep": "chainrule.commands.sweep:sweep",
+    "export": "chainrule.commands.export:export",
 }
 
 

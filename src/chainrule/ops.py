@@ -372,9 +372,10 @@ def _array_bce(a: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _bce_local(out: Any, a: Any, y: Any) -> tuple[Any, ...]:
-    """∂/∂a of −[y·max(ln a, −100) + (1−y)·max(ln(1−a), −100)] taken as PyTorch does:
-    (a − y)/max(a(1 − a), 10⁻¹²), finite at a = 0 and 1; ∂/∂y = max(ln(1−a), −100) −
-    max(ln a, −100)."""
+    """∂C/∂a = (a − b)/max(a·(1 − a), 10⁻¹²), ∂C/∂b = max(ln(1 − a), −100) − max(ln a, −100).
+
+    C = −[b·max(ln a, −100) + (1 − b)·max(ln(1 − a), −100)] for a prediction a and a target
+    b = y, differentiated as PyTorch does: finite at a = 0 and 1."""
     da = (a - y) / _max_const(a * (1.0 - a), _BCE_EPS)
     dy = _clamped_log(raw(1.0 - a)) - _clamped_log(raw(a))
     return da, dy

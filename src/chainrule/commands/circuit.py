@@ -20,6 +20,8 @@ Examples:
   chainrule circuit "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2 x0=-1 w1=-3 x1=-2 w2=-3 --check
   chainrule circuit --example staged --steps --svg staged.svg
   chainrule circuit --example fanout --json
+  chainrule circuit "(x+y)*z" --at x=-2 y=5 z=-4 --quiz
+  chainrule circuit --exercise 7 --quiz
 """
 
 
@@ -68,6 +70,10 @@ def _bindings(tokens: list[str]) -> dict[str, float]:
               help="Draw the circuit to a PNG file.")
 @click.option("--max-nodes", default=80, show_default=True, type=click.IntRange(2, 100_000),
               help="Nodes drawn in a picture; the rest are folded into one.")
+@click.option("--quiz", is_flag=True,
+              help="Practice: find each gradient yourself, wire by wire, with hints.")
+@click.option("--exercise", "exercise_seed", type=click.IntRange(min=0), metavar="SEED",
+              help="A random practice circuit; the same SEED gives everyone the same one.")
 def circuit(
     words: tuple[str, ...],
     at: tuple[str, ...],
@@ -79,6 +85,8 @@ def circuit(
     svg_path: Path | None,
     png_path: Path | None,
     max_nodes: int,
+    quiz: bool,
+    exercise_seed: int | None,
 ) -> None:
     """Show every gate of EXPR's circuit: forward value, local gradients, upstream gradient and
     what it passes back, with the gate rule from the op catalogue.
@@ -94,7 +102,15 @@ def circuit(
     text_words = [w for w in words if not _BINDING.match(w)]
     values = _bindings([*at, *(w for w in words if _BINDING.match(w))])
     about = ""
-    if example_name is not None:
+    if exercise_seed is not None:
+        from chainrule.practice import random_exercise
+
+        if text_words or example_name is not None:
+            raise click.UsageError("give either EXPR, --example or --exercise, not two")
+        text, drawn = random_exercise(exercise_seed)
+        values = {**drawn, **values}
+        about = f"practice exercise {exercise_seed}"
+    elif example_name is not None:
         if text_words:
             raise click.UsageError("give either EXPR or --example, not both")
         try:
@@ -115,6 +131,11 @@ def circuit(
     except ChainruleError as exc:
         raise click.ClickException(str(exc)) from None
 
+    if quiz:
+        if as_json:
+            raise click.UsageError("--quiz asks questions in the terminal; it has no --json")
+        _quiz(c, about)
+        return
     if as_json:
         data: dict[str, Any] = c.to_json()
         if steps:
@@ -127,6 +148,49 @@ def circuit(
         click.echo(json.dumps(data, indent=2))
         return
     _show(c, about=about, steps=steps, check=check, explain=explain, written=written)
+
+
+def _quiz(c: Any, about: str) -> None:
+    """Ask for each wire's gradient in backward order; hints after a wrong answer."""
+    from chainrule.practice import is_right, questions
+    from chainrule.viz import fmt
+
+    qs = questions(c)
+    values = ", ".join(f"{k} = {fmt(v)}" for k, v in c.values.items())
+    click.echo(f"f = {c.expression.text} at {values}" + (f"  ({about})" if about else ""))
+    click.echo("Forward pass (values only; the gradients are yours to find):")
+    for row in c.gates():
+        inputs = ", ".join(f"{i['name']} = {fmt(i['value'])}" for i in row["inputs"])
+        click.echo(f"  #{row['id']} {row['op']}({inputs}) = {fmt(row['value'])}")
+    click.echo(f"f = {fmt(c.output)}; ∂f/∂f = 1. Now backward, one wire at a time.")
+    first_try = 0
+    for k, q in enumerate(qs, 1):
+        misses = 0
+        while True:
+            try:
+                text = click.prompt(f"[{k}/{len(qs)}] {q.prompt}", prompt_suffix=" ",
+                                    type=str)
+            except click.Abort:
+                click.echo()
+                raise click.ClickException(
+                    f"quiz stopped after {k - 1} of {len(qs)} questions") from None
+            try:
+                given = float(text.strip().replace("−", "-"))
+            except ValueError:
+                click.echo("  type a number, for example -4 or 0.25")
+                continue
+            if is_right(given, q.answer):
+                first_try += misses == 0
+                click.echo(f"  right: {q.input_name} receives {fmt(q.answer)} along this wire.")
+                break
+            misses += 1
+            hint = q.hints[min(misses, len(q.hints)) - 1]
+            if misses >= len(q.hints):
+                click.echo(f"  wrong. {hint}")
+                break
+            click.echo(f"  wrong: {hint}")
+    gradients = ", ".join(f"∂f/∂{k} = {fmt(v)}" for k, v in c.gradients.items())
+    click.echo(f"Done: {first_try} of {len(qs)} right at the first try. {gradients}")
 
 
 def _pictures(c: Any, svg: Path | None, png: Path | None, max_nodes: int, title: str) -> list[str]:

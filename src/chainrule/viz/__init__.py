@@ -12,10 +12,11 @@ from typing import Any
 
 from chainrule.errors import ChainruleError
 from chainrule.viz.dot import fmt, to_dot
-from chainrule.viz.graph_dict import Trace, graph_dict, trace
+from chainrule.viz.graph_dict import Trace, graph_dict, stored_graph_dict, trace
 from chainrule.viz.render import RenderError, render_dot, svg_inline
 
 __all__ = [
+    "GRADS",
     "JUPYTER_MAX_NODES",
     "RenderError",
     "Trace",
@@ -24,6 +25,7 @@ __all__ = [
     "render_dot",
     "repr_html",
     "repr_svg",
+    "stored_graph_dict",
     "to_dot",
     "trace",
 ]
@@ -32,25 +34,55 @@ JUPYTER_MAX_NODES = 60
 """A notebook cell draws at most this many nodes; the rest are folded into one."""
 
 
-def draw(node: Any, fmt: str = "svg", *, max_nodes: int = 80, title: str = "") -> bytes:
-    """The circuit that computed ``node`` as SVG or PNG bytes."""
-    return render_dot(to_dot(graph_dict(node), max_nodes=max_nodes, title=title), fmt)
+GRADS = ("computed", "stored")
+"""Where a picture's gradients come from: a fresh backward pass, or the nodes' ``.grad``."""
+
+
+def draw(node: Any, fmt: str = "svg", *, max_nodes: int = 80, title: str = "",
+         grads: str = "computed") -> bytes:
+    """The circuit that computed ``node`` (a ``Value`` or a ``Tensor``) as SVG or PNG bytes.
+
+    Every gate is drawn with its op; a leaf is named by its ``label=`` (``Value(2.0,
+    label="x")``, ``Tensor(w, label="W")``), or shows its value when it has no label. Each wire
+    carries its forward value above it (green) and its gradient below it (red).
+
+    ``grads="computed"`` (the default) draws ∂node/∂(every node) from a backward pass of its
+    own, run only for the picture (the nodes' ``.grad`` is left alone), with each wire's share
+    of a fan-out. ``grads="stored"`` draws what the nodes hold now — each ``.grad`` as the last
+    ``backward()`` left it — and computes nothing: this is what a notebook shows. ``fmt`` is
+    ``"svg"`` or ``"png"``; graphs over ``max_nodes`` nodes are folded; ``title`` is drawn
+    below. Raises :class:`RenderError` when no renderer is installed (``pip install
+    graphviz-pure``)::
+
+        from chainrule import Value
+        from chainrule.viz import draw
+
+        x, y, z = Value(-2.0, label="x"), Value(5.0, label="y"), Value(-4.0, label="z")
+        f = (x + y) * z
+        f.backward()
+        open("f.svg", "wb").write(draw(f, grads="stored"))
+    """
+    if grads not in GRADS:
+        raise RenderError(f"grads must be one of: {', '.join(GRADS)}; got {grads!r}")
+    graph = stored_graph_dict(node) if grads == "stored" else graph_dict(node)
+    return render_dot(to_dot(graph, max_nodes=max_nodes, title=title), fmt)
 
 
 def repr_svg(node: Any) -> str | None:
-    """``_repr_svg_`` for engine nodes: the circuit as SVG, or ``None`` if it cannot be drawn.
+    """``_repr_svg_`` for engine nodes: the stored values and ``.grad`` as SVG (see :func:`draw`).
 
     ``None`` tells Jupyter to fall back to the next representation (``repr``).
     """
     try:
-        return draw(node, "svg", max_nodes=JUPYTER_MAX_NODES).decode()
+        return draw(node, "svg", max_nodes=JUPYTER_MAX_NODES, grads="stored").decode()
     except ChainruleError:  # no renderer, or a graph that cannot be traced: show repr instead
         return None
 
 
 def repr_html(node: Any) -> str:
-    """``_repr_html_`` for engine nodes: the inline SVG, or a table when Graphviz is missing."""
-    graph = graph_dict(node)
+    """``_repr_html_`` for engine nodes: the stored values and ``.grad`` as inline SVG, or as a
+    table when Graphviz is missing. Nothing is recomputed."""
+    graph = stored_graph_dict(node)
     try:
         svg = render_dot(to_dot(graph, max_nodes=JUPYTER_MAX_NODES), "svg").decode()
         return f'<div class="chainrule-circuit">{svg_inline(svg)}</div>'

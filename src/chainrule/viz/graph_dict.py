@@ -20,6 +20,12 @@ backward pass of their own (the nodes' ``.grad`` is left alone): for an edge,
 ``contribution = upstream · local_grad`` with ``upstream`` = ∂root/∂target, and a node's
 ``grad`` is the sum of the contributions of its outgoing edges (fan-out accumulates).
 
+:func:`stored_graph_dict` is the same dict drawn from what the nodes hold *now*: each node's
+``grad`` is its ``.grad`` as the last ``backward()`` left it (``0.0`` for a ``Value`` never
+differentiated, ``None`` for such a ``Tensor``), nothing is recomputed, and a wire carries its
+source's gradient when the source feeds only that wire (with fan-out the shares were never
+stored, so the wire shows none and the source's box its total). Jupyter draws this one.
+
 Scalars are floats. For a ``Tensor`` graph each ``value``/``grad`` is a summary
 ``{"shape": [...], "norm": ‖a‖₂}`` and ``local_grad`` is ``None`` for tensor-only ops (their
 local gradient is a Jacobian, never built).
@@ -31,7 +37,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Trace", "graph_dict", "summary", "trace"]
+__all__ = ["Trace", "graph_dict", "stored_graph_dict", "summary", "trace"]
 
 
 @dataclass
@@ -153,3 +159,34 @@ def graph_dict(root: Any, tr: Trace | None = None) -> dict[str, Any]:
         graph["error"] = {"message": str(tr.error),
                           "node": ids.get(failed) if failed is not None else None}
     return graph
+
+
+def stored_graph_dict(root: Any) -> dict[str, Any]:
+    """The plain dict of the graph ending at ``root`` with the stored ``.grad`` of each node.
+
+    No backward pass runs (see the module docstring): a picture of a node before
+    ``backward()`` shows its values only, after it the gradients that ``backward()`` stored.
+    """
+    from chainrule.graph import toposort
+
+    order = toposort(root)
+    ids = {node: i for i, node in enumerate(order)}
+    uses: dict[Any, int] = {}
+    for node in order:
+        if _op_name(node) is not None:
+            for x in node.inputs:
+                uses[x] = uses.get(x, 0) + 1
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
+    for node in order:
+        op = _op_name(node)
+        inputs = tuple(node.inputs) if op is not None else ()
+        grad = summary(getattr(node, "grad", None))
+        nodes.append({"id": ids[node], "op": op, "label": _label(node, op),
+                      "value": summary(node), "grad": grad, "inputs": [ids[x] for x in inputs]})
+        for x in inputs:
+            edges.append({"source": ids[x], "target": ids[node], "value": summary(x),
+                          "local_grad": None,
+                          "contribution": summary(getattr(x, "grad", None))
+                          if uses.get(x) == 1 else None})
+    return {"nodes": nodes, "edges": edges}

