@@ -12,6 +12,9 @@ from typing import Any
 
 import click
 
+from chainrule.commands._help import LocalizedCommand, localize, translate_click
+from chainrule.i18n import LANGUAGES, set_language
+
 # name -> "module:attribute" of a click command; modules import lazily.
 COMMANDS: dict[str, str] = {
     "demo": "chainrule.commands.demo:demo",
@@ -27,8 +30,9 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A group that imports a subcommand's module the first time it is asked for."""
+class LazyGroup(LocalizedCommand, click.Group):
+    """A group that imports a subcommand's module the first time it is asked for; its help and
+    its subcommands' help are drawn in the active language."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if _available(name))
@@ -45,7 +49,7 @@ class LazyGroup(click.Group):
                 return None
             raise
         command: Any = getattr(module, attr)
-        return command
+        return localize(command)
 
 
 def _available(name: str) -> bool:
@@ -53,10 +57,30 @@ def _available(name: str) -> bool:
     return importlib.util.find_spec(module_name) is not None
 
 
+def _choose_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    # Every run chooses afresh (None: the environment decides), so a process that runs several
+    # commands (tests, a notebook) never keeps an earlier run's language by accident.
+    try:
+        set_language(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+_LANG_CHOICES = ", ".join(code.replace("_", "-") for code in LANGUAGES)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="chainrule")
+@click.option("--lang", metavar="LANG", is_eager=True, expose_value=False,
+              callback=_choose_language,
+              help=f"Language of the output ({_LANG_CHOICES}); default: CHAINRULE_LANG, then "
+                   "LC_ALL, LC_MESSAGES, LANG. --json keys stay English.")
 def main() -> None:
     """chainrule: see backpropagation work, and find out why a deep net is not learning."""
+
+
+translate_click()
+localize(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.i18n import _, number
 from chainrule.lab._util import LabError, finite_or_none
 from chainrule.tensor import Tensor, tensor
 from chainrule.value import Value
@@ -200,42 +201,44 @@ def _regime(factors: Sequence[float]) -> str:
 def _times(ratio: float) -> str:
     r = abs(ratio)
     if r >= 1.0:
-        return f"{r:.4g}×"
-    return f"1/{1.0 / r:.3g}" if r > 0.0 else "0×"
+        return number(r, ".4g") + "×"
+    return "1/" + number(1.0 / r, ".3g") if r > 0.0 else "0×"
 
 
 def _sentence(regime: str, factors: Sequence[float], ratio: float | None) -> str:
-    shown = ", ".join(f"{f:.3g}" for f in factors[1:])
+    # "; " between factors in pt-BR, where the comma is the decimal mark.
+    shown = _(", ").join(number(f, ".3g") for f in factors[1:])
     if ratio is None:
         comparison = ""
     elif abs(ratio) >= 1.0:
-        comparison = f" ∂C/∂b1 is {_times(ratio)} ∂C/∂b3."
+        comparison = " " + _("∂C/∂b1 is {times} ∂C/∂b3.").format(times=_times(ratio))
     else:
-        comparison = f" |∂C/∂b1| is {_times(ratio)} of |∂C/∂b3|."
+        comparison = " " + _("|∂C/∂b1| is {times} of |∂C/∂b3|.").format(times=_times(ratio))
     if regime == "vanishing":
         slower = (
-            f" The first layer learns {1.0 / abs(ratio):.3g}× slower than the third."
+            " " + _("The first layer learns {times}× slower than the third.").format(
+                times=number(1.0 / abs(ratio), ".3g"))
             if ratio not in (None, 0.0)
             else ""
         )
-        return (
-            f"Vanishing gradient: every factor w·σ'(z) on the way back ({shown}) is smaller "
-            f"than 1 in size — σ'(z) ≤ 1/4, so |w·σ'(z)| < 1 whenever |w| < 4 — and the "
-            f"gradient shrinks at each layer it passes.{comparison}{slower}"
-        )
+        return _(
+            "Vanishing gradient: every factor w·σ'(z) on the way back ({factors}) is smaller "
+            "than 1 in size — σ'(z) ≤ 1/4, so |w·σ'(z)| < 1 whenever |w| < 4 — and the "
+            "gradient shrinks at each layer it passes."
+        ).format(factors=shown) + comparison + slower
     if regime == "exploding":
-        return (
-            f"Exploding gradient: every factor w·σ'(z) on the way back ({shown}) is larger "
-            f"than 1 in size, so the gradient grows at each layer it passes.{comparison} "
+        return _(
+            "Exploding gradient: every factor w·σ'(z) on the way back ({factors}) is larger "
+            "than 1 in size, so the gradient grows at each layer it passes."
+        ).format(factors=shown) + comparison + " " + _(
             "It takes large weights (|w| > 4, since σ'(z) ≤ 1/4) and biases that hold every z "
-            "near 0, where σ' is largest."
-        )
-    return (
-        f"Unstable gradient: the factors w·σ'(z) on the way back ({shown}) lie on both sides "
-        f"of 1, so the gradient shrinks at some layers and grows at others.{comparison} The "
-        "gradient of an early layer is a product of terms from all later layers; unless they "
-        "balance, layers learn at very different speeds."
-    )
+            "near 0, where σ' is largest.")
+    return _(
+        "Unstable gradient: the factors w·σ'(z) on the way back ({factors}) lie on both sides "
+        "of 1, so the gradient shrinks at some layers and grows at others."
+    ).format(factors=shown) + comparison + " " + _(
+        "The gradient of an early layer is a product of terms from all later layers; unless "
+        "they balance, layers learn at very different speeds.")
 
 
 def random_chain(layers: int, seed: int, init: str = "normal") -> tuple[list[float], list[float]]:
@@ -441,7 +444,7 @@ def mnemonic_svg(result: dict[str, Any], j: int = 1) -> str:
 
 def _headline(result: dict[str, Any]) -> str:
     ratio = result["ratio_b1_b3"]
-    text = f"regime: {result['regime']}"
+    text = _("regime: {regime}").format(regime=result["regime"])
     if ratio is not None:
-        text += f";  ∂C/∂b1 / ∂C/∂b3 = {ratio:.4g}"
+        text += f";  ∂C/∂b1 / ∂C/∂b3 = {number(ratio, '.4g')}"
     return text
