@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "LANGUAGES", "AmbiguousNumber", "N_", "_", "language", "lazy_gettext", "ngettext", "number",
-    "parse_number", "set_language", "use_language",
+    "LANGUAGES", "AmbiguousNumber", "N_", "_", "expression_numbers", "language", "lazy_gettext",
+    "ngettext", "number", "parse_number", "set_language", "use_language",
 ]
 
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -251,3 +251,46 @@ def parse_number(text: str) -> float:
         return float(s)
     except ValueError:
         raise ValueError(_("{text!r} is not a number").format(text=str(text))) from None
+
+
+_DECIMAL_COMMA_IN_TEXT = re.compile(r"(?<=\d),(?=\d)")
+
+
+def expression_numbers(text: str) -> str:
+    """An expression typed in the active language, with its decimal commas made points.
+
+    In pt-BR ``1,5*x`` means 1.5·x. A comma between two digits is a decimal comma unless it
+    could also separate the arguments of a call with no other separator (``max(1,5)``: the
+    number 1,5, or the numbers 1 and 5?), which is refused with both readings. Other languages
+    get ``text`` back unchanged.
+    """
+    if language() != "pt_BR" or "," not in text:
+        return text
+    calls: list[tuple[bool, list[int], list[int]]] = []  # (is a call, decimal commas, others)
+    decimal: set[int] = set()
+    for i, ch in enumerate(text):
+        if ch == "(":
+            before = text[:i].rstrip()
+            calls.append((bool(before) and (before[-1].isalnum() or before[-1] == "_"), [], []))
+        elif ch == ")" and calls:
+            is_call, commas, others = calls.pop()
+            if is_call and commas and not others:
+                k = commas[0]
+                left = re.search(r"\d+$", text[:k])
+                right = re.match(r"\d+", text[k + 1:])
+                a = left.group() if left else ""
+                b = right.group() if right else ""
+                raise AmbiguousNumber(_(
+                    "in {text!r}, {a},{b} is either the number {a},{b} or the two arguments {a} "
+                    "and {b}: write {a}.{b} for the number, or {a}, {b} (with a space) for two "
+                    "arguments").format(text=text, a=a, b=b))
+            decimal.update(commas)
+        elif ch == ",":
+            is_decimal = _DECIMAL_COMMA_IN_TEXT.match(text, i) is not None
+            if calls:
+                calls[-1][1 if is_decimal else 2].append(i)
+            elif is_decimal:
+                decimal.add(i)
+    for _call, commas, _others in calls:  # unclosed parentheses: the parser will say so
+        decimal.update(commas)
+    return "".join("." if i in decimal else ch for i, ch in enumerate(text))

@@ -60,6 +60,15 @@ class LocalizedCommand(click.Command):
         with _shown(self, "epilog"):
             super().format_epilog(ctx, formatter)
 
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        # click makes --help once per command, with the words of that moment: draw it anew.
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.__class__ = _localized_class(type(option), LocalizedOption)
+            # Made (and cached) in whatever language was active then; keep the English key.
+            option.help = "Show this message and exit."
+        return option
+
 
 class LocalizedOption(click.Option):
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:

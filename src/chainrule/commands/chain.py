@@ -30,7 +30,8 @@ EXAMPLES: dict[str, tuple[list[float], list[float], float]] = {
 }
 
 # Regime words are identifiers in --json; plots name them in the reader's language.
-_REGIMES = {"vanishing": N_("vanishing"), "exploding": N_("exploding"), "mixed": N_("mixed")}
+_REGIMES = {"vanishing": N_("vanishing gradient"), "exploding": N_("exploding gradient"),
+            "mixed": N_("mixed gradient")}
 
 _EPILOG = """\b
 Examples:
@@ -164,7 +165,8 @@ def _show(result: dict[str, Any], mc: dict[str, Any] | None, written: list[str])
             fmt(result["grad_b_autodiff"][j], 4), fmt(result["grad_b_formula"][j], 4),
         )
     out.print(table)
-    agree = f"[green]{_('agree')}[/]" if result["agree"] else f"[red]{_('DISAGREE')}[/]"
+    agree = ("[green]" + _("agree") + "[/]") if result["agree"] else \
+        ("[red]" + _("DISAGREE") + "[/]")
     out.print(_("the two computations {agree} (largest difference {difference})").format(
         agree=agree, difference=number(result["max_abs_difference"], ".2g")))
     top, bottom = _mnemonic_lines(result)
@@ -229,7 +231,7 @@ def _show_mc(out: Any, mc: dict[str, Any]) -> None:
         table.add_row(name, value)
     out.print(table)
     out.print("[dim]" + _("{bound}: with |w| < 1, as N(0, 1) weights mostly are, every factor "
-                          "shrinks the gradient by 4× or more.").format(bound=mc["factor_bound"])
+                          "shrinks the gradient by 4× or more.").format(bound=_(mc["factor_bound"]))
               + "[/]")
 
 
@@ -256,8 +258,9 @@ def _plot(result: dict[str, Any], mc: dict[str, Any] | None, path: Path) -> None
         ax.set_xticks(xs, [f"b{j}" for j in xs])
         ax.set_xlabel(_("bias of neuron j (input side first)"))
         ax.set_ylabel(_("|∂C/∂b_j| (log scale)"))
-        ax.set_title(_("Chain of {n} sigmoid neurons: {regime} gradient").format(
-            n=n, regime=_(_REGIMES.get(result["regime"], result["regime"]))))
+        regime = result["regime"]
+        ax.set_title(_("Chain of {n} sigmoid neurons: {regime}").format(
+            n=n, regime=_(_REGIMES[regime]) if regime in _REGIMES else f"{regime} gradient"))
         ax.legend(loc="best", fontsize=8)
         ax.grid(True, which="both", axis="y", alpha=0.3)
     else:

@@ -11,7 +11,14 @@ from typing import Any
 import click
 
 from chainrule.errors import ChainruleError
-from chainrule.i18n import N_, _, number, parse_number
+from chainrule.i18n import (
+    N_,
+    AmbiguousNumber,
+    _,
+    expression_numbers,
+    number,
+    parse_number,
+)
 
 _BINDING = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.ASCII)
 # Bindings may be joined by commas (x=1,y=2); a comma not followed by NAME= belongs to the number
@@ -113,9 +120,9 @@ def circuit(
         text = " ".join(text_words)
 
     try:
-        c = circuits.run(text, values)
+        c = circuits.run(expression_numbers(text), values)
         written = _pictures(c, svg_path, png_path, max_nodes, text)
-    except ChainruleError as exc:
+    except (ChainruleError, AmbiguousNumber) as exc:
         raise click.ClickException(str(exc)) from None
 
     if as_json:
@@ -222,14 +229,14 @@ def _show(c: Any, *, about: str, steps: bool, check: bool, explain: bool,
     if grads:
         console.print(_("gradients: {list}").format(list=grads))
     for note in c.notes():
-        console.print(f"[yellow]{_('note')}[/]: {note}")
+        console.print("[yellow]" + _("note") + f"[/]: {note}")
 
     if steps:
-        console.print(f"\n[bold]{_('backward pass, one edge at a time')}[/]")
+        console.print("\n[bold]" + _("backward pass, one edge at a time") + "[/]")
         for line in _capped(c.step_sentences(), _("steps"), console):
             console.print(line)
     if explain:
-        console.print(f"\n[bold]{_('in words')}[/]")
+        console.print("\n[bold]" + _("in words") + "[/]")
         for line in _capped(c.explain(), _("sentences"), console):
             console.print("• " + line)
     if check:
@@ -237,7 +244,7 @@ def _show(c: Any, *, about: str, steps: bool, check: bool, explain: bool,
         console.print(_check_table(rows))
         for row in rows:
             if row.get("note"):
-                console.print(f"[yellow]{_('note')}[/]: {row['note']}")
+                console.print("[yellow]" + _("note") + f"[/]: {row['note']}")
     for path in written:
         console.print(_("wrote {path}").format(path=path))
 
@@ -253,7 +260,8 @@ def _tree(c: Any) -> Any:
     def text(i: int) -> str:
         n = nodes[i]
         what = c.name(i) if n["op"] is None else f"#{i} {n['op']}"
-        return f"{what} = [green]{fmt(n['value'])}[/]  [red]{_('grad')} {fmt(n['grad'])}[/]"
+        grad = _("grad")
+        return f"{what} = [green]{fmt(n['value'])}[/]  [red]{grad} {fmt(n['grad'])}[/]"
 
     root_id = nodes[-1]["id"]
     root = Tree(text(root_id), guide_style="dim")
@@ -267,7 +275,7 @@ def _tree(c: Any) -> Any:
         children = []
         for src in nodes[i]["inputs"]:
             if src in shown and nodes[src]["op"] is not None:
-                branch.add(f"#{src} [dim]{_('(shown above)')}[/]")
+                branch.add(f"#{src} [dim]" + _("(shown above)") + "[/]")
                 continue
             children.append((branch.add(text(src)), src))
         stack.extend(reversed(children))

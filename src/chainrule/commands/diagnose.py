@@ -195,7 +195,7 @@ def _show(result: Any, source: str, data: str, plot_path: Path | None) -> None:
             fmt(r.update_ratio, 2),
             "" if r.saturated_fraction is None else number(r.saturated_fraction, ".0%"),
             "" if r.dead_fraction is None else number(r.dead_fraction, ".0%"),
-            f"[red]{_('yes')}[/]" if r.nonfinite else "",
+            "[red]" + _("yes") + "[/]" if r.nonfinite else "",
         )
     out.print(table)
     colour = "green" if result.verdict == "healthy" else "red"
@@ -211,7 +211,7 @@ def _show(result: Any, source: str, data: str, plot_path: Path | None) -> None:
         word = severity_text(f.severity).rjust(max(width, 7))
         out.print(f"  [{_SEVERITY_STYLE[f.severity]}]{word}[/] {f.message}")
     if result.suggestions:
-        out.print(f"[bold]{_('try')}[/]:")
+        out.print("[bold]" + _("try") + "[/]:")
         for s in result.suggestions:
             out.print(f"  • [bold]{s.flags}[/]  ({s.summary}) — {s.why}")
     if result.replay is not None:

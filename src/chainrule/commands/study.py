@@ -147,7 +147,7 @@ def lr(sizes_text: str, activation: str, init: str, loss: str, epochs: int, batc
     for run in result["runs"]:
         diverged = _("diverged (epoch {epoch})").format(epoch=run["diverged_at_epoch"])
         mark = f"[red]{diverged}[/]" if run["diverged"] else (
-            f"[green]{_('best')}[/]" if run["lr"] == result["best_lr"] else "")
+            "[green]" + _("best") + "[/]" if run["lr"] == result["best_lr"] else "")
         table.add_row(number(run["lr"], ".3g"), fmt(run["final_train_cost"], 4),
                       fmt(run["final_test_cost"], 4),
                       number(run["final_test_accuracy"], ".1%"), mark)

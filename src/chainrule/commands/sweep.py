@@ -299,7 +299,7 @@ def sweep(
         console.print(_table(summary, title))
         for failure in summary["failures"][:10]:
             message = escape(f"{failure['key']}: {failure['error']}")
-            err.print(f"[red]{_('failed')}[/] {message}", highlight=False)
+            err.print("[red]" + _("failed") + f"[/] {message}", highlight=False)
         if len(summary["failures"]) > 10:
             err.print(_("… and {count} more failures (see {path})").format(
                 count=len(summary["failures"]) - 10, path=out))
@@ -307,7 +307,7 @@ def sweep(
             err.print(_("plot saved to {path}").format(path=summary["plot"]))
 
     if interrupted:
-        err.print(f"[yellow]{_('interrupted')}[/]: " + _(
+        err.print("[yellow]" + _("interrupted") + "[/]: " + _(
             "{done} of {count} cells are in {path}; run the same command again to finish"
         ).format(done=summary["finished"] + summary["failed"], count=len(cells), path=out))
         sys.exit(130)

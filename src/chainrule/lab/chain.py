@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
-from chainrule.i18n import _, number
+from chainrule.i18n import N_, _, number
 from chainrule.lab._util import LabError, finite_or_none
 from chainrule.tensor import Tensor, tensor
 from chainrule.value import Value
@@ -59,7 +59,8 @@ def _sigma_prime(a: float, z: float) -> float:
 
 def _check_cost(cost: str) -> str:
     if cost not in COSTS:
-        raise LabError(f"unknown cost {cost!r}; choose one of: {', '.join(COSTS)}")
+        raise LabError(_("unknown cost {cost!r}; choose one of: {names}").format(
+            cost=cost, names=", ".join(COSTS)))
     return cost
 
 
@@ -67,10 +68,12 @@ def _as_floats(name: str, values: Sequence[float]) -> list[float]:
     try:
         out = [float(v) for v in values]
     except (TypeError, ValueError):
-        raise LabError(f"{name} must be numbers, got {values!r:.60}") from None
+        raise LabError(_("{name} must be numbers, got {values}").format(
+            name=name, values=f"{values!r:.60}")) from None
     bad = [v for v in out if not math.isfinite(v)]
     if bad:
-        raise LabError(f"{name} must be finite numbers, got {bad[0]}")
+        raise LabError(_("{name} must be finite numbers, got {value}").format(
+            name=name, value=bad[0]))
     return out
 
 
@@ -113,13 +116,15 @@ def run_chain(
     bs = _as_floats("biases", biases)
     x, y = float(x), float(y)
     if len(ws) != len(bs):
-        raise LabError(f"{len(ws)} weights but {len(bs)} biases: give one of each per layer")
+        raise LabError(_("{weights} weights but {biases} biases: give one of each per "
+                         "layer").format(weights=len(ws), biases=len(bs)))
     if len(ws) < 2:
-        raise LabError("a chain needs at least 2 layers (one weight and one bias per layer)")
+        raise LabError(_("a chain needs at least 2 layers (one weight and one bias per layer)"))
     if not (math.isfinite(x) and math.isfinite(y)):
-        raise LabError("input and target must be finite numbers")
+        raise LabError(_("input and target must be finite numbers"))
     if cost == "cross-entropy" and not 0.0 <= y <= 1.0:
-        raise LabError(f"the cross-entropy cost needs a target in [0, 1], got {y}")
+        raise LabError(_("the cross-entropy cost needs a target in [0, 1], got {y}").format(
+            y=number(y, "g")))
 
     # 1. Backpropagation on the scalar engine's graph.
     b_nodes = [Value(b, label=f"b{j + 1}") for j, b in enumerate(bs)]
@@ -248,9 +253,10 @@ def random_chain(layers: int, seed: int, init: str = "normal") -> tuple[list[flo
     with ``rng = numpy.random.default_rng(seed)``.
     """
     if init not in INITS:
-        raise LabError(f"unknown chain init {init!r}; choose one of: {', '.join(INITS)}")
+        raise LabError(_("unknown chain init {init!r}; choose one of: {names}").format(
+            init=init, names=", ".join(INITS)))
     if layers < 2:
-        raise LabError(f"a chain needs at least 2 layers, got {layers}")
+        raise LabError(_("a chain needs at least 2 layers, got {layers}").format(layers=layers))
     rng = np.random.default_rng(seed)
     w = rng.standard_normal(layers)
     b = rng.standard_normal(layers)
@@ -273,10 +279,10 @@ def monte_carlo(
     log-spaced histograms for plotting.
     """
     if n < 1:
-        raise LabError(f"--monte-carlo needs at least one chain, got {n}")
+        raise LabError(_("--monte-carlo needs at least one chain, got {n}").format(n=n))
     if layers < 3:
-        raise LabError(f"the Monte-Carlo study compares b1 with b3: it needs ≥ 3 layers, "
-                       f"got {layers}")
+        raise LabError(_("the Monte-Carlo study compares b1 with b3: it needs ≥ 3 layers, got "
+                         "{layers}").format(layers=layers))
     rng = np.random.default_rng(seed)
     w_all = rng.standard_normal((n, layers))
     b_all = rng.standard_normal((n, layers))
@@ -303,7 +309,7 @@ def monte_carlo(
         "n": int(n),
         "layers": int(layers),
         "seed": int(seed),
-        "factor_bound": "|w·σ'(z)| ≤ |w|/4, since σ'(z) ≤ σ'(0) = 1/4",
+        "factor_bound": N_("|w·σ'(z)| ≤ |w|/4, since σ'(z) ≤ σ'(0) = 1/4"),
         "fraction_factor_below_quarter": float(np.mean(factor_abs < 0.25)),
         "fraction_factor_below_one": float(np.mean(factor_abs < 1.0)),
         "fraction_weight_below_one": float(np.mean(np.abs(w_all) < 1.0)),
