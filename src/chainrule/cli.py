@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from chainrule.commands._help import LocalizedCommand, localize, translate_click
-from chainrule.i18n import LANGUAGES, set_language
+from chainrule.i18n import LANGUAGES, chosen, set_language, use_language
 
 # name -> "module:attribute" of a click command; modules import lazily.
 COMMANDS: dict[str, str] = {
@@ -33,6 +33,11 @@ COMMANDS: dict[str, str] = {
 class LazyGroup(LocalizedCommand, click.Group):
     """A group that imports a subcommand's module the first time it is asked for; its help and
     its subcommands' help are drawn in the active language."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # A process that runs several commands (tests, a notebook) never keeps a run's language.
+        with use_language(chosen()):
+            return super().main(*args, **kwargs)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if _available(name))
@@ -58,8 +63,8 @@ def _available(name: str) -> bool:
 
 
 def _choose_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    # Every run chooses afresh (None: the environment decides), so a process that runs several
-    # commands (tests, a notebook) never keeps an earlier run's language by accident.
+    # Every run chooses afresh (None: the environment decides); LazyGroup.main gives the
+    # previous choice back once the run, its error message included, is over.
     try:
         set_language(value)
     except ValueError as exc:

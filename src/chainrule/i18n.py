@@ -73,6 +73,11 @@ def set_language(tag: str | None) -> str:
     return lang
 
 
+def chosen() -> str | None:
+    """The language :func:`set_language` chose, or ``None`` when the environment decides."""
+    return _chosen
+
+
 def language() -> str:
     """The active language code (``"en"`` or ``"pt_BR"``)."""
     if _chosen is not None:
@@ -288,7 +293,7 @@ def expression_numbers(text: str) -> str:
         elif ch == ",":
             is_decimal = _DECIMAL_COMMA_IN_TEXT.match(text, i) is not None
             if calls:
-                calls[-1][1 if is_decimal else 2].append(i)
+                (calls[-1][1] if is_decimal else calls[-1][2]).append(i)
             elif is_decimal:
                 decimal.add(i)
     for _call, commas, _others in calls:  # unclosed parentheses: the parser will say so

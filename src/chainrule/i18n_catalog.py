@@ -34,7 +34,7 @@ def mo_path(lang: str) -> Path:
 
 
 def _from_dir(directory: Path, keep: Iterable[str] | None = None) -> Iterable[
-        tuple[str | tuple[str, str], str]]:
+        tuple[str | tuple[str, ...], str]]:
     wanted = None if keep is None else set(keep)
     for filename, lineno, message, _comments, _context in extract_from_dir(
             str(directory), keywords=KEYWORDS):
@@ -89,8 +89,8 @@ def untranslated(lang: str, template: Catalog | None = None) -> list[str]:
         if not message.id:
             continue
         found = catalog.get(message.id)
-        strings = [] if found is None else (
-            [found.string] if isinstance(found.string, str) else list(found.string))
+        strings: list[str] = [] if found is None else (
+            [found.string] if isinstance(found.string, str) else list(found.string or ()))
         if found is None or found.fuzzy or not all(strings) or not strings:
             missing.append(message.id if isinstance(message.id, str) else message.id[0])
     return missing

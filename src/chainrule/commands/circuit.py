@@ -211,7 +211,7 @@ def _show(c: Any, *, about: str, steps: bool, check: bool, explain: bool,
             )
     console.print(table)
     console.print("[dim]" + _("local = ∂gate/∂input, upstream = ∂f/∂gate, "
-                              "passed back = upstream × local") + "[/]")
+                              "passed back = upstream × local (the chain rule)") + "[/]")
     for op, rule in rules.items():
         console.print(f"[bold]{op}[/]: {rule}")
 

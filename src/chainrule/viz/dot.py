@@ -94,6 +94,7 @@ def to_dot(graph: dict[str, Any], *, max_nodes: int = 80, title: str = "") -> st
     nodes = graph["nodes"]
     kept = _keep(graph, max_nodes)
     folded = len(nodes) - len(kept)
+    circuit_word, folded_word = _("circuit"), _("folded")
     out_degree: dict[int, int] = {}
     for e in graph["edges"]:
         out_degree[e["source"]] = out_degree.get(e["source"], 0) + 1
@@ -101,7 +102,7 @@ def to_dot(graph: dict[str, Any], *, max_nodes: int = 80, title: str = "") -> st
     lines = [
         "digraph circuit {",
         '  graph [rankdir=LR, fontname="Helvetica", nodesep=0.25, ranksep=0.3, '
-        f'tooltip="{_q(title or _("circuit"))}"];',
+        f'tooltip="{_q(title or circuit_word)}"];',
         '  node [fontname="Helvetica", fontsize=12];',
         '  edge [arrowsize=0.6, color="#444444", penwidth=1.2];',
     ]
@@ -124,7 +125,7 @@ def to_dot(graph: dict[str, Any], *, max_nodes: int = 80, title: str = "") -> st
     if folded:
         more = ngettext("{count} more node", "{count} more nodes", folded).format(count=folded)
         lines.append(f'  folded [shape=note, style=dashed, '
-                     f'label="{_q(more)}\\n{_q(_("folded"))}"];')
+                     f'label="{_q(more)}\\n{_q(folded_word)}"];')
 
     fold_targets: set[int] = set()
     for k, e in enumerate(graph["edges"]):
@@ -149,8 +150,9 @@ def to_dot(graph: dict[str, Any], *, max_nodes: int = 80, title: str = "") -> st
         lines.append(f"  n{root['id']} -> wout:w:w [arrowhead=none];")
         lines.append(f'  out [shape=plaintext, label=<<B>{label}</B>>];')
         lines.append("  wout:w:e -> out;")
-    legend = (f'<FONT COLOR="{VALUE_COLOR}">{escape(_("values above the wires"))}</FONT>, '
-              f'<FONT COLOR="{GRAD_COLOR}">{escape(_("gradients below them"))}</FONT>')
+    above, below = escape(_("values above the wires")), escape(_("gradients below them"))
+    legend = (f'<FONT COLOR="{VALUE_COLOR}">{above}</FONT>, '
+              f'<FONT COLOR="{GRAD_COLOR}">{below}</FONT>')
     if title:
         legend = f"{escape(title)}<BR/>" + legend
     lines.append(f'  label=<{legend}>; labelloc=b; fontsize=11;')
