@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ LANGUAGES = {"en": "English", "pt_BR": "Português (Brasil)"}
 
 _ENV_ORDER = ("CHAINRULE_LANG", "LC_ALL", "LC_MESSAGES", "LANG")
 
-_chosen: str | None = None  # set_language's choice; None: read the environment
+# set_language's choice (None: read the environment). A context variable, so that concurrent
+# requests of a server can each answer in their own language.
+_chosen: ContextVar[str | None] = ContextVar("chainrule_language", default=None)
 _catalogs: dict[str, Any] = {}  # language -> babel.support.Translations
 
 
@@ -61,27 +64,27 @@ def set_language(tag: str | None) -> str:
 
     Raises ``ValueError`` naming the known languages when ``tag`` is none of them.
     """
-    global _chosen
     if tag is None:
-        _chosen = None
+        _chosen.set(None)
         return language()
     lang = normalize(tag)
     if lang is None:
         known = ", ".join(name.replace("_", "-") for name in LANGUAGES)
         raise ValueError(f"unknown language {tag!r}; choose one of {known}")
-    _chosen = lang
+    _chosen.set(lang)
     return lang
 
 
 def chosen() -> str | None:
     """The language :func:`set_language` chose, or ``None`` when the environment decides."""
-    return _chosen
+    return _chosen.get()
 
 
 def language() -> str:
     """The active language code (``"en"`` or ``"pt_BR"``)."""
-    if _chosen is not None:
-        return _chosen
+    lang = _chosen.get()
+    if lang is not None:
+        return lang
     for var in _ENV_ORDER:
         value = os.environ.get(var)
         if value:
@@ -103,12 +106,11 @@ class use_language:  # noqa: N801 - reads as a statement: ``with use_language("p
         self._saved: str | None = None
 
     def __enter__(self) -> str:
-        self._saved = _chosen
+        self._saved = _chosen.get()
         return set_language(self.tag)
 
     def __exit__(self, *exc: object) -> None:
-        global _chosen
-        _chosen = self._saved
+        _chosen.set(self._saved)
 
 
 def catalog(lang: str | None = None) -> Any:

@@ -43,9 +43,50 @@ def _from_dir(directory: Path, keep: Iterable[str] | None = None) -> Iterable[
         yield message, f"{filename}:{lineno}"
 
 
+PAGE = PACKAGE_DIR / "web" / "static" / "index.html"
+# Attributes people read (tooltips, placeholders, screen readers); the page's i18n.js
+# translates the same ones.
+PAGE_ATTRIBUTES = ("title", "placeholder", "aria-label")
+
+
+def page_texts(html: str) -> list[str]:
+    """The English texts of the explorer's page: each text node and readable attribute, with
+    runs of white space made one space (as ``web/static/i18n.js`` looks them up)."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+
+    def keep(text: str) -> None:
+        text = " ".join(text.split())
+        # Symbols, numbers and formulas alone (|◀, 0 / 0, f =, ‖∂C/∂b‖) are not words.
+        if sum(ch.isalpha() for ch in text) >= 2 and text not in found:
+            found.append(text)
+
+    class Page(HTMLParser):
+        skip = 0
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag in ("script", "style"):
+                self.skip += 1
+            for name, value in attrs:
+                if name in PAGE_ATTRIBUTES and value:
+                    keep(value)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("script", "style"):
+                self.skip -= 1
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                keep(data)
+
+    Page().feed(html)
+    return found
+
+
 def extract() -> Catalog:
     """Every English text the user can see: ``_()``/``N_()``/``ngettext`` calls in the package,
-    the help of every command and option, and click's own messages."""
+    the help of every command and option, click's own messages and the explorer page's texts."""
     import click
 
     from chainrule.cli import COMMANDS, main
@@ -63,6 +104,8 @@ def extract() -> Catalog:
             template.add(text, locations=[(f"chainrule command {name}", 0)], flags=["help"])
     for text in command_texts(main):
         template.add(text, locations=[("chainrule", 0)], flags=["help"])
+    for text in page_texts(PAGE.read_text(encoding="utf-8")):
+        template.add(text, locations=[("chainrule/web/static/index.html", 0)], flags=["page"])
     click_dir = Path(click.__file__).parent
     for message, where in _from_dir(click_dir, CLICK_MODULES):
         path, _sep, line = where.rpartition(":")

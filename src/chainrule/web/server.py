@@ -390,6 +390,13 @@ def create_app(
     async def examples(request: Request) -> Response:
         return _json(examples_payload())
 
+    async def words(request: Request) -> Response:
+        from chainrule.web import i18n_api
+
+        return _json(i18n_api.payload(request.query_params.get("lang"),
+                                      request.cookies.get(i18n_api.COOKIE),
+                                      request.headers.get("accept-language")))
+
     async def train_start(request: Request) -> Response:
         body = await _body(request, limits)
         try:
@@ -438,6 +445,7 @@ def create_app(
         Route("/", index),
         Route("/api/meta", meta),
         Route("/api/examples", examples),
+        Route("/api/i18n", words),
         Route("/api/parse", sync(parse_payload), methods=["POST"]),
         Route("/api/circuit", sync(circuit_payload), methods=["POST"]),
         Route("/api/vanishing", sync(vanishing_payload, long=True), methods=["POST"]),
