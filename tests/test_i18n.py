@@ -374,3 +374,55 @@ def test_dot_picture_in_portuguese() -> None:
     with use_language("pt-BR"):
         dot = to_dot(c.graph)
     assert "valores acima dos fios" in dot and "gradientes abaixo deles" in dot
+
+
+def test_plot_titles_and_axes_in_portuguese(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every word a plot shows (titles, axes, legends) comes from the catalog."""
+    from chainrule.commands import _lab
+
+    texts: list[str] = []
+
+    def capture(fig: object, path: Path) -> None:
+        for ax in fig.axes:  # type: ignore[attr-defined]
+            texts.extend([ax.get_title(), ax.get_xlabel(), ax.get_ylabel()])
+            legend = ax.get_legend()
+            if legend is not None:
+                texts.extend(t.get_text() for t in legend.get_texts())
+        suptitle = fig._suptitle  # type: ignore[attr-defined]
+        if suptitle is not None:
+            texts.append(suptitle.get_text())
+        _lab.pyplot().close(fig)
+
+    monkeypatch.setattr(_lab, "save_figure", capture)
+    for module in ("chain", "vanishing", "diagnose", "study"):
+        monkeypatch.setattr(f"chainrule.commands.{module}.save_figure", capture)
+    plot = str(tmp_path / "p.png")
+    pt("chain", "--example", "vanishing", "--plot", plot)
+    pt("chain", "--layers", "3", "--monte-carlo", "200", "--plot", plot)
+    pt("vanishing", "--sizes", "784,30,30,10", "--samples", "30", "--seeds", "2", "--plot", plot)
+    pt("diagnose", "--sizes", "784,30,30,10", "--samples", "50", "--plot", plot)
+    pt("study", "lr", "--sizes", "784,10,10", "--epochs", "1", "--samples", "60", "--lrs",
+       "0,1;1", "--plot", plot)
+    shown = "\n".join(t for t in texts if t)
+    assert "Cadeia de 4 neurônios sigmoides: dissipação do gradiente" in shown
+    assert "camada oculta (lado da entrada primeiro)" in shown
+    assert "tamanho do gradiente por camada" in shown
+    assert "taxa de aprendizado" in shown
+    assert not english_leaks(shown), (english_leaks(shown), shown)
+
+
+def test_no_translation_call_hides_inside_an_f_string() -> None:
+    """Babel cannot read an f-string's fields: a ``_()`` there would never reach the catalog."""
+    import io
+    import tokenize
+
+    hidden = []
+    for path in sorted((ROOT / "src" / "chainrule").rglob("*.py")):
+        tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
+        for tok in tokens:
+            prefix = tok.string[:2].lower()
+            if tok.type == tokenize.STRING and ("f" in prefix.split('"')[0].split("'")[0]):
+                if re.search(r"\{[^}]*\b(_|N_|ngettext)\(", tok.string):
+                    hidden.append(f"{path.name}:{tok.start[0]}")
+    assert hidden == []
