@@ -11,6 +11,7 @@ Endpoints (all JSON; errors are ``{"error": message, ...}`` with a 4xx status):
 ``GET  /``                 the page (``static/index.html``); ``/static/*`` its CSS and JS
 ``GET  /api/meta``         version, limits, examples, activations, init schemes, preprocessings
 ``GET  /api/examples``     the named circuits: ``{name: {expression, at, about}}``
+``GET  /api/i18n``         the page's words (gettext catalog): ``?lang=``, cookie, Accept-Language
 ``POST /api/parse``        ``{expression}`` → ``{expression, variables}`` or the error with caret
 ``POST /api/circuit``      ``{expression | example, at}`` → ``circuit --json --steps --check``
                            plus ``fanout``, ``gates``, ``variables`` and ``svg``
