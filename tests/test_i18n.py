@@ -426,3 +426,13 @@ def test_no_translation_call_hides_inside_an_f_string() -> None:
                 if re.search(r"\{[^}]*\b(_|N_|ngettext)\(", tok.string):
                     hidden.append(f"{path.name}:{tok.start[0]}")
     assert hidden == []
+
+
+def test_help_before_lang_is_still_portuguese() -> None:
+    code, out = run("--help", "--lang", "pt-BR")
+    assert code == 0 and "Uso:" in out and "Comandos:" in out
+    code, out = run("--lang=pt-BR", "demo", "--help")
+    assert code == 0 and "Uso:" in out
+    # A subcommand's own words after its name are never taken for the group's --lang.
+    code, out = run("circuit", "--lang", "pt-BR")
+    assert code == 2 and "No such option" in out

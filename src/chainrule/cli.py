@@ -6,8 +6,10 @@ and one command never import the whole library (matplotlib, the web stack, …).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import sys
 from typing import Any
 
 import click
@@ -34,10 +36,16 @@ class LazyGroup(LocalizedCommand, click.Group):
     """A group that imports a subcommand's module the first time it is asked for; its help and
     its subcommands' help are drawn in the active language."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         # A process that runs several commands (tests, a notebook) never keeps a run's language.
         with use_language(chosen()):
-            return super().main(*args, **kwargs)
+            words = list(sys.argv[1:] if args is None else args)
+            early = _early_language(words)
+            if early is not None:
+                # --help may come before --lang; both are eager, so choose the language first.
+                with contextlib.suppress(ValueError):  # the option's callback reports it
+                    set_language(early)
+            return super().main(words, *rest, **kwargs)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if _available(name))
@@ -55,6 +63,18 @@ class LazyGroup(LocalizedCommand, click.Group):
             raise
         command: Any = getattr(module, attr)
         return localize(command)
+
+
+def _early_language(words: list[str]) -> str | None:
+    """The value of the group's ``--lang`` among ``words`` (before the subcommand), if any."""
+    for k, word in enumerate(words):
+        if word == "--lang" and k + 1 < len(words):
+            return words[k + 1]
+        if word.startswith("--lang="):
+            return word.partition("=")[2]
+        if not word.startswith("-"):
+            return None  # the subcommand: its options are its own
+    return None
 
 
 def _available(name: str) -> bool:

@@ -136,7 +136,8 @@ def circuit(
         data["notes"] = c.notes()
         click.echo(json.dumps(data, indent=2))
         return
-    _show(c, about=about, steps=steps, check=check, explain=explain, written=written)
+    _show(c, typed=text, about=about, steps=steps, check=check, explain=explain,
+          written=written)
 
 
 def _pictures(c: Any, svg: Path | None, png: Path | None, max_nodes: int, title: str) -> list[str]:
@@ -174,7 +175,7 @@ def _capped(items: list[Any], what: str, console: Any) -> list[Any]:
     return items[:_ROW_LIMIT]
 
 
-def _show(c: Any, *, about: str, steps: bool, check: bool, explain: bool,
+def _show(c: Any, *, typed: str, about: str, steps: bool, check: bool, explain: bool,
           written: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -182,7 +183,8 @@ def _show(c: Any, *, about: str, steps: bool, check: bool, explain: bool,
     from chainrule.viz import fmt
 
     console = Console(highlight=False)
-    console.print(f"[bold]{c.expression.text}[/]  =  [green]{fmt(c.output)}[/]")
+    # The expression as typed (with its decimal commas), not as read.
+    console.print(f"[bold]{typed}[/]  =  [green]{fmt(c.output)}[/]")
     if about:
         console.print(f"[dim]{about}[/]")
     if len(c.graph["nodes"]) <= _TREE_LIMIT:
