@@ -436,3 +436,14 @@ def test_help_before_lang_is_still_portuguese() -> None:
     # A subcommand's own words after its name are never taken for the group's --lang.
     code, out = run("circuit", "--lang", "pt-BR")
     assert code == 2 and "No such option" in out
+
+
+def test_vanishing_compare_and_circuit_corners_in_portuguese() -> None:
+    out = pt("vanishing", "--compare", "activation", "--sizes", "784,30,30,10", "--samples",
+             "30", "--seeds", "2")
+    assert "por ativação" in out and "última / primeira" in out
+    out = pt("circuit", "relu(x)*y + max(x, z)", "--at", "x=0", "y=2", "z=0", "--explain",
+             "--check")
+    assert "ponto anguloso" in out and "entradas empatam em 0" in out
+    code, out = run("--lang", "pt-BR", "circuit", "x+y", "--at", "x=1")
+    assert code == 1 and "sem valor para y: dê y=..." in out and not english_leaks(out)

@@ -34,7 +34,7 @@ from chainrule.commands._params import (
     SIZES,
     WEIGHT_SCALE,
 )
-from chainrule.i18n import _, number
+from chainrule.i18n import N_, _, number
 
 _EPILOG = """\b
 Examples:
@@ -232,6 +232,10 @@ def _summary(out: Any, results: list[dict[str, Any]]) -> None:
         count=sum(r["seeds"] for r in results), seconds=number(seconds, ".2f")) + "[/]")
 
 
+# What --compare puts side by side, as people read it (the values stay option values).
+_COMPARED = {"activation": N_("activation"), "init": N_("init")}
+
+
 def _show_compare(out: Any, kind: str, settings: list[dict[str, Any]],
                   results: list[dict[str, Any]]) -> None:
     from rich import box
@@ -240,9 +244,9 @@ def _show_compare(out: Any, kind: str, settings: list[dict[str, Any]],
     name = ",".join(map(str, results[0]["sizes"]))
     table = Table(title=f"[bold]{name}[/]: " + _("‖∂C/∂b‖ per hidden layer (mean over {seeds} "
                                                  "seeds), by {kind}").format(
-                      seeds=results[0]["seeds"], kind=kind),
+                      seeds=results[0]["seeds"], kind=_(_COMPARED[kind])),
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column(kind)
+    table.add_column(_(_COMPARED[kind]))
     n_hidden = len(results[0]["hidden_layer_norms"]["mean"])
     for i in range(n_hidden):
         table.add_column(_("layer {n}").format(n=i + 1), justify="right")
@@ -269,7 +273,7 @@ def _plot(results: list[dict[str, Any]], compare: str | None, path: Path) -> Non
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 0.8, 4.2), squeeze=False, sharey=True,
                              layout="constrained")
     for k, (ax, r) in enumerate(zip(axes[0], results, strict=True)):
-        title = (f"{compare}: {r[compare]}" if compare else
+        title = (f"{_(_COMPARED[compare])}: {r[compare]}" if compare else
                  _("{count} hidden layers ({sizes})").format(
                      count=len(r["sizes"]) - 2, sizes=",".join(map(str, r["sizes"]))))
         if with_history:
