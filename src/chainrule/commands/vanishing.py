@@ -273,7 +273,7 @@ def _plot(results: list[dict[str, Any]], compare: str | None, path: Path) -> Non
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 0.8, 4.2), squeeze=False, sharey=True,
                              layout="constrained")
     for k, (ax, r) in enumerate(zip(axes[0], results, strict=True)):
-        title = (f"{_(_COMPARED[compare])}: {r[compare]}" if compare else
+        title = (_(_COMPARED[compare]) + f": {r[compare]}" if compare else
                  _("{count} hidden layers ({sizes})").format(
                      count=len(r["sizes"]) - 2, sizes=",".join(map(str, r["sizes"]))))
         if with_history:
