@@ -168,6 +168,18 @@ def update(lang: str, template: Catalog | None = None) -> Catalog:
         catalog = Catalog(locale=lang, domain=DOMAIN, project="chainrule")
     catalog.update(template, no_fuzzy_matching=True)
     catalog.obsolete.clear()
+    from chainrule import __version__
+
+    catalog.version = __version__
+    catalog.copyright_holder = "the chainrule authors"
+    catalog.msgid_bugs_address = ""
+    catalog.last_translator = "chainrule"
+    catalog.language_team = LANGUAGES.get(lang, lang)
+    catalog.fuzzy = False
+    catalog.header_comment = (
+        f"# {LANGUAGES.get(lang, lang)} translations of chainrule.\n"
+        "# English is the source language; docs/pt-BR/glossario.md fixes the terms.\n"
+        "# This file is distributed under the same license as the chainrule project.")
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
         write_po(f, catalog, width=100, sort_output=False, include_previous=False)
