@@ -447,3 +447,14 @@ def test_vanishing_compare_and_circuit_corners_in_portuguese() -> None:
     assert "ponto anguloso" in out and "entradas empatam em 0" in out
     code, out = run("--lang", "pt-BR", "circuit", "x+y", "--at", "x=1")
     assert code == 1 and "sem valor para y: dê y=..." in out and not english_leaks(out)
+
+
+def test_sweep_lists_of_decimals_in_portuguese(tmp_path: Path) -> None:
+    out_file = str(tmp_path / "s.jsonl")
+    code, out = run("--lang", "pt-BR", "sweep", "--lr", "0,5;1", "--depth", "1", "--measure",
+                    "speed", "--dry-run", "--json", "--out", out_file)
+    assert code == 0, out
+    assert [c["params"]["lr"] for c in json.loads(out)["cells"]] == [0.5, 1.0]
+    code, out = run("--lang", "pt-BR", "sweep", "--lr", "0,5;1", "--depth", "1", "--dry-run",
+                    "--out", out_file)
+    assert code == 1 and "lr não afeta a medida norms" in out and not english_leaks(out)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.errors import ChainruleError
-from chainrule.i18n import _
+from chainrule.i18n import _, language
 from chainrule.sweep.measures import MEASURES
 
 
@@ -303,10 +303,10 @@ class SweepSpec:
             needed = "sizes" if key in SHAPE_KEYS else key
             if key != "measure" and needed not in used:
                 names = ", ".join(self.measures)
-                raise SweepError(
-                    f"{key} does not affect measure {names}; it uses: "
-                    + ", ".join(p for p in SETTINGS if p in used or (p in SHAPE_KEYS))
-                )
+                raise SweepError(_(
+                    "{key} does not affect measure {names}; it uses: {used}").format(
+                        key=key, names=names,
+                        used=", ".join(p for p in SETTINGS if p in used or p in SHAPE_KEYS)))
 
     def cells(self) -> list[Cell]:
         """Every combination of the axes, as cells; combinations that give the same parameters
@@ -456,15 +456,23 @@ def load_spec(path: str | Path) -> SweepSpec:
     return spec_from_dict(_read_toml(p), name=p.stem)
 
 
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
+
+
 def parse_values(key: str, text: str) -> list[Any]:
     """A flag's text as a list of values: comma-separated, ``a..b`` for a range of integers;
-    sizes are separated by ``;`` or ``/`` (e.g. ``784,30,10;784,30,30,10``)."""
+    sizes are separated by ``;`` or ``/`` (e.g. ``784,30,10;784,30,30,10``). In pt-BR a list
+    may be separated by ``;`` instead, and its numbers then use the decimal comma
+    (``--lr 0,5;1,5``)."""
     if key == "sizes":
         return [convert(key, part) for part in text.replace("/", ";").split(";") if part.strip()]
+    decimal_commas = language() == "pt_BR" and ";" in text
     out: list[Any] = []
-    for part in (p.strip() for p in text.split(",")):
+    for part in (p.strip() for p in text.split(";" if decimal_commas else ",")):
         if not part:
             continue
+        if decimal_commas:
+            part = _DECIMAL_COMMA.sub(".", part)
         lo, sep, hi = part.partition("..")
         if sep:
             a, b = _to_int(key, lo), _to_int(key, hi)
