@@ -167,15 +167,16 @@ def _load(path: Path) -> tuple[Any, dict[str, Any], Any]:
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, CheckpointError):
             raise
-        raise CheckpointError(f"{path}: the checkpoint's model description is not usable "
-                              f"({exc})") from None
+        raise CheckpointError(_(
+            "{path}: the checkpoint's model description is not usable ({exc})").format(
+                path=path, exc=exc)) from None
     config = meta.get("config", {})
     config = config if isinstance(config, dict) else {}
     rows = meta.get("history")
     try:
         history = as_history(rows) if isinstance(rows, list) else None
     except LabError as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
+        raise CheckpointError(_("{path}: {exc}").format(path=path, exc=exc)) from None
     return model, config, history
 
 
