@@ -21,6 +21,7 @@ from typing import Any
 
 from chainrule.errors import NumericError
 from chainrule.expr import FUNCTIONS, EvaluationError, Expression, parse
+from chainrule.i18n import N_, _
 from chainrule.ops import OPS
 from chainrule.viz.dot import fmt
 from chainrule.viz.graph_dict import Trace, graph_dict, trace
@@ -48,45 +49,50 @@ GOOD = 1e-7
 
 @dataclass(frozen=True)
 class Example:
-    """A circuit from the notes: expression, input values and what it teaches."""
+    """A circuit from the notes: expression, input values and what it teaches (``about``, in
+    English; ``description`` in the active language)."""
 
     expression: str
     at: dict[str, float]
     about: str
 
+    @property
+    def description(self) -> str:
+        return _(self.about)
+
 
 EXAMPLES: dict[str, Example] = {
     "simple": Example(
         "(x + y) * z", {"x": -2.0, "y": 5.0, "z": -4.0},
-        "CS231n's first circuit: f = −12; the add gate passes −4 to x and y, the multiply gate "
-        "swaps its inputs so z gets q = 3."),
+        N_("CS231n's first circuit: f = −12; the add gate passes −4 to x and y, the multiply "
+           "gate swaps its inputs so z gets q = 3.")),
     "neuron": Example(
         "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))",
         {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0},
-        "The 2-D sigmoid neuron as elementary gates: f = 0.73, dx = [0.39, −0.59], "
-        "dw = [−0.20, −0.39, 0.20]. Compare the example neuron-sigmoid."),
+        N_("The 2-D sigmoid neuron as elementary gates: f = 0.73, dx = [0.39, −0.59], "
+           "dw = [−0.20, −0.39, 0.20]. Compare the example neuron-sigmoid.")),
     "neuron-sigmoid": Example(
         "sigmoid(w0*x0 + w1*x1 + w2)",
         {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0},
-        "The same neuron with one sigmoid gate, whose local gradient σ(1−σ) = 0.2 replaces four "
-        "gates: the gradients are identical."),
+        N_("The same neuron with one sigmoid gate, whose local gradient σ(1−σ) = 0.2 replaces "
+           "four gates: the gradients are identical.")),
     "staged": Example(
         "(x + sigmoid(y)) / (sigmoid(x) + (x + y)**2)", {"x": 3.0, "y": -4.0},
-        "CS231n's staged computation: x and y each reach the output along several paths, and "
-        "the gradients from those paths add up."),
+        N_("CS231n's staged computation: x and y each reach the output along several paths, "
+           "and the gradients from those paths add up.")),
     "max": Example(
         "2 * (x*y + max(z, w))", {"x": 3.0, "y": -4.0, "z": 2.0, "w": -1.0},
-        "The max gate routes the whole gradient to the larger input (z) and sends 0 to the "
-        "smaller one (w)."),
+        N_("The max gate routes the whole gradient to the larger input (z) and sends 0 to the "
+           "smaller one (w).")),
     "fanout": Example(
         "x*y + x", {"x": 3.0, "y": -2.0},
-        "x is used twice: the gradients flowing back along its two wires (y = −2 and 1) add up "
-        "to ∂f/∂x = −1."),
+        N_("x is used twice: the gradients flowing back along its two wires (y = −2 and 1) add "
+           "up to ∂f/∂x = −1.")),
     "scale": Example(
         "x * w", {"x": 1000.0, "w": 0.001},
-        "The multiply gate gives w the gradient x = 1000 and x the gradient w = 0.001: the "
-        "scale of the inputs sets the scale of the weights' gradients, which is why inputs are "
-        "preprocessed."),
+        N_("The multiply gate gives w the gradient x = 1000 and x the gradient w = 0.001: the "
+           "scale of the inputs sets the scale of the weights' gradients, which is why inputs "
+           "are preprocessed.")),
 }
 
 
@@ -95,7 +101,8 @@ def example(name: str) -> Example:
     try:
         return EXAMPLES[name]
     except KeyError:
-        raise KeyError(f"no example {name!r}; the examples are {', '.join(EXAMPLES)}") from None
+        raise KeyError(_("no example {name!r}; the examples are {names}").format(
+            name=name, names=", ".join(EXAMPLES))) from None
 
 
 def relative_error(a: float, n: float) -> float:
@@ -119,13 +126,18 @@ def verdict(rel: float) -> str:
 
 # Display words only: what each gate does, for the sentences of --explain.
 _VERBS = {
-    "add": "adds", "sub": "subtracts", "mul": "multiplies", "div": "divides", "neg": "negates",
-    "pow": "raises to a power", "pow_const": "raises to a constant power",
-    "exp": "exponentiates", "log": "takes the log of", "sigmoid": "squashes with σ",
-    "tanh": "squashes with tanh", "relu": "rectifies", "maximum": "takes the larger of",
-    "minimum": "takes the smaller of", "abs": "takes the absolute value of",
-    "sqrt": "takes the square root of",
+    "add": N_("adds"), "sub": N_("subtracts"), "mul": N_("multiplies"), "div": N_("divides"),
+    "neg": N_("negates"), "pow": N_("raises to a power"),
+    "pow_const": N_("raises to a constant power"), "exp": N_("exponentiates"),
+    "log": N_("takes the log of"), "sigmoid": N_("squashes with σ"),
+    "tanh": N_("squashes with tanh"), "relu": N_("rectifies"),
+    "maximum": N_("takes the larger of"), "minimum": N_("takes the smaller of"),
+    "abs": N_("takes the absolute value of"), "sqrt": N_("takes the square root of"),
 }
+
+
+def _and(items: list[str]) -> str:
+    return _(" and ").join(items)
 
 
 @dataclass
@@ -189,7 +201,7 @@ class Circuit:
                 "op": node["op"],
                 "value": node["value"],
                 "upstream": node["grad"],
-                "rule": OPS[node["op"]].rule,
+                "rule": OPS[node["op"]].rule_text,
                 "inputs": [
                     {"id": e["source"], "name": self.name(e["source"]), "value": e["value"],
                      "local_grad": e["local_grad"], "passed": e["contribution"]}
@@ -240,10 +252,13 @@ class Circuit:
 
     def step_sentences(self) -> list[str]:
         """:meth:`steps` in words."""
+        template = _("{step}. {op} gate #{gate}: upstream {upstream} × local {local} = "
+                     "{contribution}, added to {name} (now {total})")
         return [
-            f"{s['step']}. {OPS[s['op']].symbol or s['op']} gate #{s['gate']}: upstream "
-            f"{fmt(s['upstream'])} × local {fmt(s['local_grad'])} = {fmt(s['contribution'])}, "
-            f"added to {s['input_name']} (now {fmt(s['total'])})"
+            template.format(step=s["step"], op=OPS[s["op"]].symbol or s["op"], gate=s["gate"],
+                            upstream=fmt(s["upstream"]), local=fmt(s["local_grad"]),
+                            contribution=fmt(s["contribution"]), name=s["input_name"],
+                            total=fmt(s["total"]))
             for s in self.steps()
         ]
 
@@ -251,15 +266,20 @@ class Circuit:
         """One plain sentence per gate: what it computed, what came back, where it went."""
         sentences = []
         for row in self.gates():
-            names = " and ".join(i["name"] for i in row["inputs"])
-            sent = " and ".join(f"{fmt(i['passed'])} to {i['name']}" for i in row["inputs"])
-            text = (f"Gate #{row['id']} {_VERBS.get(row['op'], row['op'])} {names}, giving "
-                    f"{fmt(row['value'])}; the gradient {fmt(row['upstream'])} arrives from the "
-                    f"output and, since {row['rule'].rstrip('.')}, it passes back {sent}.")
+            names = _and([i["name"] for i in row["inputs"]])
+            sent = _and([_("{value} to {name}").format(value=fmt(i["passed"]), name=i["name"])
+                         for i in row["inputs"]])
+            verb = _VERBS.get(row["op"])
+            text = _("Gate #{id} {verb} {names}, giving {value}; the gradient {upstream} arrives "
+                     "from the output and, since {rule}, it passes back {sent}.").format(
+                id=row["id"], verb=row["op"] if verb is None else _(verb), names=names,
+                value=fmt(row["value"]), upstream=fmt(row["upstream"]),
+                rule=row["rule"].rstrip("."), sent=sent)
             kink = _kink(self.trace.order[row["id"]])
             if kink:
-                text += (f" Its {kink}: a kink, where the gate is not differentiable; what it "
-                         "passes back is the subgradient chainrule uses.")
+                text += " " + _("Its {kink}: a kink, where the gate is not differentiable; what "
+                                "it passes back is the subgradient chainrule uses.").format(
+                                    kink=kink)
             sentences.append(text)
         return sentences
 
@@ -306,9 +326,10 @@ class Circuit:
             if base["value"] > 0 or (isinstance(local, float) and math.isfinite(local)):
                 continue
             a, b = base["name"], exponent["name"]
-            notes.append(
-                f"∂({a}^{b})/∂{b} = {a}^{b}·log {a} needs {a} > 0, so it is undefined (nan) here "
-                f"({a} = {fmt(base['value'])}, gate #{row['id']})")
+            notes.append(_(
+                "∂({a}^{b})/∂{b} = {a}^{b}·log {a} needs {a} > 0, so it is undefined (nan) here "
+                "({a} = {value}, gate #{id})").format(a=a, b=b, value=fmt(base["value"]),
+                                                      id=row["id"]))
         return notes
 
     # ------------------------------------------------------------------ the numerical check
@@ -348,16 +369,18 @@ class Circuit:
             if not math.isfinite(analytic):
                 rows.append({"variable": var, "analytic": analytic, "numerical": numerical,
                              "rel_error": None,
-                             "verdict": "n/a: the analytic gradient is undefined (nan) here",
+                             "verdict": "n/a: " + _("the analytic gradient is undefined (nan) "
+                                                    "here"),
                              "note": None})
                 continue
             rel = relative_error(analytic, numerical)
             word, note = verdict(rel), None
             if word != "good" and var in kinks:
                 word = "kink"
-                note = (f"{var} feeds a kink: {'; '.join(kinks[var])}. f is not differentiable "
-                        f"here; the analytic value {fmt(analytic)} is the subgradient chainrule "
-                        "uses, while the central difference averages the slopes on both sides.")
+                note = _("{var} feeds a kink: {kinks}. f is not differentiable here; the "
+                         "analytic value {value} is the subgradient chainrule uses, while the "
+                         "central difference averages the slopes on both sides.").format(
+                    var=var, kinks="; ".join(kinks[var]), value=fmt(analytic))
             rows.append({"variable": var, "analytic": analytic, "numerical": numerical,
                          "rel_error": rel, "verdict": word, "note": note})
         return rows
@@ -379,16 +402,16 @@ def _kink(node: Any) -> str:
     op = getattr(node, "op", None)
     name = getattr(op, "name", None)
     if name in ("relu", "abs") and float(node.inputs[0].data) == 0.0:
-        return "input is exactly 0"
+        return _("input is exactly 0")
     if name in ("maximum", "minimum"):
         a, b = (float(x.data) for x in node.inputs)
         if a == b:
-            return f"inputs tie at {fmt(a)}"
+            return _("inputs tie at {value}").format(value=fmt(a))
     return ""
 
 
-_SYMBOLS = {"+": "addition", "-": "subtraction", "*": "multiplication", "/": "division",
-            "**": "the power **"}
+_SYMBOLS = {"+": N_("addition"), "-": N_("subtraction"), "*": N_("multiplication"),
+            "/": N_("division"), "**": N_("the power **")}
 
 
 def _positions(expression: Expression, output: Any) -> dict[int, Any]:
@@ -432,18 +455,19 @@ def _backward_error(expression: Expression, output: Any, exc: NumericError) -> N
     if "(" in detail and detail.endswith(")"):
         detail = detail[detail.rindex("(") + 1:-1]
     if node is None:
-        return NumericError(f"no finite gradient at these values ({detail})")
+        return NumericError(_("no finite gradient at these values ({detail})").format(
+            detail=detail))
     ins = _positions(expression, output).get(id(node))
     gate = node.op.name if ins is None else (
-        ins.name if ins.kind == "call" else "negation" if ins.kind == "unary"
-        else _SYMBOLS.get(ins.name, ins.name))
+        ins.name if ins.kind == "call" else _("negation") if ins.kind == "unary"
+        else _(_SYMBOLS[ins.name]) if ins.name in _SYMBOLS else ins.name)
     # A labelled leaf (a variable) is named; a gate's output is just "an input".
     labels = [str(getattr(x, "label", "") or "") if x.op is None else "" for x in node.inputs]
     where = ", ".join(f"{label} = {fmt(float(x.data))}" if label
-                      else f"an input of {fmt(float(x.data))}"
+                      else _("an input of {value}").format(value=fmt(float(x.data)))
                       for label, x in zip(labels, node.inputs, strict=True))
-    message = (f"{gate} has no finite gradient at {where} ({detail}): the backward pass cannot "
-               "go through this gate here")
+    message = _("{gate} has no finite gradient at {where} ({detail}): the backward pass cannot "
+                "go through this gate here").format(gate=gate, where=where, detail=detail)
     if ins is None:
         error = NumericError(message)
         error.node = node

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chainrule.errors import ChainruleError, NumericError
+from chainrule.i18n import N_, _, ngettext, number
 
 if TYPE_CHECKING:
     from chainrule.value import Value
@@ -135,14 +136,14 @@ _TOKEN = re.compile(
 
 # Characters people reach for, with what to write instead.
 _HINTS = {
-    "^": "use ** for powers (x**2)",
-    "[": "there is no indexing; use one variable per number",
-    "]": "there is no indexing; use one variable per number",
-    ".": "there are no attributes; call functions as exp(x)",
-    "=": "write only the expression; give values with --at x=1",
-    "×": "use * for multiplication",
-    "·": "use * for multiplication",
-    "−": "use the ASCII minus sign -",
+    "^": N_("use ** for powers (x**2)"),
+    "[": N_("there is no indexing; use one variable per number"),
+    "]": N_("there is no indexing; use one variable per number"),
+    ".": N_("there are no attributes; call functions as exp(x)"),
+    "=": N_("write only the expression; give values with --at x=1"),
+    "×": N_("use * for multiplication"),
+    "·": N_("use * for multiplication"),
+    "−": N_("use the ASCII minus sign -"),
 }
 
 
@@ -161,8 +162,9 @@ def _tokenize(text: str) -> list[_Token]:
         m = match(text, pos)
         if m is None:
             ch = text[pos]
-            hint = _HINTS.get(ch, "allowed are numbers, names, + - * / ** ( ) and commas")
-            raise ParseError(f"unexpected character {ch!r}: {hint}", text, pos)
+            hint = _(_HINTS.get(ch, N_("allowed are numbers, names, + - * / ** ( ) and commas")))
+            raise ParseError(_("unexpected character {char!r}: {hint}").format(
+                char=ch, hint=hint), text, pos)
         kind = m.lastgroup
         assert kind is not None
         if kind != "space":
@@ -177,7 +179,7 @@ def _tokenize(text: str) -> list[_Token]:
 # Binary operators: (precedence, right-associative). Unary signs sit between * and **.
 _BINARY = {"+": (1, False), "-": (1, False), "*": (2, False), "/": (2, False), "**": (4, True)}
 _UNARY_PREC = 3
-_OPERAND_HINT = "a number, a variable, a function call or '('"
+_OPERAND_HINT = N_("a number, a variable, a function call or '('")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,17 +214,17 @@ def _check_limits(text: str, tokens: list[_Token], max_nodes: int, max_depth: in
         if tok.text == "(":
             depth += 1
             if depth > max_depth:
-                raise ParseError(
-                    f"parentheses nest deeper than {max_depth} levels; "
-                    "split the expression into smaller ones", text, tok.pos)
+                raise ParseError(_(
+                    "parentheses nest deeper than {depth} levels; split the expression into "
+                    "smaller ones").format(depth=max_depth), text, tok.pos)
         elif tok.text == ")":
             depth -= 1
         elif tok.kind in ("number", "name") or tok.text in _BINARY:
             nodes += 1
             if nodes > max_nodes:
-                raise ParseError(
-                    f"the expression has more than {max_nodes:,} terms and operators; "
-                    "a circuit that large cannot be read", text, tok.pos)
+                raise ParseError(_(
+                    "the expression has more than {count} terms and operators; a circuit that "
+                    "large cannot be read").format(count=number(max_nodes, ",")), text, tok.pos)
 
 
 def _compile(text: str, tokens: list[_Token]) -> list[Instr]:
@@ -238,7 +240,8 @@ def _compile(text: str, tokens: list[_Token]) -> list[Instr]:
             if tok.kind == "number":
                 value = float(tok.text)
                 if math.isinf(value):
-                    raise ParseError(f"the number {tok.text} is too large for a float",
+                    raise ParseError(_("the number {number} is too large for a float").format(
+                                         number=tok.text),
                                      text, tok.pos)
                 out.append(Instr("num", tok.text, tok.pos, value, tok.text))
                 expect_operand = False
@@ -247,16 +250,19 @@ def _compile(text: str, tokens: list[_Token]) -> list[Instr]:
                 called = tokens[i].text == "("
                 if name in FUNCTIONS:
                     if not called:
-                        raise ParseError(f"{name} is a function: write {name}(...)",
+                        raise ParseError(_("{name} is a function: write {name}(...)").format(
+                                             name=name),
                                          text, tok.pos)
                     stack.append(_Frame(tokens[i].pos, name, tok.pos))
                     i += 1
                 elif called:
                     known = ", ".join(FUNCTIONS)
-                    raise ParseError(f"unknown function {name!r}; the functions are {known}",
+                    raise ParseError(_("unknown function {name!r}; the functions are "
+                                       "{known}").format(name=name, known=known),
                                      text, tok.pos)
                 elif keyword.iskeyword(name):
-                    raise ParseError(f"{name!r} is a Python keyword, not a variable name",
+                    raise ParseError(_("{name!r} is a Python keyword, not a variable "
+                                       "name").format(name=name),
                                      text, tok.pos)
                 else:
                     out.append(Instr("var", name, tok.pos))
@@ -266,11 +272,13 @@ def _compile(text: str, tokens: list[_Token]) -> list[Instr]:
             elif tok.text == "(":
                 stack.append(_Frame(tok.pos, None, tok.pos))
             elif tok.kind == "end":
-                where = "is empty" if tokens[0].kind == "end" else "ends too early"
-                raise ParseError(f"the expression {where}: expected {_OPERAND_HINT}",
-                                 text, tok.pos)
+                message = (_("the expression is empty: expected {operand}")
+                           if tokens[0].kind == "end" else
+                           _("the expression ends too early: expected {operand}"))
+                raise ParseError(message.format(operand=_(_OPERAND_HINT)), text, tok.pos)
             else:
-                raise ParseError(f"expected {_OPERAND_HINT}, found {tok.text!r}", text, tok.pos)
+                raise ParseError(_("expected {operand}, found {token!r}").format(
+                    operand=_(_OPERAND_HINT), token=tok.text), text, tok.pos)
             continue
 
         # Expecting an operator, a ')' , a ',' or the end.
@@ -292,18 +300,21 @@ def _compile(text: str, tokens: list[_Token]) -> list[Instr]:
                 if stack:
                     frame = stack[-1]
                     assert isinstance(frame, _Frame)
-                    raise ParseError("this '(' is never closed", text, frame.pos)
+                    raise ParseError(_("this '(' is never closed"), text, frame.pos)
                 return out
             if not stack:
-                what = "')' has no matching '('" if tok.text == ")" else (
+                what = _("')' has no matching '('") if tok.text == ")" else _(
                     "',' outside a call: only max(a, b) and min(a, b) take two arguments")
                 raise ParseError(what, text, tok.pos)
             frame = stack[-1]
             assert isinstance(frame, _Frame)
             if tok.text == ",":
                 if frame.func is None or frame.args >= FUNCTIONS[frame.func]:
-                    where = "inside parentheses" if frame.func is None else f"in {frame.func}()"
-                    raise ParseError(f"unexpected ',' {where}: " + _arity_text(frame.func),
+                    message = (_("unexpected ',' inside parentheses: {arity}")
+                               if frame.func is None else
+                               _("unexpected ',' in {func}(): {arity}"))
+                    raise ParseError(message.format(func=frame.func,
+                                                    arity=_arity_text(frame.func)),
                                      text, tok.pos)
                 frame.args += 1
                 expect_operand = True
@@ -311,21 +322,23 @@ def _compile(text: str, tokens: list[_Token]) -> list[Instr]:
                 stack.pop()
                 if frame.func is not None:
                     if frame.args != FUNCTIONS[frame.func]:
-                        raise ParseError(f"{frame.func}() is missing an argument: "
-                                         + _arity_text(frame.func), text, tok.pos)
+                        raise ParseError(_("{func}() is missing an argument: {arity}").format(
+                            func=frame.func, arity=_arity_text(frame.func)), text, tok.pos)
                     out.append(Instr("call", frame.func, frame.func_pos))
         else:
-            hint = "write 2*x, not 2x" if tok.kind in ("number", "name") or tok.text == "(" \
-                else "expected an operator"
-            raise ParseError(f"expected an operator (+ - * / **), ')' or the end, found "
-                             f"{tok.text!r}: {hint}", text, tok.pos)
+            hint = _("write 2*x, not 2x") if tok.kind in ("number", "name") or tok.text == "(" \
+                else _("expected an operator")
+            raise ParseError(_("expected an operator (+ - * / **), ')' or the end, found "
+                               "{token!r}: {hint}").format(token=tok.text, hint=hint),
+                             text, tok.pos)
 
 
 def _arity_text(func: str | None) -> str:
     if func is None:
-        return "only max(a, b) and min(a, b) take two arguments"
+        return _("only max(a, b) and min(a, b) take two arguments")
     n = FUNCTIONS[func]
-    return f"{func} takes {n} argument{'s' if n > 1 else ''}"
+    return ngettext("{func} takes {n} argument", "{func} takes {n} arguments", n).format(
+        func=func, n=n)
 
 
 def _emit(out: list[Instr], op: Instr) -> None:
@@ -358,8 +371,8 @@ _BINARY_FN: dict[str, Callable[[Any, Any], Any]] = {
     "/": lambda a, b: a / b, "**": lambda a, b: a**b,
 }
 
-_DESCRIBE = {"+": "addition", "-": "subtraction", "*": "multiplication", "/": "division",
-             "**": "power"}
+_DESCRIBE = {"+": N_("addition"), "-": N_("subtraction"), "*": N_("multiplication"),
+             "/": N_("division"), "**": N_("power")}
 
 
 @dataclass(frozen=True)
@@ -380,15 +393,19 @@ class Expression:
         missing = [v for v in self.variables if v not in values]
         if missing:
             given = " ".join(f"{v}=..." for v in missing)
-            raise BindingError(f"no value for {', '.join(missing)}: give {given}")
+            raise BindingError(_("no value for {names}: give {given}").format(
+                names=", ".join(missing), given=given))
         unused = [v for v in values if v not in self.variables]
         if unused:
-            raise BindingError(
-                f"{', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not appear in "
-                f"{self.text!r} (its variables: {', '.join(self.variables) or 'none'})")
+            raise BindingError(ngettext(
+                "{names} does not appear in {text!r} (its variables: {variables})",
+                "{names} do not appear in {text!r} (its variables: {variables})",
+                len(unused)).format(names=", ".join(unused), text=self.text,
+                                    variables=", ".join(self.variables) or _("none")))
         bad = [v for v in self.variables if not math.isfinite(float(values[v]))]
         if bad:
-            raise BindingError(f"{', '.join(bad)} must be a finite number")
+            raise BindingError(_("{names} must be a finite number").format(
+                names=", ".join(bad)))
         return {v: Value(float(values[v]), label=v) for v in self.variables}
 
     def build(self, values: Mapping[str, float]) -> tuple[Value, dict[str, Value]]:
@@ -439,9 +456,10 @@ class Expression:
             data = _data(stack[-1][0])
             if not math.isfinite(data):
                 raise EvaluationError(
-                    f"{_what(ins)} gives {data}: the value left the finite numbers here",
+                    _("{what} gives {value}: the value left the finite numbers here").format(
+                        what=_what(ins), value=data),
                     self.text, ins.pos)
-        (result, _), = stack
+        (result, _constant), = stack
         return result if isinstance(result, Value) else Value(result, label=str(result))
 
     def __call__(self, **values: float) -> float:
@@ -466,13 +484,14 @@ def _what(ins: Instr) -> str:
     if ins.kind == "call":
         return f"{ins.name}(...)"
     if ins.kind == "unary":
-        return "negation"
-    return _DESCRIBE.get(ins.name, ins.name)
+        return _("negation")
+    return _(_DESCRIBE[ins.name]) if ins.name in _DESCRIBE else ins.name
 
 
 def _failure(ins: Instr, exc: BaseException) -> str:
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return f"{_what(ins)} cannot be computed at these values: {detail}"
+    return _("{what} cannot be computed at these values: {detail}").format(
+        what=_what(ins), detail=detail)
 
 
 # ---------------------------------------------------------------- entry point
@@ -492,10 +511,12 @@ def parse(
     ('x', 'y', 'z')
     """
     if not isinstance(text, str):
-        raise ParseError(f"an expression is text, not {type(text).__name__}", "", 0)
+        raise ParseError(_("an expression is text, not {kind}").format(
+            kind=type(text).__name__), "", 0)
     if len(text) > max_length:
         raise ParseError(
-            f"the expression is {len(text):,} characters long; the limit is {max_length:,}",
+            _("the expression is {length} characters long; the limit is {limit}").format(
+                length=number(len(text), ","), limit=number(max_length, ",")),
             text, max_length)
     tokens = _tokenize(text)
     _check_limits(text, tokens, max_nodes, max_depth)

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.i18n import N_, _
+
 __all__ = ["OPS", "Op", "is_node", "raw"]
 
 
@@ -50,6 +52,11 @@ class Op:
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+    @property
+    def rule_text(self) -> str:
+        """The gate rule in the active language (``rule`` is the English source)."""
+        return _(self.rule)
 
     @property
     def elementwise(self) -> bool:
@@ -400,62 +407,63 @@ def _clamp_local(out: Any, a: Any, lo: float | None, hi: float | None) -> tuple[
     return (_indicator(inside),)
 
 
-ADD = _register(Op("add", "add distributes: every input receives the upstream gradient unchanged",
+ADD = _register(Op("add", N_("add distributes: every input receives the upstream gradient "
+                              "unchanged"),
                    _add_local.__doc__ or "", 2, operator.add, np.add, _add_local, symbol="+",
                    reads_values=False))
-SUB = _register(Op("sub", "subtract passes the gradient to the first input and its negative "
-                   "to the second", _sub_local.__doc__ or "", 2, operator.sub, np.subtract,
+SUB = _register(Op("sub", N_("subtract passes the gradient to the first input and its negative "
+                   "to the second"), _sub_local.__doc__ or "", 2, operator.sub, np.subtract,
                    _sub_local, symbol="−", reads_values=False))
-MUL = _register(Op("mul", "multiply swaps its inputs: each input's gradient is the other input "
-                   "times the upstream gradient", _mul_local.__doc__ or "", 2, operator.mul,
+MUL = _register(Op("mul", N_("multiply swaps its inputs: each input's gradient is the other input "
+                   "times the upstream gradient"), _mul_local.__doc__ or "", 2, operator.mul,
                    np.multiply, _mul_local, symbol="×"))
-DIV = _register(Op("div", "divide scales the gradient by 1/b for the numerator and by −a/b² for "
-                   "the denominator", _div_local.__doc__ or "", 2, _scalar_div, np.divide,
+DIV = _register(Op("div", N_("divide scales the gradient by 1/b for the numerator and by −a/b² for "
+                   "the denominator"), _div_local.__doc__ or "", 2, _scalar_div, np.divide,
                    _div_local, symbol="÷"))
-NEG = _register(Op("neg", "negate flips the sign of the gradient", _neg_local.__doc__ or "", 1,
+NEG = _register(Op("neg", N_("negate flips the sign of the gradient"), _neg_local.__doc__ or "", 1,
                    operator.neg, np.negative, _neg_local, symbol="−", reads_values=False))
-POW = _register(Op("pow", "power: the base gets b·a^(b−1), the exponent gets a^b·log a, each "
-                   "times the upstream gradient", _pow_local.__doc__ or "", 2, _scalar_pow,
+POW = _register(Op("pow", N_("power: the base gets b·a^(b−1), the exponent gets a^b·log a, each "
+                   "times the upstream gradient"), _pow_local.__doc__ or "", 2, _scalar_pow,
                    np.power, _pow_local, symbol="^"))
-POW_CONST = _register(Op("pow_const", "power by a constant c scales the gradient by c·a^(c−1)",
+POW_CONST = _register(Op("pow_const", N_("power by a constant c scales the gradient by c·a^(c−1)"),
                          _pow_const_local.__doc__ or "", 1, _scalar_pow, np.power,
                          _pow_const_local, symbol="^"))
-EXP = _register(Op("exp", "exp multiplies the gradient by its own output", _exp_local.__doc__
+EXP = _register(Op("exp", N_("exp multiplies the gradient by its own output"), _exp_local.__doc__
                    or "", 1, math.exp, np.exp, _exp_local))
-LOG = _register(Op("log", "log divides the gradient by its input", _log_local.__doc__ or "", 1,
+LOG = _register(Op("log", N_("log divides the gradient by its input"), _log_local.__doc__ or "", 1,
                    _scalar_log, np.log, _log_local))
-SIGMOID = _register(Op("sigmoid", "sigmoid scales the gradient by σ(1−σ), at most 1/4",
+SIGMOID = _register(Op("sigmoid", N_("sigmoid scales the gradient by σ(1−σ), at most 1/4"),
                        _sigmoid_local.__doc__ or "", 1, _scalar_sigmoid, _array_sigmoid,
                        _sigmoid_local, symbol="σ"))
-TANH = _register(Op("tanh", "tanh scales the gradient by 1 − tanh², at most 1",
+TANH = _register(Op("tanh", N_("tanh scales the gradient by 1 − tanh², at most 1"),
                     _tanh_local.__doc__ or "", 1, math.tanh, np.tanh, _tanh_local))
-RELU = _register(Op("relu", "relu passes the gradient where its input is positive and blocks it "
-                    "elsewhere", _relu_local.__doc__ or "", 1, _scalar_relu, _array_relu,
+RELU = _register(Op("relu", N_("relu passes the gradient where its input is positive and blocks it "
+                    "elsewhere"), _relu_local.__doc__ or "", 1, _scalar_relu, _array_relu,
                     _relu_local))
-MAXIMUM = _register(Op("maximum", "max routes the gradient to the larger input; the smaller "
-                       "gets zero", _maximum_local.__doc__ or "", 2, _scalar_max, np.maximum,
+MAXIMUM = _register(Op("maximum", N_("max routes the gradient to the larger input; the smaller "
+                       "gets zero"), _maximum_local.__doc__ or "", 2, _scalar_max, np.maximum,
                        _maximum_local, symbol="max"))
-MINIMUM = _register(Op("minimum", "min routes the gradient to the smaller input; the larger "
-                       "gets zero", _minimum_local.__doc__ or "", 2, _scalar_min, np.minimum,
+MINIMUM = _register(Op("minimum", N_("min routes the gradient to the smaller input; the larger "
+                       "gets zero"), _minimum_local.__doc__ or "", 2, _scalar_min, np.minimum,
                        _minimum_local, symbol="min"))
-ABS = _register(Op("abs", "abs passes the gradient times the sign of its input",
+ABS = _register(Op("abs", N_("abs passes the gradient times the sign of its input"),
                    _abs_local.__doc__ or "", 1, _scalar_abs, np.abs, _abs_local))
-SQRT = _register(Op("sqrt", "sqrt scales the gradient by 1/(2√a)", _sqrt_local.__doc__ or "", 1,
+SQRT = _register(Op("sqrt", N_("sqrt scales the gradient by 1/(2√a)"), _sqrt_local.__doc__ or "", 1,
                     math.sqrt, np.sqrt, _sqrt_local, symbol="√"))
-SIN = _register(Op("sin", "sin scales the gradient by cos a", _sin_local.__doc__ or "", 1,
+SIN = _register(Op("sin", N_("sin scales the gradient by cos a"), _sin_local.__doc__ or "", 1,
                    math.sin, np.sin, _sin_local))
-COS = _register(Op("cos", "cos scales the gradient by −sin a", _cos_local.__doc__ or "", 1,
+COS = _register(Op("cos", N_("cos scales the gradient by −sin a"), _cos_local.__doc__ or "", 1,
                    math.cos, np.cos, _cos_local))
-LOG1P = _register(Op("log1p", "log1p divides the gradient by 1 + a", _log1p_local.__doc__ or "",
+LOG1P = _register(Op("log1p", N_("log1p divides the gradient by 1 + a"), _log1p_local.__doc__ or "",
                      1, _scalar_log1p, np.log1p, _log1p_local))
-SOFTPLUS = _register(Op("softplus", "softplus scales the gradient by σ(a), a smooth relu's "
-                        "slope", _softplus_local.__doc__ or "", 1, _scalar_softplus,
+SOFTPLUS = _register(Op("softplus", N_("softplus scales the gradient by σ(a), a smooth relu's "
+                        "slope"), _softplus_local.__doc__ or "", 1, _scalar_softplus,
                         _array_softplus, _softplus_local))
-BCE = _register(Op("binary_cross_entropy", "binary cross-entropy sends the probability "
-                   "(a − y)/(a(1 − a)) times the upstream gradient", _bce_local.__doc__ or "", 2,
+BCE = _register(Op("binary_cross_entropy", N_("binary cross-entropy sends the probability "
+                   "(a − y)/(a(1 − a)) times the upstream gradient"), _bce_local.__doc__ or "", 2,
                    _scalar_bce, _array_bce, _bce_local, symbol="BCE"))
-CLAMP = _register(Op("clamp", "clamp passes the gradient where the input is inside the bounds "
-                     "and blocks it outside", _clamp_local.__doc__ or "", 1, _scalar_clamp,
+CLAMP = _register(Op("clamp", N_("clamp passes the gradient where the input is inside the bounds "
+                     "and blocks it outside"), _clamp_local.__doc__ or "", 1, _scalar_clamp,
                      _array_clamp, _clamp_local))
 
 
@@ -773,62 +781,62 @@ def _cast_vjp(g: Any, out: Any, a: Any, dtype: Any) -> tuple[Any, ...]:
     return (g.astype(back) if isinstance(g, np.ndarray) else g.to(back),)
 
 
-CAST = _register(Op("cast", "a dtype conversion passes the gradient back in the input's dtype",
+CAST = _register(Op("cast", N_("a dtype conversion passes the gradient back in the input's dtype"),
                     _cast_vjp.__doc__ or "", 1, array=_cast_array, vjp=_cast_vjp,
                     reads_values=False))
-WHERE = _register(Op("where", "where routes the gradient to the first input where the "
-                     "condition holds and to the second elsewhere", _where_vjp.__doc__ or "", 2,
+WHERE = _register(Op("where", N_("where routes the gradient to the first input where the "
+                     "condition holds and to the second elsewhere"), _where_vjp.__doc__ or "", 2,
                      array=_where_array, vjp=_where_vjp, reads_values=False))
-PROD = _register(Op("prod", "product sends each factor the gradient times the product of the "
-                    "other factors", _prod_vjp.__doc__ or "", 1, array=_prod_array,
+PROD = _register(Op("prod", N_("product sends each factor the gradient times the product of the "
+                    "other factors"), _prod_vjp.__doc__ or "", 1, array=_prod_array,
                     vjp=_prod_vjp, symbol="Π"))
-CONCAT = _register(Op("concat", "concatenation hands each input its own slice of the gradient",
+CONCAT = _register(Op("concat", N_("concatenation hands each input its own slice of the gradient"),
                       _concat_vjp.__doc__ or "", 2, array=_concat_array, vjp=_concat_vjp,
                       reads_values=False))
-MATMUL = _register(Op("matmul", "matmul: each operand's gradient is the upstream gradient "
-                      "multiplied by the other operand, transposed", _matmul_vjp.__doc__ or "", 2,
+MATMUL = _register(Op("matmul", N_("matmul: each operand's gradient is the upstream gradient "
+                      "multiplied by the other operand, transposed"), _matmul_vjp.__doc__ or "", 2,
                       array=np.matmul, vjp=_matmul_vjp, symbol="@",
                       takes_needs=True))
-MATMUL_T = _register(Op("matmul_t", "matmul by a transposed weight (a layer's x·Wᵀ, one gate "
+MATMUL_T = _register(Op("matmul_t", N_("matmul by a transposed weight (a layer's x·Wᵀ, one gate "
                         "instead of a transpose and a matmul): each operand's gradient is the "
-                        "upstream gradient multiplied by the other operand",
+                        "upstream gradient multiplied by the other operand"),
                         _matmul_t_vjp.__doc__ or "", 2, array=_matmul_t_array, vjp=_matmul_t_vjp,
                         symbol="@ᵀ", takes_needs=True))
-SUM = _register(Op("sum", "sum copies the gradient back to every summed element",
+SUM = _register(Op("sum", N_("sum copies the gradient back to every summed element"),
                    _sum_vjp.__doc__ or "", 1, array=_sum_array, vjp=_sum_vjp, symbol="Σ",
                    reads_values=False))
-MEAN = _register(Op("mean", "mean copies the gradient back, divided by the count",
+MEAN = _register(Op("mean", N_("mean copies the gradient back, divided by the count"),
                     _mean_vjp.__doc__ or "", 1, array=_mean_array, vjp=_mean_vjp,
                     reads_values=False))
-MAX = _register(Op("max", "max routes the gradient to the largest element",
+MAX = _register(Op("max", N_("max routes the gradient to the largest element"),
                    _max_vjp.__doc__ or "", 1, array=_max_array, vjp=_max_vjp))
-RESHAPE = _register(Op("reshape", "reshape passes the gradient back in the input's shape",
+RESHAPE = _register(Op("reshape", N_("reshape passes the gradient back in the input's shape"),
                        _reshape_vjp.__doc__ or "", 1, array=np.reshape, vjp=_reshape_vjp,
                        reads_values=False))
-TRANSPOSE = _register(Op("transpose", "transpose passes the gradient back transposed",
+TRANSPOSE = _register(Op("transpose", N_("transpose passes the gradient back transposed"),
                          _transpose_vjp.__doc__ or "", 1, array=_transpose_array,
                          vjp=_transpose_vjp, symbol="ᵀ", reads_values=False))
-BROADCAST_TO = _register(Op("broadcast_to", "broadcasting copies a value; its gradients are "
-                            "summed back", _broadcast_vjp.__doc__ or "", 1,
+BROADCAST_TO = _register(Op("broadcast_to", N_("broadcasting copies a value; its gradients are "
+                            "summed back"), _broadcast_vjp.__doc__ or "", 1,
                             array=_broadcast_array, vjp=_broadcast_vjp, reads_values=False))
-GETITEM = _register(Op("getitem", "indexing routes the gradient to the picked elements, adding "
-                       "where an element is picked twice", _getitem_vjp.__doc__ or "", 1,
+GETITEM = _register(Op("getitem", N_("indexing routes the gradient to the picked elements, adding "
+                       "where an element is picked twice"), _getitem_vjp.__doc__ or "", 1,
                        array=_getitem_array, vjp=_getitem_vjp, symbol="[]", reads_values=False))
-SCATTER_ADD = _register(Op("scatter_add", "scatter-add gathers the gradient back from the "
-                           "written positions", _scatter_add_vjp.__doc__ or "", 1,
+SCATTER_ADD = _register(Op("scatter_add", N_("scatter-add gathers the gradient back from the "
+                           "written positions"), _scatter_add_vjp.__doc__ or "", 1,
                            array=_scatter_add_array, vjp=_scatter_add_vjp, reads_values=False))
-LOGSUMEXP = _register(Op("logsumexp", "logsumexp sends each input the gradient times its "
-                         "softmax weight", _logsumexp_vjp.__doc__ or "", 1,
+LOGSUMEXP = _register(Op("logsumexp", N_("logsumexp sends each input the gradient times its "
+                         "softmax weight"), _logsumexp_vjp.__doc__ or "", 1,
                          array=_logsumexp_array, vjp=_logsumexp_vjp))
-LOG_SOFTMAX = _register(Op("log_softmax", "log-softmax passes the gradient minus softmax times "
-                           "the gradient's total", _log_softmax_vjp.__doc__ or "", 1,
+LOG_SOFTMAX = _register(Op("log_softmax", N_("log-softmax passes the gradient minus softmax times "
+                           "the gradient's total"), _log_softmax_vjp.__doc__ or "", 1,
                            array=_log_softmax_array, vjp=_log_softmax_vjp))
-SOFTMAX = _register(Op("softmax", "softmax couples its outputs: out·(g − Σ g·out)",
+SOFTMAX = _register(Op("softmax", N_("softmax couples its outputs: out·(g − Σ g·out)"),
                        _softmax_vjp.__doc__ or "", 1, array=_softmax_array, vjp=_softmax_vjp))
-CROSS_ENTROPY = _register(Op("cross_entropy", "softmax cross-entropy sends each logit its "
-                             "softmax probability minus its target, times the upstream gradient",
+CROSS_ENTROPY = _register(Op("cross_entropy", N_("softmax cross-entropy sends each logit its "
+                             "softmax probability minus its target, times the upstream gradient"),
                              _cross_entropy_vjp.__doc__ or "", 1, array=_cross_entropy_array,
                              vjp=_cross_entropy_vjp, saves=True))
 
 # The leaf marker for results computed under no_grad: they carry a value but no history.
-NO_GRAD = Op("no_grad", "computed under no_grad: no history was recorded", "", 0)
+NO_GRAD = Op("no_grad", N_("computed under no_grad: no history was recorded"), "", 0)

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from chainrule.i18n import _, number, parse_number
+
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
 INIT_NAMES = ("nielsen-large", "nielsen", "xavier", "he", "uniform")
 PREPROCESS_NAMES = ("raw", "scale", "standardize")
@@ -17,6 +19,7 @@ LOSS_NAMES = ("cross-entropy", "quadratic", "softmax")
 
 PLOT_HELP = "Save a plot to FILE (.png, .svg or .pdf)."
 JSON_HELP = "Print one JSON object with the same data instead of tables."
+# (Help texts are translated when drawn: see chainrule.commands._help.)
 
 
 def emit_json(data: Any) -> None:
@@ -33,13 +36,13 @@ def floats(text: str | tuple[float, ...], hint: str) -> list[float]:
         return list(text)
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
-        raise click.BadParameter("give comma-separated numbers, e.g. 0.8,-0.6,1.3",
+        raise click.BadParameter(_("give comma-separated numbers, e.g. 0.8,-0.6,1.3"),
                                  param_hint=hint)
     try:
-        return [float(p) for p in parts]
+        return [parse_number(p) for p in parts]
     except ValueError:
-        raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers",
-                                 param_hint=hint) from None
+        raise click.BadParameter(_("{text!r} is not a comma-separated list of numbers").format(
+            text=text), param_hint=hint) from None
 
 
 def sizes(text: str | tuple[int, ...], hint: str = "--sizes") -> tuple[int, ...]:
@@ -140,5 +143,5 @@ def fmt(x: float | None, digits: int = 4) -> str:
     if x == 0.0:
         return "0"
     if abs(x) >= 1e5 or abs(x) < 1e-3:
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}"
+        return number(x, f".{digits - 1}e")
+    return number(x, f".{digits}g")

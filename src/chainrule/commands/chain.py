@@ -21,12 +21,17 @@ from chainrule.commands._lab import (
     save_figure,
 )
 from chainrule.commands._params import ANY_NUMBER, FLOATS, SEED
+from chainrule.i18n import N_, _, number
 
 EXAMPLES: dict[str, tuple[list[float], list[float], float]] = {
     # Every z is 0, every factor 100·σ'(0) = 25: ∂C/∂b1 = 625·∂C/∂b3.
     "exploding": ([100.0, 100.0, 100.0, 100.0], [-100.0, -50.0, -50.0, -50.0], 1.0),
     "vanishing": ([0.8, -0.6, 1.3, 0.4], [0.1, -0.3, 0.5, -0.2], 1.0),
 }
+
+# Regime words are identifiers in --json; plots name them in the reader's language.
+_REGIMES = {"vanishing": N_("vanishing gradient"), "exploding": N_("exploding gradient"),
+            "mixed": N_("mixed gradient")}
 
 _EPILOG = """\b
 Examples:
@@ -83,9 +88,9 @@ def chain(
     from chainrule.lab import chain as lab
 
     if (weights is None) != (biases is None):
-        raise click.UsageError("give both --weights and --biases (one of each per layer)")
+        raise click.UsageError(_("give both --weights and --biases (one of each per layer)"))
     if example is not None and weights is not None:
-        raise click.UsageError("give either --example or --weights/--biases, not both")
+        raise click.UsageError(_("give either --example or --weights/--biases, not both"))
     with lab_errors():
         if example is not None:
             ws, bs, x = EXAMPLES[example]
@@ -96,7 +101,8 @@ def chain(
         result = lab.run_chain(ws, bs, x=x, y=y, cost=cost)
         mc = None
         if monte_carlo is not None:
-            with progress_bar(f"{monte_carlo:,} random chains", not as_json) as update:
+            label = _("{count} random chains").format(count=number(monte_carlo, ","))
+            with progress_bar(label, not as_json) as update:
                 update(0, 1)
                 mc = lab.monte_carlo(monte_carlo, layers=max(len(ws), 3), seed=seed)
                 update(1, 1)
@@ -125,7 +131,7 @@ def _mnemonic_lines(result: dict[str, Any]) -> tuple[str, str]:
     terms = mnemonic_terms(result, 1)
     syms, nums = [], []
     for sym, val in terms:
-        num = "∞" if val is None else f"{val:.4g}"
+        num = "∞" if val is None else number(val, ".4g")
         width = max(len(sym), len(num))
         syms.append(sym.center(width))
         nums.append(num.center(width))
@@ -140,13 +146,15 @@ def _show(result: dict[str, Any], mc: dict[str, Any] | None, written: list[str])
     out = console()
     n = len(result["layers"])
     # The title is a line of its own: a table title is cut at the table's width.
-    out.print(f"a chain of {n} sigmoid neurons: z = w·a + b, a = σ(z); "
-              f"x = {fmt(result['x'])}, y = {fmt(result['y'])}, {result['cost']} cost")
+    out.print(_("a chain of {n} sigmoid neurons: z = w·a + b, a = σ(z); x = {x}, y = {y}, "
+                "{cost} cost").format(n=n, x=fmt(result["x"]), y=fmt(result["y"]),
+                                      cost=result["cost"]))
     table = Table()
     table.box = box.SIMPLE_HEAD
     table.pad_edge = False
     table.padding = (0, 1)
-    for col in ("j", "w", "b", "z", "a", "σ'(z)", "w·σ'(z)", "∂C/∂b graph", "∂C/∂b product"):
+    for col in ("j", "w", "b", "z", "a", "σ'(z)", "w·σ'(z)", _("∂C/∂b graph"),
+                _("∂C/∂b product")):
         table.add_column(col, justify="right", min_width=10 if col.startswith("∂") else None)
     for j, row in enumerate(result["layers"]):
         factor = row["factor"]
@@ -157,26 +165,27 @@ def _show(result: dict[str, Any], mc: dict[str, Any] | None, written: list[str])
             fmt(result["grad_b_autodiff"][j], 4), fmt(result["grad_b_formula"][j], 4),
         )
     out.print(table)
-    agree = "[green]agree[/]" if result["agree"] else "[red]DISAGREE[/]"
-    out.print(f"the two computations {agree} (largest difference "
-              f"{result['max_abs_difference']:.2g})")
+    agree = ("[green]" + _("agree") + "[/]") if result["agree"] else \
+        ("[red]" + _("DISAGREE") + "[/]")
+    out.print(_("the two computations {agree} (largest difference {difference})").format(
+        agree=agree, difference=number(result["max_abs_difference"], ".2g")))
     top, bottom = _mnemonic_lines(result)
     out.print()
     out.print(top)
     out.print(bottom)
-    out.print(f"{' ' * 7}= {result['grad_b_autodiff'][0]:.7g}")
+    out.print(f"{' ' * 7}= {number(result['grad_b_autodiff'][0], '.7g')}")
     out.print()
     ratio = result["ratio_b1_b3"]
     if ratio is not None:
-        shown = f"{ratio:.6g}" if abs(ratio) >= 1 else f"{ratio:.4g}"
+        shown = number(ratio, ".6g") if abs(ratio) >= 1 else number(ratio, ".4g")
         out.print(f"∂C/∂b1 / ∂C/∂b3 = [bold]{shown}[/]")
     colour = {"vanishing": "blue", "exploding": "red"}.get(result["regime"], "yellow")
-    head, _, rest = result["sentence"].partition(":")
+    head, _colon, rest = result["sentence"].partition(":")
     out.print(f"[bold {colour}]{head}:[/]{rest}")
     if mc is not None:
         _show_mc(out, mc)
     for path in written:
-        out.print(f"wrote {path}")
+        out.print(_("wrote {path}").format(path=path))
 
 
 def percent(fraction: float) -> str:
@@ -190,37 +199,45 @@ def percent(fraction: float) -> str:
     if fraction <= 0.0:
         return "0%"
     if fraction > 0.9999:
-        return ">99.99%"
+        return ">" + number(99.99, "g") + "%"
     if fraction < 0.0001:
-        return "<0.01%"
-    return f"{fraction:.2%}"
+        return "<" + number(0.01, "g") + "%"
+    return number(fraction, ".2%")
 
 
 def _show_mc(out: Any, mc: dict[str, Any]) -> None:
     from rich.table import Table
 
-    out.print(f"{mc['n']:,} random chains of {mc['layers']} neurons, weights and biases N(0, 1)")
+    out.print(_mc_title(mc))
     table = Table()
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
+    table.add_column(_("quantity"))
+    table.add_column(_("value"), justify="right")
     q = mc["ratio_quantiles"]
     rows = [
-        ("fraction of |w·σ'(z)| below 1/4", f"{mc['fraction_factor_below_quarter']:.1%}"),
-        ("fraction of |w| below 1 (each such factor is < 1/4)",
-         f"{mc['fraction_weight_below_one']:.1%}"),
-        ("fraction of |w·σ'(z)| below 1", percent(mc["fraction_factor_below_one"])),
-        ("median / largest |w·σ'(z)|",
+        (_("fraction of |w·σ'(z)| below 1/4"),
+         number(mc["fraction_factor_below_quarter"], ".1%")),
+        (_("fraction of |w| below 1 (each such factor is < 1/4)"),
+         number(mc["fraction_weight_below_one"], ".1%")),
+        (_("fraction of |w·σ'(z)| below 1"), percent(mc["fraction_factor_below_one"])),
+        (_("median / largest |w·σ'(z)|"),
          f"{fmt(mc['median_abs_factor'])} / {fmt(mc['max_abs_factor'])}"),
-        ("median |∂C/∂b1 / ∂C/∂b3|", fmt(mc["median_abs_ratio_b1_b3"])),
-        ("5% … 95% quantiles of that ratio", f"{fmt(q['q05'])} … {fmt(q['q95'])}"),
-        ("fraction with |∂C/∂b1| < |∂C/∂b3| / 16", f"{mc['fraction_ratio_below_1_16']:.1%}"),
-        ("fraction with |∂C/∂b1| > |∂C/∂b3|", percent(mc["fraction_ratio_above_1"])),
+        (_("median |∂C/∂b1 / ∂C/∂b3|"), fmt(mc["median_abs_ratio_b1_b3"])),
+        (_("5% … 95% quantiles of that ratio"), f"{fmt(q['q05'])} … {fmt(q['q95'])}"),
+        (_("fraction with |∂C/∂b1| < |∂C/∂b3| / 16"),
+         number(mc["fraction_ratio_below_1_16"], ".1%")),
+        (_("fraction with |∂C/∂b1| > |∂C/∂b3|"), percent(mc["fraction_ratio_above_1"])),
     ]
     for name, value in rows:
         table.add_row(name, value)
     out.print(table)
-    out.print(f"[dim]{mc['factor_bound']}: with |w| < 1, as N(0, 1) weights mostly are, every "
-              "factor shrinks the gradient by 4× or more.[/]")
+    out.print("[dim]" + _("{bound}: with |w| < 1, as N(0, 1) weights mostly are, every factor "
+                          "shrinks the gradient by 4× or more.").format(bound=_(mc["factor_bound"]))
+              + "[/]")
+
+
+def _mc_title(mc: dict[str, Any]) -> str:
+    return _("{count} random chains of {layers} neurons, weights and biases N(0, 1)").format(
+        count=number(mc["n"], ","), layers=mc["layers"])
 
 
 def _plot(result: dict[str, Any], mc: dict[str, Any] | None, path: Path) -> None:
@@ -231,22 +248,25 @@ def _plot(result: dict[str, Any], mc: dict[str, Any] | None, path: Path) -> None
         xs = list(range(1, n + 1))
         auto = [abs(g) for g in result["grad_b_autodiff"]]
         product = [abs(g) for g in result["grad_b_formula"]]
-        ax.bar(xs, auto, color="#2A6EA6", label="|∂C/∂b_j| by backprop")
-        ax.plot(xs, product, "o", color="#FFA933", label="Nielsen's product")
+        ax.bar(xs, auto, color="#2A6EA6", label=_("|∂C/∂b_j| by backprop"))
+        ax.plot(xs, product, "o", color="#FFA933", label=_("Nielsen's product"))
         for j, row in enumerate(result["layers"][1:], start=2):
-            ax.annotate(f"×{abs(row['factor']):.3g}", (j - 0.5, max(auto[j - 2], auto[j - 1])),
+            ax.annotate("×" + number(abs(row["factor"]), ".3g"),
+                        (j - 0.5, max(auto[j - 2], auto[j - 1])),
                         ha="center", va="bottom", fontsize=8, color="#555")
         ax.set_yscale("log")
         ax.set_xticks(xs, [f"b{j}" for j in xs])
-        ax.set_xlabel("bias of neuron j (input side first)")
-        ax.set_ylabel("|∂C/∂b_j| (log scale)")
-        ax.set_title(f"Chain of {n} sigmoid neurons: {result['regime']} gradient")
+        ax.set_xlabel(_("bias of neuron j (input side first)"))
+        ax.set_ylabel(_("|∂C/∂b_j| (log scale)"))
+        regime = result["regime"]
+        ax.set_title(_("Chain of {n} sigmoid neurons: {regime}").format(
+            n=n, regime=_(_REGIMES[regime]) if regime in _REGIMES else f"{regime} gradient"))
         ax.legend(loc="best", fontsize=8)
         ax.grid(True, which="both", axis="y", alpha=0.3)
     else:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
         for ax, key, line, label, title in (
-            (ax1, "factor_histogram", 0.25, "1/4 = σ'(0)", "|w·σ'(z)| of every layer"),
+            (ax1, "factor_histogram", 0.25, "1/4 = σ'(0)", _("|w·σ'(z)| of every layer")),
             (ax2, "ratio_histogram", 1 / 16, "1/16", "|∂C/∂b1 / ∂C/∂b3|"),
         ):
             hist = mc[key]
@@ -257,8 +277,7 @@ def _plot(result: dict[str, Any], mc: dict[str, Any] | None, path: Path) -> None
             ax.axvline(line, color="#c0392b", linestyle="--", label=label)
             ax.set_xscale("log")
             ax.set_title(title)
-            ax.set_ylabel("chains" if key == "ratio_histogram" else "factors")
+            ax.set_ylabel(_("chains") if key == "ratio_histogram" else _("factors"))
             ax.legend(fontsize=8)
-        fig.suptitle(f"{mc['n']:,} random chains of {mc['layers']} neurons, weights and biases "
-                     "N(0, 1)")
+        fig.suptitle(_mc_title(mc))
     save_figure(fig, path)

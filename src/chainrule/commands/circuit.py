@@ -11,8 +11,19 @@ from typing import Any
 import click
 
 from chainrule.errors import ChainruleError
+from chainrule.i18n import (
+    N_,
+    AmbiguousNumber,
+    _,
+    expression_numbers,
+    number,
+    parse_number,
+)
 
 _BINDING = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.ASCII)
+# Bindings may be joined by commas (x=1,y=2); a comma not followed by NAME= belongs to the number
+# (x=1,5 in pt-BR), and parse_number decides what it means in the active language.
+_NEXT_BINDING = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_]*=)", re.ASCII)
 
 _EPILOG = """\b
 Examples:
@@ -28,20 +39,19 @@ Examples:
 def _bindings(tokens: list[str]) -> dict[str, float]:
     values: dict[str, float] = {}
     for token in tokens:
-        for part in filter(None, token.split(",")):
-            m = _BINDING.match(part.strip())
+        for part in filter(None, (p.strip() for p in _NEXT_BINDING.split(token))):
+            m = _BINDING.match(part.strip(" ,"))
             if m is None:
-                raise click.BadParameter(f"{part!r} is not NAME=NUMBER (write x=-2)",
-                                         param_hint="--at")
+                raise click.BadParameter(_("{part!r} is not NAME=NUMBER (write x=-2)").format(
+                    part=part), param_hint="--at")
             name, text = m.groups()
             try:
-                value = float(text)
-            except ValueError:
-                raise click.BadParameter(f"{name}={text}: {text!r} is not a number",
-                                         param_hint="--at") from None
+                value = parse_number(text)
+            except ValueError as exc:
+                raise click.BadParameter(f"{name}={text}: {exc}", param_hint="--at") from None
             if not math.isfinite(value):
-                raise click.BadParameter(f"{name}={text}: give a finite number",
-                                         param_hint="--at")
+                raise click.BadParameter(_("{binding}: give a finite number").format(
+                    binding=f"{name}={text}"), param_hint="--at")
             values[name] = value
     return values
 
@@ -112,23 +122,23 @@ def circuit(
         about = f"practice exercise {exercise_seed}"
     elif example_name is not None:
         if text_words:
-            raise click.UsageError("give either EXPR or --example, not both")
+            raise click.UsageError(_("give either EXPR or --example, not both"))
         try:
             ex = circuits.example(example_name)
         except KeyError as exc:
             raise click.BadParameter(str(exc.args[0]), param_hint="--example") from None
-        text, about = ex.expression, ex.about
+        text, about = ex.expression, ex.description
         values = {**ex.at, **values}
     elif not text_words:
-        raise click.UsageError("give an expression, e.g. chainrule circuit \"(x+y)*z\" "
-                               "--at x=-2 y=5 z=-4, or --example simple")
+        raise click.UsageError(_("give an expression, e.g. chainrule circuit \"(x+y)*z\" "
+                                 "--at x=-2 y=5 z=-4, or --example simple"))
     else:
         text = " ".join(text_words)
 
     try:
-        c = circuits.run(text, values)
+        c = circuits.run(expression_numbers(text), values)
         written = _pictures(c, svg_path, png_path, max_nodes, text)
-    except ChainruleError as exc:
+    except (ChainruleError, AmbiguousNumber) as exc:
         raise click.ClickException(str(exc)) from None
 
     if quiz:
@@ -147,7 +157,8 @@ def circuit(
         data["notes"] = c.notes()
         click.echo(json.dumps(data, indent=2))
         return
-    _show(c, about=about, steps=steps, check=check, explain=explain, written=written)
+    _show(c, typed=text, about=about, steps=steps, check=check, explain=explain,
+          written=written)
 
 
 def _quiz(c: Any, about: str) -> None:
@@ -221,12 +232,14 @@ _WIRE_LIMIT = 8  # wires spelled out in a fan-out sum
 
 def _capped(items: list[Any], what: str, console: Any) -> list[Any]:
     if len(items) > _ROW_LIMIT:
-        console.print(f"[dim](showing the first {_ROW_LIMIT} of {len(items):,} {what}; "
-                      "--json has them all)[/]")
+        console.print("[dim]" + _("(showing the first {shown} of {total} {what}; --json has "
+                                  "them all)").format(shown=_ROW_LIMIT,
+                                                      total=number(len(items), ","),
+                                                      what=what) + "[/]")
     return items[:_ROW_LIMIT]
 
 
-def _show(c: Any, *, about: str, steps: bool, check: bool, explain: bool,
+def _show(c: Any, *, typed: str, about: str, steps: bool, check: bool, explain: bool,
           written: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -234,22 +247,23 @@ def _show(c: Any, *, about: str, steps: bool, check: bool, explain: bool,
     from chainrule.viz import fmt
 
     console = Console(highlight=False)
-    console.print(f"[bold]{c.expression.text}[/]  =  [green]{fmt(c.output)}[/]")
+    # The expression as typed (with its decimal commas), not as read.
+    console.print(f"[bold]{typed}[/]  =  [green]{fmt(c.output)}[/]")
     if about:
         console.print(f"[dim]{about}[/]")
     if len(c.graph["nodes"]) <= _TREE_LIMIT:
         console.print(_tree(c))
 
-    table = Table(title="gates in forward order (the backward pass runs them bottom to top)",
+    table = Table(title=_("gates in forward order (the backward pass runs them bottom to top)"),
                   title_justify="left")
-    for name, style in (("gate", "bold"), ("value", "green"), ("input", ""), ("local", ""),
-                        ("upstream", "red"), ("passed back", "red")):
+    for name, style in ((_("gate"), "bold"), (_("value"), "green"), (_("input"), ""),
+                        (_("local"), ""), (_("upstream"), "red"), (_("passed back"), "red")):
         table.add_column(name, style=style, overflow="fold")
     rules: dict[str, str] = {}
     gates = c.gates()
     for row in gates:
         rules.setdefault(row["op"], row["rule"])
-    for row in _capped(gates, "gates", console):
+    for row in _capped(gates, _("gates"), console):
         for k, inp in enumerate(row["inputs"]):
             first = k == 0
             table.add_row(
@@ -262,40 +276,43 @@ def _show(c: Any, *, about: str, steps: bool, check: bool, explain: bool,
                 end_section=k == len(row["inputs"]) - 1,
             )
     console.print(table)
-    console.print("[dim]local = ∂gate/∂input, upstream = ∂f/∂gate, "
-                  "passed back = upstream × local[/]")
+    console.print("[dim]" + _("local = ∂gate/∂input, upstream = ∂f/∂gate, "
+                              "passed back = upstream × local (the chain rule)") + "[/]")
     for op, rule in rules.items():
         console.print(f"[bold]{op}[/]: {rule}")
 
     for fan in c.fanout():
-        parts = " + ".join(f"{fmt(w['contribution'])} (via #{w['target']})"
+        parts = " + ".join(_("{value} (via #{gate})").format(value=fmt(w["contribution"]),
+                                                             gate=w["target"])
                            for w in fan["wires"][:_WIRE_LIMIT])
         if len(fan["wires"]) > _WIRE_LIMIT:
-            parts += f" + … ({len(fan['wires']) - _WIRE_LIMIT:,} more)"
-        console.print(f"fan-out: {fan['name']} feeds {len(fan['wires'])} wires; "
-                      f"their gradients add up: {parts} = [red]{fmt(fan['sum'])}[/]")
+            parts += " + … " + _("({count} more)").format(
+                count=number(len(fan["wires"]) - _WIRE_LIMIT, ","))
+        console.print(_("fan-out: {name} feeds {count} wires; their gradients add up: {parts} = "
+                        "{total}").format(name=fan["name"], count=len(fan["wires"]), parts=parts,
+                                          total=f"[red]{fmt(fan['sum'])}[/]"))
     grads = "  ".join(f"∂f/∂{v} = [red]{fmt(g)}[/]" for v, g in c.gradients.items())
     if grads:
-        console.print(f"gradients: {grads}")
+        console.print(_("gradients: {list}").format(list=grads))
     for note in c.notes():
-        console.print(f"[yellow]note[/]: {note}")
+        console.print("[yellow]" + _("note") + f"[/]: {note}")
 
     if steps:
-        console.print("\n[bold]backward pass, one edge at a time[/]")
-        for line in _capped(c.step_sentences(), "steps", console):
+        console.print("\n[bold]" + _("backward pass, one edge at a time") + "[/]")
+        for line in _capped(c.step_sentences(), _("steps"), console):
             console.print(line)
     if explain:
-        console.print("\n[bold]in words[/]")
-        for line in _capped(c.explain(), "sentences", console):
+        console.print("\n[bold]" + _("in words") + "[/]")
+        for line in _capped(c.explain(), _("sentences"), console):
             console.print("• " + line)
     if check:
         rows = c.check()
         console.print(_check_table(rows))
         for row in rows:
             if row.get("note"):
-                console.print(f"[yellow]note[/]: {row['note']}")
+                console.print("[yellow]" + _("note") + f"[/]: {row['note']}")
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(_("wrote {path}").format(path=path))
 
 
 def _tree(c: Any) -> Any:
@@ -309,7 +326,8 @@ def _tree(c: Any) -> Any:
     def text(i: int) -> str:
         n = nodes[i]
         what = c.name(i) if n["op"] is None else f"#{i} {n['op']}"
-        return f"{what} = [green]{fmt(n['value'])}[/]  [red]grad {fmt(n['grad'])}[/]"
+        grad = _("grad")
+        return f"{what} = [green]{fmt(n['value'])}[/]  [red]{grad} {fmt(n['grad'])}[/]"
 
     root_id = nodes[-1]["id"]
     root = Tree(text(root_id), guide_style="dim")
@@ -323,11 +341,16 @@ def _tree(c: Any) -> Any:
         children = []
         for src in nodes[i]["inputs"]:
             if src in shown and nodes[src]["op"] is not None:
-                branch.add(f"#{src} [dim](shown above)[/]")
+                branch.add(f"#{src} [dim]" + _("(shown above)") + "[/]")
                 continue
             children.append((branch.add(text(src)), src))
         stack.extend(reversed(children))
     return root
+
+
+# The check's verdict words are identifiers in --json; people read them translated.
+_CHECK_WORDS = {"good": N_("good"), "check": N_("check"), "wrong": N_("wrong"),
+                "kink": N_("kink")}
 
 
 def _check_table(rows: list[dict[str, Any]]) -> Any:
@@ -335,15 +358,19 @@ def _check_table(rows: list[dict[str, Any]]) -> Any:
 
     from chainrule.viz import fmt
 
-    table = Table(title="gradient check: central differences, h = 1e-5", title_justify="left")
-    for name in ("variable", "analytic", "numerical", "relative error", "verdict"):
+    table = Table(title=_("gradient check: central differences, h = 1e-5"),
+                  title_justify="left")
+    for name in (_("variable"), _("analytic"), _("numerical"), _("relative error"),
+                 _("verdict")):
         table.add_column(name)
     colours = {"good": "green", "check": "yellow", "wrong": "bold red", "kink": "yellow"}
     for row in rows:
-        rel = "—" if row["rel_error"] is None else f"{row['rel_error']:.1e}"
+        rel = "—" if row["rel_error"] is None else number(row["rel_error"], ".1e")
         style = colours.get(row["verdict"], "yellow")
+        word = row["verdict"]
+        shown = _(_CHECK_WORDS[word]) if word in _CHECK_WORDS else word
         table.add_row(row["variable"], fmt(row["analytic"]), fmt(row["numerical"]), rel,
-                      f"[{style}]{row['verdict']}[/]")
-    table.caption = ("|a−n|/max(|a|,|n|): > 1e-2 wrong, < 1e-7 good; kink: not differentiable "
-                     "here, the analytic value is the subgradient chainrule uses")
+                      f"[{style}]{shown}[/]")
+    table.caption = _("|a−n|/max(|a|,|n|): > 1e-2 wrong, < 1e-7 good; kink: not differentiable "
+                      "here, the analytic value is the subgradient chainrule uses")
     return table

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from chainrule.commands._params import SECONDS
+from chainrule.i18n import _
 
 
 @click.group()
@@ -78,7 +79,8 @@ def fetch(
             raise click.ClickException(str(exc)) from None
     for path in paths:
         click.echo(f"ok  {path}")
-    click.echo(f"MNIST is ready in {target}; use it with `chainrule train --data mnist`.")
+    click.echo(_("MNIST is ready in {path}; use it with `chainrule train --data mnist`.").format(
+        path=target))
 
 
 @data.command()
@@ -98,13 +100,15 @@ def info(as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"data sets (cache: {mnist_dir()})")
+    table = Table(title=_("data sets (cache: {path})").format(path=mnist_dir()))
     cols = ("name", "train", "test", "features", "classes", "dtype")
-    for col in cols:
+    headings = (_("name"), _("train"), _("test"), _("features"), _("classes"), "dtype")
+    for col in headings:
         table.add_column(col)
     for row in rows:
         if "missing" in row:
-            table.add_row(row["name"], "not downloaded: chainrule data fetch mnist", "", "", "", "")
+            table.add_row(row["name"], _("not downloaded: chainrule data fetch mnist"), "", "",
+                          "", "")
         else:
             table.add_row(*(str(row[c]) for c in cols))
     Console().print(table)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from chainrule.i18n import _, number
+
 
 @click.command()
 def demo() -> None:
@@ -19,14 +21,14 @@ def demo() -> None:
     q = x + y
     f = q * z
     f.backward()
-    table = Table(title="Scalar engine: f = (x + y)·z at x=−2, y=5, z=−4")
-    for column in ("node", "value", "∂f/∂node"):
+    table = Table(title=_("Scalar engine: f = (x + y)·z at x=−2, y=5, z=−4"))
+    for column in (_("node"), _("value"), "∂f/∂node"):
         table.add_column(column, justify="right")
     for name, node in (("x", x), ("y", y), ("z", z), ("q = x+y", q), ("f = q·z", f)):
-        table.add_row(name, f"{node.data:g}", f"{node.grad:g}")
+        table.add_row(name, number(node.data, "g"), number(node.grad, "g"))
     console.print(table)
-    console.print("add distributes the gradient (x and y both get ∂f/∂q = z = −4); "
-                  "multiply swaps its inputs (∂f/∂z = q = 3).\n")
+    console.print(_("add distributes the gradient (x and y both get ∂f/∂q = z = −4); "
+                    "multiply swaps its inputs (∂f/∂z = q = 3).") + "\n")
 
     rng = np.random.default_rng(0)
     inputs = cr.tensor(rng.standard_normal((4, 3)))
@@ -34,6 +36,7 @@ def demo() -> None:
     loss = (inputs @ w).sigmoid().sum()
     loss.backward()
     ok = cr.gradcheck(lambda weights: (inputs @ weights).sigmoid().sum(), [w])
-    console.print(f"Tensor engine: loss = Σσ(XW) = {loss.item():.6f}; ∂loss/∂W has shape "
-                  f"{w.grad.shape if w.grad is not None else None}, gradcheck against central "
-                  f"differences: {'passed' if ok else 'failed'}.")
+    console.print(_("Tensor engine: loss = Σσ(XW) = {loss}; ∂loss/∂W has shape {shape}, "
+                    "gradcheck against central differences: {result}.").format(
+        loss=number(loss.item(), ".6f"), shape=w.grad.shape if w.grad is not None else None,
+        result=_("passed") if ok else _("failed")))

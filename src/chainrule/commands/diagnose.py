@@ -24,6 +24,8 @@ from chainrule.commands._lab import (
     sizes,
 )
 from chainrule.commands._params import LEARNING_RATE, SAMPLES, SEED, SIZES, WEIGHT_SCALE
+from chainrule.i18n import N_, _, number, use_language
+from chainrule.lab.verdict import severity_text, verdict_text
 
 _EPILOG = """\b
 Examples:
@@ -113,12 +115,11 @@ def diagnose(
             loss = _TRAIN_LOSSES[loss or "cross-entropy"]
             model = flow.make_model(parsed, activation, init, seed, weight_scale, loss)
             known_init, scale = init, weight_scale
-            source = f"fresh {','.join(map(str, parsed))} {activation} network, init {init}" + (
-                f", weights ×{weight_scale:g}" if weight_scale != 1.0 else "")
+            source = _fresh(parsed, activation, init, weight_scale)
         preprocess = preprocess or "scale"
         lr = 0.1 if lr is None else lr
         x, labels, name = flow.load_inputs(model.sizes, samples, preprocess, data)
-        with progress_bar("replaying fixes", enabled=verify and not as_json) as update:
+        with progress_bar(_("replaying fixes"), enabled=verify and not as_json) as update:
             result = lab.diagnose(
                 model, x, labels, lr=lr, loss=loss, init=known_init, preprocess=preprocess,
                 weight_scale=scale, optimizer=optimizer, momentum=momentum, history=history,
@@ -126,10 +127,23 @@ def diagnose(
     if plot_path is not None:
         _plot(result, source, plot_path)
     if as_json:
-        emit_json({"model": source, "data": name, "preprocess": preprocess,
+        # The JSON describes the model in English, like every other value that is an interface.
+        with use_language("en"):
+            model_text = source if checkpoint is not None else _fresh(
+                sizes(sizes_text), activation, init, weight_scale)
+        emit_json({"model": model_text, "data": name, "preprocess": preprocess,
                    **result.to_dict()})
         return
-    _show(result, source, f"{samples:,} {name} images ({preprocess})", plot_path)
+    _show(result, source, _("{count} {data} images ({preprocess})").format(
+        count=number(samples, ","), data=name, preprocess=preprocess), plot_path)
+
+
+def _fresh(sizes: tuple[int, ...], activation: str, init: str, weight_scale: float) -> str:
+    text = _("fresh {sizes} {activation} network, init {init}").format(
+        sizes=",".join(map(str, sizes)), activation=activation, init=init)
+    if weight_scale != 1.0:
+        text += _(", weights ×{scale}").format(scale=number(weight_scale, "g"))
+    return text
 
 
 def _str(value: Any, default: str) -> str:
@@ -153,15 +167,16 @@ def _load(path: Path) -> tuple[Any, dict[str, Any], Any]:
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, CheckpointError):
             raise
-        raise CheckpointError(f"{path}: the checkpoint's model description is not usable "
-                              f"({exc})") from None
+        raise CheckpointError(_(
+            "{path}: the checkpoint's model description is not usable ({exc})").format(
+                path=path, exc=exc)) from None
     config = meta.get("config", {})
     config = config if isinstance(config, dict) else {}
     rows = meta.get("history")
     try:
         history = as_history(rows) if isinstance(rows, list) else None
     except LabError as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
+        raise CheckpointError(_("{path}: {exc}").format(path=path, exc=exc)) from None
     return model, config, history
 
 
@@ -170,38 +185,44 @@ _SEVERITY_STYLE = {"problem": "bold red", "warning": "yellow", "note": "cyan", "
 
 def _show(result: Any, source: str, data: str, plot_path: Path | None) -> None:
     out = console()
-    table = numbers_table(f"{source} on {data}, {result.loss} cost",
-                          ("#", "shape", "act", "‖∂C/∂b‖", "÷ last", "‖∂C/∂W‖", "upd/w", "sat",
-                           "dead", "NaN"), no_wrap=True)
+    table = numbers_table(_("{model} on {data}, {loss} cost").format(
+                              model=source, data=data, loss=result.loss),
+                          ("#", _("shape"), _("act"), "‖∂C/∂b‖", _("÷ last"), "‖∂C/∂W‖",
+                           _("upd/w"), _("sat"), _("dead"), "NaN"), no_wrap=True)
     for r in result.layers:
         table.add_row(
             str(r.index), f"{r.inputs}→{r.units}", r.activation or "linear",
             fmt(r.speed, 2), fmt(r.ratio_to_last, 2), fmt(r.weight_grad_norm, 2),
             fmt(r.update_ratio, 2),
-            "" if r.saturated_fraction is None else f"{r.saturated_fraction:.0%}",
-            "" if r.dead_fraction is None else f"{r.dead_fraction:.0%}",
-            "[red]yes[/]" if r.nonfinite else "",
+            "" if r.saturated_fraction is None else number(r.saturated_fraction, ".0%"),
+            "" if r.dead_fraction is None else number(r.dead_fraction, ".0%"),
+            "[red]" + _("yes") + "[/]" if r.nonfinite else "",
         )
     out.print(table)
     colour = "green" if result.verdict == "healthy" else "red"
-    out.print(f"verdict: [bold {colour}]{result.verdict}[/]"
-              + (f"  (NaN/Inf first in layer {result.first_nonfinite})"
-                 if result.first_nonfinite else ""))
+    out.print(_("verdict: {verdict}").format(
+        verdict=f"[bold {colour}]{verdict_text(result.verdict)}[/]")
+        + ("  " + _("(NaN/Inf first in layer {layer})").format(layer=result.first_nonfinite)
+           if result.first_nonfinite else ""))
     if result.history is None:
-        out.print("[dim]no training history: judged from this batch alone[/]")
+        out.print("[dim]" + _("no training history: judged from this batch alone") + "[/]")
+    width = max(len(severity_text(f.severity)) for f in result.findings) \
+        if result.findings else 7
     for f in sorted(result.findings, key=lambda f: -_rank(f.severity)):
-        out.print(f"  [{_SEVERITY_STYLE[f.severity]}]{f.severity:>7}[/] {f.message}")
+        word = severity_text(f.severity).rjust(max(width, 7))
+        out.print(f"  [{_SEVERITY_STYLE[f.severity]}]{word}[/] {f.message}")
     if result.suggestions:
-        out.print("[bold]try[/]:")
+        out.print("[bold]" + _("try") + "[/]:")
         for s in result.suggestions:
             out.print(f"  • [bold]{s.flags}[/]  ({s.summary}) — {s.why}")
     if result.replay is not None:
         _show_replay(out, result.replay)
-    out.print("[dim]‖∂C/∂b‖: Nielsen's speed of learning; ÷ last: over the output layer's; sat: "
-              "share of |z| > 4 (sigmoid) or > 2 (tanh); dead: relu units with z ≤ 0 on every "
-              f"image; upd/w: ‖ΔW‖/‖W‖ of one step at lr {result.lr:g}.[/]")
+    out.print("[dim]" + _("‖∂C/∂b‖: Nielsen's speed of learning; ÷ last: over the output "
+                          "layer's; sat: share of |z| > 4 (sigmoid) or > 2 (tanh); dead: relu "
+                          "units with z ≤ 0 on every image; upd/w: ‖ΔW‖/‖W‖ of one step at lr "
+                          "{lr}.").format(lr=number(result.lr, "g")) + "[/]")
     if plot_path is not None:
-        out.print(f"wrote {plot_path}")
+        out.print(_("wrote {path}").format(path=plot_path))
 
 
 def _rank(severity: str) -> int:
@@ -217,23 +238,32 @@ def _show_replay(out: Any, replay: Any) -> None:
                   f"test accuracy after {b.epochs} more epoch(s)).[/]")
         return
     table = numbers_table(
-        f"fixes replayed: {b.epochs} epoch(s) of SGD on {b.samples:,} images, batch {b.batch}, "
-        f"mean of {b.seeds} seed(s); accuracy on {b.test:,} test images",
-        ("fix", "accuracy", "Δ", "cost", "first ÷ last", "effect"))
+        _("fixes replayed: {epochs} epoch(s) of SGD on {samples} images, batch {batch}, mean of "
+          "{seeds} seed(s); accuracy on {test} test images").format(
+            epochs=b.epochs, samples=number(b.samples, ","), batch=b.batch, seeds=b.seeds,
+            test=number(b.test, ",")),
+        (_("fix"), _("accuracy"), "Δ", _("cost"), _("first ÷ last"), _("effect")))
     table.columns[0].justify = "left"
     before = replay.before
-    table.add_row("as it is", f"{before.final_accuracy:.1%}", "",
+    table.add_row(_("as it is"), number(before.final_accuracy, ".1%"), "",
                   fmt(before.final_cost, 3), fmt(before.speed_ratio, 2),
-                  "diverged" if before.diverged else "")
+                  _("diverged") if before.diverged else "")
     styles = {"helps": "green", "hurts": "red", "no clear effect": "yellow"}
     for o in replay.outcomes:
-        table.add_row(o.suggestion.flags, f"{o.run.final_accuracy:.1%}",
-                      f"{o.accuracy_change:+.1%}", fmt(o.run.final_cost, 3),
+        effect = _(_EFFECT_WORDS[o.effect]) if o.effect in _EFFECT_WORDS else o.effect
+        table.add_row(o.suggestion.flags, number(o.run.final_accuracy, ".1%"),
+                      number(o.accuracy_change, "+.1%"), fmt(o.run.final_cost, 3),
                       fmt(o.run.speed_ratio, 2),
-                      f"[{styles[o.effect]}]{o.effect}[/]" + (" (diverged)" if o.run.diverged
-                                                              else ""))
+                      f"[{styles[o.effect]}]{effect}[/]" + (" " + _("(diverged)")
+                                                            if o.run.diverged else ""))
     out.print(table)
-    out.print(f"[dim]replayed in {replay.seconds:.1f} s[/]")
+    out.print("[dim]" + _("replayed in {seconds} s").format(
+        seconds=number(replay.seconds, ".1f")) + "[/]")
+
+
+# The replay's effect words are identifiers in --json; people read them translated.
+_EFFECT_WORDS = {"helps": N_("helps"), "hurts": N_("hurts"),
+                 "no clear effect": N_("no clear effect")}
 
 
 def _plot(result: Any, source: str, path: Path) -> None:
@@ -246,25 +276,26 @@ def _plot(result: Any, source: str, path: Path) -> None:
     xs = [r.index for r in layers]
     speed = [r.speed if r.speed > 0 else float("nan") for r in layers]
     upd = [r.update_ratio if r.update_ratio else float("nan") for r in layers]
-    ax1.bar(xs, speed, color="#2A6EA6", label="‖∂C/∂b‖ (speed of learning)")
-    ax1.plot(xs, upd, "o-", color="#FFA933", label="update/weight ratio")
+    ax1.bar(xs, speed, color="#2A6EA6", label=_("‖∂C/∂b‖ (speed of learning)"))
+    ax1.plot(xs, upd, "o-", color="#FFA933", label=_("update/weight ratio"))
     ax1.set_yscale("log")
     ax1.set_xticks(xs)
-    ax1.set_xlabel("layer (input side first)")
-    ax1.set_title("gradient size per layer")
+    ax1.set_xlabel(_("layer (input side first)"))
+    ax1.set_title(_("gradient size per layer"))
     ax1.legend(fontsize=8)
     ax1.grid(True, which="both", axis="y", alpha=0.3)
     sat = [r.saturated_fraction or 0.0 for r in layers]
     dead = [r.dead_fraction or 0.0 for r in layers]
-    ax2.bar([x - 0.2 for x in xs], sat, width=0.4, color="#FF5555", label="saturated (σ/tanh)")
-    ax2.bar([x + 0.2 for x in xs], dead, width=0.4, color="#7F8C8D", label="dead (relu)")
-    ax2.axhline(0.5, color="black", linestyle=":", label="problem threshold 50%")
+    ax2.bar([x - 0.2 for x in xs], sat, width=0.4, color="#FF5555",
+            label=_("saturated (σ/tanh)"))
+    ax2.bar([x + 0.2 for x in xs], dead, width=0.4, color="#7F8C8D", label=_("dead (relu)"))
+    ax2.axhline(0.5, color="black", linestyle=":", label=_("problem threshold 50%"))
     ax2.set_ylim(0, 1.05)
     ax2.set_xticks(xs)
-    ax2.set_xlabel("layer (input side first)")
-    ax2.set_title("saturated inputs and dead units")
+    ax2.set_xlabel(_("layer (input side first)"))
+    ax2.set_title(_("saturated inputs and dead units"))
     ax2.legend(fontsize=8)
-    fig.suptitle(f"{source}: {result.verdict}")
+    fig.suptitle(f"{source}: {verdict_text(result.verdict)}")
     save_figure(fig, path)
 
 
@@ -274,19 +305,20 @@ def _plot_replay(result: Any, source: str, path: Path) -> None:
     plt = pyplot()
     replay = result.replay
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), layout="constrained")
-    runs = [(replay.before, "as it is", "black")] + [
+    as_it_is = _("as it is")
+    runs = [(replay.before, as_it_is, "black")] + [
         (o.run, o.suggestion.flags, {"helps": "#2E8B57", "hurts": "#C0392B"}.get(o.effect,
                                                                               "#B8860B"))
         for o in replay.outcomes]
     for run, label, colour in runs:
         epochs = list(range(len(run.accuracy)))
-        style = "--" if label == "as it is" else "-"
+        style = "--" if label == as_it_is else "-"
         ax1.plot(epochs, run.accuracy, style, marker="o", color=colour, label=label)
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("test accuracy")
+    ax1.set_xlabel(_("epoch"))
+    ax1.set_ylabel(_("test accuracy"))
     ax1.set_ylim(0, 1)
     ax1.set_xticks(range(replay.budget.epochs + 1))
-    ax1.set_title("before and after each fix")
+    ax1.set_title(_("before and after each fix"))
     ax1.legend(fontsize=7)
     ax1.grid(True, alpha=0.3)
     names = [label for _, label, _ in runs]
@@ -296,7 +328,8 @@ def _plot_replay(result: Any, source: str, path: Path) -> None:
     ax2.set_yticklabels(names, fontsize=7)
     ax2.invert_yaxis()
     ax2.set_xlim(0, 1)
-    ax2.set_xlabel(f"test accuracy after {replay.budget.epochs} epoch(s)")
-    ax2.set_title("measured effect")
-    fig.suptitle(f"{source}: {result.verdict}")
+    ax2.set_xlabel(_("test accuracy after {epochs} epoch(s)").format(
+        epochs=replay.budget.epochs))
+    ax2.set_title(_("measured effect"))
+    fig.suptitle(f"{source}: {verdict_text(result.verdict)}")
     save_figure(fig, path)

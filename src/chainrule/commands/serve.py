@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from chainrule.commands._params import PORT
+from chainrule.i18n import _
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 """Hosts that keep the explorer on this computer; with one of them, other Host headers are
@@ -33,25 +34,28 @@ def check_port(host: str, port: int) -> None:
     if port == 0:
         return
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(
+        family, kind, proto, _canonical, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as exc:
-        raise click.ClickException(f"cannot listen on {host}: {exc}") from None
+        raise click.ClickException(_("cannot listen on {host}: {error}").format(
+            host=host, error=exc)) from None
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except PermissionError:
-            raise click.ClickException(
-                f"no permission to listen on port {port} (ports below 1024 need administrator "
-                "rights); choose another with --port, or --port 0 for a free one") from None
+            raise click.ClickException(_(
+                "no permission to listen on port {port} (ports below 1024 need administrator "
+                "rights); choose another with --port, or --port 0 for a free one").format(
+                    port=port)) from None
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise click.ClickException(
-                    f"port {port} on {host} is already in use (another explorer or another "
+                raise click.ClickException(_(
+                    "port {port} on {host} is already in use (another explorer or another "
                     "program listens there); choose another with --port, or --port 0 for a "
-                    "free one") from None
-            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+                    "free one").format(port=port, host=host)) from None
+            raise click.ClickException(_("cannot listen on {host}: {error}").format(
+                host=f"{host}:{port}", error=exc.strerror)) from None
 
 
 def make_server(app: Any, host: str, port: int, open_browser: bool) -> Any:
@@ -64,7 +68,7 @@ def make_server(app: Any, host: str, port: int, open_browser: bool) -> Any:
             if self.should_exit:  # the port could not be bound: uvicorn said why
                 return
             url = _url(self, host, port)
-            click.echo(f"chainrule explorer on {url}  (Ctrl-C stops it)")
+            click.echo(_("chainrule explorer on {url}  (Ctrl-C stops it)").format(url=url))
             if open_browser:
                 webbrowser.open(url)
 
@@ -87,8 +91,8 @@ def serve(host: str, port: int, open_browser: bool) -> None:
 
     loopback = host in LOOPBACK
     if not loopback:
-        click.echo(f"warning: listening on {host}: anyone who can reach this address can use "
-                   "the explorer (and start training runs)", err=True)
+        click.echo(_("warning: listening on {host}: anyone who can reach this address can use "
+                     "the explorer (and start training runs)").format(host=host), err=True)
     allowed = ["127.0.0.1", "localhost", "[::1]", "::1"] if loopback else None
     check_port(host, port)
     server = make_server(create_app(allowed_hosts=allowed), host, port, open_browser)

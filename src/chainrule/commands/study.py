@@ -26,6 +26,7 @@ from chainrule.commands._lab import (
     sizes,
 )
 from chainrule.commands._params import BATCH, COUNT, LEARNING_RATE, SAMPLES, SEED, SIZES, Numbers
+from chainrule.i18n import _, number
 
 COLORS = ["#2A6EA6", "#FFA933", "#FF5555", "#3CB371", "#5555FF", "#8E44AD", "#7F8C8D",
           "#E67E22", "#16A085"]
@@ -72,7 +73,7 @@ def input_scale(sizes_text: str, activation: str, init: str, loss: str, epochs: 
     from chainrule.lab import studies
 
     parsed = sizes(sizes_text)
-    with lab_errors(), progress_bar("training", not as_json) as update:
+    with lab_errors(), progress_bar(_("training"), not as_json) as update:
         result = studies.input_scale_study(
             parsed, epochs=epochs, lr=lr, batch=batch, activation=activation, init=init,
             loss=loss, samples=samples, seed=seed, data=data, progress=update)
@@ -83,25 +84,28 @@ def input_scale(sizes_text: str, activation: str, init: str, loss: str, epochs: 
         return
     out = console()
     table = numbers_table(
-        f"{','.join(map(str, parsed))} {activation}, init {init}, {loss}, lr {lr:g}, batch "
-        f"{batch}, {epochs} epochs on {samples:,} images",
-        ("inputs", "mean |x|", "‖∂C/∂W¹‖ at start", "÷ scaled", "layer-1 saturated",
-         "‖∂C/∂W¹‖ at end", "test accuracy"))
+        _("{sizes} {activation}, init {init}, {loss}, lr {lr}, batch {batch}, {epochs} epochs "
+          "on {samples} images").format(
+            sizes=",".join(map(str, parsed)), activation=activation, init=init, loss=loss,
+            lr=number(lr, "g"), batch=batch, epochs=epochs, samples=number(samples, ",")),
+        (_("inputs"), _("mean |x|"), _("‖∂C/∂W¹‖ at start"), _("÷ scaled"),
+         _("layer-1 saturated"), _("‖∂C/∂W¹‖ at end"), _("test accuracy")))
     for mode, run in result["modes"].items():
         sat = run["first_layer_saturated"]
         table.add_row(
             mode, fmt(run["input_mean_abs"], 3), fmt(run["first_layer_weight_grad"][0], 3),
             fmt(run["gradient_ratio_to_scale"], 3) + "×",
-            "" if sat is None else f"{sat:.0%}", fmt(run["first_layer_weight_grad"][-1], 3),
-            f"{run['test_accuracy'][-1]:.1%}" + (" (diverged)" if run["diverged"] else ""),
+            "" if sat is None else number(sat, ".0%"), fmt(run["first_layer_weight_grad"][-1], 3),
+            number(run["test_accuracy"][-1], ".1%")
+            + (" " + _("(diverged)") if run["diverged"] else ""),
         )
     out.print(table)
-    out.print("The multiply gate z = w·x hands w the gradient ∂C/∂z·x: proportional to its "
-              "input. Raw pixels are 255× the scaled ones, so the first layer's weight gradient "
-              "starts larger — unless the large z saturate the units, whose σ'(z) ≈ 0 then "
-              "stops learning instead.")
+    out.print(_("The multiply gate z = w·x hands w the gradient ∂C/∂z·x: proportional to its "
+                "input. Raw pixels are 255× the scaled ones, so the first layer's weight "
+                "gradient starts larger — unless the large z saturate the units, whose "
+                "σ'(z) ≈ 0 then stops learning instead."))
     if plot_path is not None:
-        out.print(f"wrote {plot_path}")
+        out.print(_("wrote {path}").format(path=plot_path))
 
 
 @study.command("lr")
@@ -122,7 +126,7 @@ def lr(sizes_text: str, activation: str, init: str, loss: str, epochs: int, batc
     from chainrule.lab import studies
 
     parsed = sizes(sizes_text)
-    with lab_errors(), progress_bar("learning rates", not as_json) as update:
+    with lab_errors(), progress_bar(_("learning rates"), not as_json) as update:
         rates = floats(lrs, "--lrs") if lrs else studies.lr_grid(low, high, num)
         result = studies.lr_sweep(
             rates, parsed, epochs=epochs, batch=batch, activation=activation, init=init,
@@ -135,19 +139,24 @@ def lr(sizes_text: str, activation: str, init: str, loss: str, epochs: int, batc
         return
     out = console()
     table = numbers_table(
-        f"{','.join(map(str, parsed))} {activation}, init {init}, {loss}, batch {batch}, "
-        f"{epochs} epochs on {samples:,} images",
-        ("lr", "train cost", "test cost", "test accuracy", ""))
+        _("{sizes} {activation}, init {init}, {loss}, batch {batch}, {epochs} epochs on "
+          "{samples} images").format(
+            sizes=",".join(map(str, parsed)), activation=activation, init=init, loss=loss,
+            batch=batch, epochs=epochs, samples=number(samples, ",")),
+        ("lr", _("train cost"), _("test cost"), _("test accuracy"), ""))
     for run in result["runs"]:
-        mark = f"[red]diverged (epoch {run['diverged_at_epoch']})[/]" if run["diverged"] else (
-            "[green]best[/]" if run["lr"] == result["best_lr"] else "")
-        table.add_row(f"{run['lr']:.3g}", fmt(run["final_train_cost"], 4),
-                      fmt(run["final_test_cost"], 4), f"{run['final_test_accuracy']:.1%}", mark)
+        diverged = _("diverged (epoch {epoch})").format(epoch=run["diverged_at_epoch"])
+        mark = f"[red]{diverged}[/]" if run["diverged"] else (
+            "[green]" + _("best") + "[/]" if run["lr"] == result["best_lr"] else "")
+        table.add_row(number(run["lr"], ".3g"), fmt(run["final_train_cost"], 4),
+                      fmt(run["final_test_cost"], 4),
+                      number(run["final_test_accuracy"], ".1%"), mark)
     out.print(table)
-    out.print(f"[dim]diverged: the cost or the weights stopped being finite, or an epoch's cost "
-              f"rose above {result['divergence_factor']:g}× the starting cost.[/]")
+    out.print("[dim]" + _("diverged: the cost or the weights stopped being finite, or an "
+                          "epoch's cost rose above {factor}× the starting cost.").format(
+        factor=number(result["divergence_factor"], "g")) + "[/]")
     if plot_path is not None:
-        out.print(f"wrote {plot_path}")
+        out.print(_("wrote {path}").format(path=plot_path))
 
 
 def _plot_scale(result: dict[str, Any], path: Path) -> None:
@@ -160,19 +169,20 @@ def _plot_scale(result: dict[str, Any], path: Path) -> None:
         ax2.plot(range(len(run["test_accuracy"])), run["test_accuracy"], "o-", color=colour,
                  label=mode)
     ax1.set_yscale("log")
-    ax1.set_xlabel("epoch")
-    ax1.set_title("first-layer weight gradient ‖∂C/∂W¹‖")
-    ax2.set_xlabel("epoch")
+    ax1.set_xlabel(_("epoch"))
+    ax1.set_title(_("first-layer weight gradient ‖∂C/∂W¹‖"))
+    ax2.set_xlabel(_("epoch"))
     ax2.set_ylim(0, 1)
-    ax2.set_title("test accuracy")
+    ax2.set_title(_("test accuracy"))
     from matplotlib.ticker import MaxNLocator
 
     for ax in (ax1, ax2):
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle(f"Input scale: {','.join(map(str, result['sizes']))} {result['activation']}, "
-                 f"lr {result['lr']:g}")
+    fig.suptitle(_("Input scale: {sizes} {activation}, lr {lr}").format(
+        sizes=",".join(map(str, result["sizes"])), activation=result["activation"],
+        lr=number(result["lr"], "g")))
     save_figure(fig, path)
 
 
@@ -187,25 +197,26 @@ def _plot_lr(result: dict[str, Any], path: Path) -> None:
         ax1.scatter([r["lr"]], [r["final_test_accuracy"]], zorder=2, s=60,
                     color="#c0392b" if r["diverged"] else "#2A6EA6",
                     marker="x" if r["diverged"] else "o")
-    ax1.scatter([], [], color="#c0392b", marker="x", label="diverged")
+    ax1.scatter([], [], color="#c0392b", marker="x", label=_("diverged"))
     ax1.set_xscale("log")
     ax1.set_ylim(0, 1)
-    ax1.set_xlabel("learning rate")
-    ax1.set_title("final test accuracy")
+    ax1.set_xlabel(_("learning rate"))
+    ax1.set_title(_("final test accuracy"))
     ax1.legend(fontsize=8)
     for k, r in enumerate(runs):
         costs = [c if c is not None else float("nan") for c in r["train_cost"]]
         ax2.plot(range(len(costs)), costs, "o-" if not r["diverged"] else "x--",
-                 color=COLORS[k % len(COLORS)], label=f"lr {r['lr']:.3g}")
+                 color=COLORS[k % len(COLORS)], label="lr " + number(r["lr"], ".3g"))
     ax2.set_yscale("log")
-    ax2.set_xlabel("epoch")
-    ax2.set_title("training cost")
+    ax2.set_xlabel(_("epoch"))
+    ax2.set_title(_("training cost"))
     ax2.legend(fontsize=7)
     from matplotlib.ticker import MaxNLocator
 
     ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (ax1, ax2):
         ax.grid(True, which="both", alpha=0.3)
-    fig.suptitle(f"Learning-rate sweep: {','.join(map(str, result['sizes']))} "
-                 f"{result['activation']}, {result['epochs']} epochs")
+    fig.suptitle(_("Learning-rate sweep: {sizes} {activation}, {epochs} epochs").format(
+        sizes=",".join(map(str, result["sizes"])), activation=result["activation"],
+        epochs=result["epochs"]))
     save_figure(fig, path)

@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from chainrule.i18n import _
+
 # Flag name -> sweep setting; each takes VALUES: comma-separated, a..b for integer ranges.
 AXIS_FLAGS: dict[str, str] = {
     "measure": "What each cell measures: norms (default), speed, accuracy, diagnosis, toy.",
@@ -72,11 +74,11 @@ def _progress(console: Any) -> Any:
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn(
-            "[green]{task.fields[ok]} finished[/] · [red]{task.fields[failed]} failed[/] · "
-            "{task.fields[remaining]} remaining"
+            "[green]{task.fields[ok]} " + _("finished") + "[/] · [red]{task.fields[failed]} "
+            + _("failed") + "[/] · {task.fields[remaining]} " + _("remaining")
         ),
         TimeElapsedColumn(),
-        TextColumn("ETA"),
+        TextColumn(_("ETA")),
         TimeRemainingColumn(),
         console=console,
         transient=False,
@@ -174,9 +176,9 @@ def sweep(
 
     err = Console(stderr=True, soft_wrap=True)
     if scheduler and workers is not None:
-        raise click.UsageError(
+        raise click.UsageError(_(
             "--workers sets local processes; with --scheduler the cluster's workers run the cells"
-        )
+        ))
     # A value given on the command line is a usage error (status 2) naming its flag.
     settings: dict[str, list[Any]] = {}
     for name, text in axes.items():
@@ -188,7 +190,8 @@ def sweep(
     for item in extra:
         key, sep, text = item.partition("=")
         if not sep:
-            raise click.BadParameter(f"expected KEY=VALUES, got {item!r}", param_hint="--set")
+            raise click.BadParameter(_("expected KEY=VALUES, got {item!r}").format(item=item),
+                                     param_hint="--set")
         key = key.strip().replace("-", "_")
         try:
             settings[key] = parse_values(key, text)
@@ -202,7 +205,8 @@ def sweep(
         raise click.ClickException(str(exc)) from None
 
     out = out or Path(f"{spec.name}.jsonl")
-    title = f"{spec.name}: {len(cells)} cells → {out}"
+    title = _("{name}: {count} cells → {path}").format(name=spec.name, count=len(cells),
+                                                        path=out)
 
     if dry_run:
         records = _records(out)
@@ -216,7 +220,8 @@ def sweep(
         for c in cells:
             status = records.get(c.key, {}).get("status", "todo")
             click.echo(f"{c.key}  {status:5}  {json.dumps(c.params)}")
-        click.echo(f"{len(cells)} cells, {sum(c.key in records for c in cells)} in {out}")
+        click.echo(_("{count} cells, {done} in {path}").format(
+            count=len(cells), done=sum(c.key in records for c in cells), path=out))
         return
 
     show_progress = err.is_terminal
@@ -226,7 +231,8 @@ def sweep(
     try:
         with open_executor(workers, scheduler) as backend:
             if not as_json:
-                err.print(f"[bold]{title}[/] on {backend.description}")
+                err.print(_("{title} on {backend}").format(title=f"[bold]{title}[/]",
+                                                           backend=backend.description))
             bar = _progress(err) if show_progress else None
             task: Any = None
 
@@ -234,10 +240,11 @@ def sweep(
                 nonlocal task
                 state["todo"] = todo
                 if skipped and not as_json:
-                    err.print(f"{skipped} cells already in {out}: skipped")
+                    err.print(_("{count} cells already in {path}: skipped").format(
+                        count=skipped, path=out))
                 if bar is not None:
                     bar.start()
-                    task = bar.add_task("cells", total=todo, ok=0, failed=0, remaining=todo)
+                    task = bar.add_task(_("cells"), total=todo, ok=0, failed=0, remaining=todo)
 
             def on_record(record: dict[str, Any]) -> None:
                 state["ok" if record["status"] == "ok" else "failed"] += 1
@@ -292,22 +299,21 @@ def sweep(
         console.print(_table(summary, title))
         for failure in summary["failures"][:10]:
             message = escape(f"{failure['key']}: {failure['error']}")
-            err.print(f"[red]failed[/] {message}", highlight=False)
+            err.print("[red]" + _("failed") + f"[/] {message}", highlight=False)
         if len(summary["failures"]) > 10:
-            err.print(f"… and {len(summary['failures']) - 10} more failures (see {out})")
+            err.print(_("… and {count} more failures (see {path})").format(
+                count=len(summary["failures"]) - 10, path=out))
         if "plot" in summary:
-            err.print(f"plot saved to {summary['plot']}")
+            err.print(_("plot saved to {path}").format(path=summary["plot"]))
 
     if interrupted:
-        err.print(
-            f"[yellow]interrupted[/]: {summary['finished'] + summary['failed']} of "
-            f"{len(cells)} cells are in {out}; run the same command again to finish"
-        )
+        err.print("[yellow]" + _("interrupted") + "[/]: " + _(
+            "{done} of {count} cells are in {path}; run the same command again to finish"
+        ).format(done=summary["finished"] + summary["failed"], count=len(cells), path=out))
         sys.exit(130)
     if outcome is not None and outcome.lost:
-        err.print(
-            f"[yellow]{len(outcome.lost)} cells did not run[/] ({escape(outcome.lost_reason)}); "
-            "run the same command again to retry them"
-        )
+        err.print("[yellow]" + _("{count} cells did not run").format(count=len(outcome.lost))
+                  + f"[/] ({escape(outcome.lost_reason)}); "
+                  + _("run the same command again to retry them"))
     if summary["failed"] or summary["missing"]:
         sys.exit(1)

@@ -19,6 +19,7 @@ from chainrule.commands._params import (
     SEED,
     SIZES,
 )
+from chainrule.i18n import _, number
 
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
 INIT_NAMES = ("nielsen-large", "nielsen", "xavier", "he", "uniform")
@@ -49,15 +50,15 @@ def _table(history: list[Any], title: str) -> Any:
     from rich.table import Table
 
     table = Table(title=title)
-    for col in ("epoch", "train cost", "test cost", "test accuracy", "seconds"):
+    for col in (_("epoch"), _("train cost"), _("test cost"), _("test accuracy"), _("seconds")):
         table.add_column(col, justify="right")
     for h in history:
         table.add_row(
             str(h.epoch),
-            f"{h.cost:.5f}",
-            f"{h.test_cost:.5f}",
-            f"{h.correct} / {h.total} ({100 * h.test_accuracy:.2f}%)",
-            f"{h.seconds:.2f}",
+            number(h.cost, ".5f"),
+            number(h.test_cost, ".5f"),
+            f"{h.correct} / {h.total} ({number(100 * h.test_accuracy, '.2f')}%)",
+            number(h.seconds, ".2f"),
         )
     return table
 
@@ -74,14 +75,14 @@ def write_plot(history: list[Any], path: Path) -> None:
 
     epochs = [h.epoch for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax1.plot(epochs, [h.cost for h in history], marker="o", label="training")
-    ax1.plot(epochs, [h.test_cost for h in history], marker="o", label="test")
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("cost")
+    ax1.plot(epochs, [h.cost for h in history], marker="o", label=_("training"))
+    ax1.plot(epochs, [h.test_cost for h in history], marker="o", label=_("test"))
+    ax1.set_xlabel(_("epoch"))
+    ax1.set_ylabel(_("cost"))
     ax1.legend()
     ax2.plot(epochs, [100 * h.test_accuracy for h in history], marker="o", color="C2")
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("test accuracy (%)")
+    ax2.set_xlabel(_("epoch"))
+    ax2.set_ylabel(_("test accuracy (%)"))
     for ax in (ax1, ax2):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
@@ -145,11 +146,11 @@ def train(
 
     given = {k: v for k, v in options.items() if v is not None}
     if resume and checkpoint is None:
-        raise click.UsageError("--resume needs --checkpoint PATH (the file to continue)")
+        raise click.UsageError(_("--resume needs --checkpoint PATH (the file to continue)"))
     if checkpoint is not None and checkpoint.exists() and not (resume or overwrite):
-        raise click.ClickException(
-            f"{checkpoint} exists: pass --resume to continue it, or --overwrite to start again"
-        )
+        raise click.ClickException(_(
+            "{path} exists: pass --resume to continue it, or --overwrite to start again"
+        ).format(path=checkpoint))
     try:
         if resume:
             assert checkpoint is not None
@@ -167,7 +168,8 @@ def train(
     except ChainruleError as exc:
         raise click.ClickException(str(exc)) from None
     except TypeError as exc:  # e.g. a malformed checkpoint field
-        raise click.ClickException(f"cannot start training: {exc}") from None
+        raise click.ClickException(_("cannot start training: {error}").format(
+            error=exc)) from None
 
     if checkpoint is not None:
         # A path that cannot be written is refused now, not after an epoch of work.
@@ -184,47 +186,48 @@ def train(
     out = Console()
     if not as_json:
         sizes = ",".join(map(str, config.sizes))
-        err.print(
-            f"training {sizes} {config.activation} ({config.init} init), {config.loss} cost, "
-            f"{config.optimizer} lr {config.lr}, batch {config.batch}, "
-            f"{len(trainer.train_y)} training / {len(trainer.test_y)} test digits ({data.name})"
-        )
+        err.print(_(
+            "training {sizes} {activation} ({init} init), {loss} cost, {optimizer} lr {lr}, "
+            "batch {batch}, {train} training / {test} test digits ({data})"
+        ).format(sizes=sizes, activation=config.activation, init=config.init, loss=config.loss,
+                 optimizer=config.optimizer, lr=number(config.lr, "g"), batch=config.batch,
+                 train=len(trainer.train_y), test=len(trainer.test_y), data=data.name))
         if resume:
-            err.print(
-                f"resuming at epoch {trainer.progress.epoch + 1}, "
-                f"batch {trainer.progress.batch} of {checkpoint}"
-            )
+            err.print(_("resuming at epoch {epoch}, batch {batch} of {path}").format(
+                epoch=trainer.progress.epoch + 1, batch=trainer.progress.batch,
+                path=checkpoint))
 
     interrupt_path = None if checkpoint else _free_path(DEFAULT_INTERRUPT_NAME)
     try:
         result = _run_with_progress(trainer, checkpoint, interrupt_path, err, quiet=as_json)
     except OSError as exc:  # the disk filled up or the folder went away during the run
         where = exc.filename or checkpoint or interrupt_path
-        raise click.ClickException(
-            f"cannot write checkpoint {where}: {exc.strerror or exc}") from None
+        raise click.ClickException(_("cannot write checkpoint {path}: {error}").format(
+            path=where, error=exc.strerror or exc)) from None
 
     history = result.history
     if plot is not None and history:
         try:
             write_plot(history, plot)
         except (OSError, ValueError) as exc:
-            raise click.ClickException(f"cannot write plot {plot}: {exc}") from None
+            raise click.ClickException(_("cannot write plot {path}: {error}").format(
+                path=plot, error=exc)) from None
     if as_json:
         payload = result.to_json()
         payload["plot"] = None if plot is None else str(plot)
         click.echo(json.dumps(payload))
     else:
         if history:
-            out.print(_table(history, f"{config.loss} cost, {data.name} data"))
+            out.print(_table(history, _("{loss} cost, {data} data").format(
+                loss=config.loss, data=data.name)))
         if plot is not None and history:
-            out.print(f"plot written to {plot}")
+            out.print(_("plot written to {path}").format(path=plot))
     if result.interrupted:
         where = result.checkpoint
-        msg = (
-            f"interrupted at epoch {result.epoch + 1}, batch {result.batch}; "
-            f"checkpoint saved to {where}\nresume with: chainrule train --resume "
-            f"--checkpoint {where}"
-        )
+        msg = _(
+            "interrupted at epoch {epoch}, batch {batch}; checkpoint saved to {path}\n"
+            "resume with: chainrule train --resume --checkpoint {path}"
+        ).format(epoch=result.epoch + 1, batch=result.batch, path=where)
         click.echo(msg, err=True)  # plain echo: a wrapped path could not be copied
         sys.exit(130)
 
@@ -236,10 +239,10 @@ def _run_with_progress(
 
     n_batches = -(-len(trainer.train_y) // trainer.config.batch)
     with Progress(
-        TextColumn("epoch {task.fields[epoch]}/{task.fields[total_epochs]}"),
+        TextColumn(_("epoch") + " {task.fields[epoch]}/{task.fields[total_epochs]}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("batches"),
+        TextColumn(_("batches")),
         TimeElapsedColumn(),
         console=err,
         transient=True,
@@ -258,10 +261,13 @@ def _run_with_progress(
 
         def on_epoch(t: Any, stats: Any) -> None:
             if not quiet:
-                bar.console.print(
-                    f"epoch {stats.epoch}: cost {stats.cost:.5f}, test {stats.correct} / "
-                    f"{stats.total} ({100 * stats.test_accuracy:.2f}%), {stats.seconds:.2f}s"
-                )
+                bar.console.print(_(
+                    "epoch {epoch}: cost {cost}, test {correct} / {total} ({accuracy}%), "
+                    "{seconds}s").format(
+                        epoch=stats.epoch, cost=number(stats.cost, ".5f"),
+                        correct=stats.correct, total=stats.total,
+                        accuracy=number(100 * stats.test_accuracy, ".2f"),
+                        seconds=number(stats.seconds, ".2f")))
             if stats.epoch < trainer.config.epochs:
                 # reset() replaces every field, so all of them are given again.
                 bar.reset(

@@ -34,6 +34,7 @@ from chainrule.commands._params import (
     SIZES,
     WEIGHT_SCALE,
 )
+from chainrule.i18n import N_, _, number
 
 _EPILOG = """\b
 Examples:
@@ -109,7 +110,7 @@ def vanishing(
     networks = [sizes(t) for t in sizes_text] or list(flow.BOOK_SIZES)
     if compare is not None:
         if len(networks) > 1 and sizes_text:
-            raise click.UsageError("--compare takes one --sizes")
+            raise click.UsageError(_("--compare takes one --sizes"))
         networks = [networks[0]] if sizes_text else [flow.BOOK_SIZES[-1]]
     settings: list[dict[str, Any]] = []
     if compare is None:
@@ -119,7 +120,7 @@ def vanishing(
                     for v in flow.COMPARE[compare]]
     total = len(settings) * (seeds + (epochs + 1 if epochs else 0))
     results: list[dict[str, Any]] = []
-    with lab_errors(), progress_bar("measuring gradients", not as_json) as update:
+    with lab_errors(), progress_bar(_("measuring gradients"), not as_json) as update:
         done = 0
 
         def step(_done: int, _total: int) -> None:
@@ -163,29 +164,32 @@ def vanishing(
             _show_table(out, r)
         _summary(out, results)
     if plot_path is not None:
-        out.print(f"wrote {plot_path}")
+        out.print(_("wrote {path}").format(path=plot_path))
 
 
 def _setup(r: dict[str, Any]) -> str:
-    return (f"{r['activation']}, init {r['init']}, {r['loss']} cost, ∂C/∂b averaged over "
-            f"{r['samples']:,} {r['data']} images ({r['preprocess']}d), {r['seeds']} seeds")
+    return _("{activation}, init {init}, {loss} cost, ∂C/∂b averaged over {samples} {data} "
+             "images (preprocessing: {preprocess}), {seeds} seeds").format(
+        activation=r["activation"], init=r["init"], loss=r["loss"],
+        samples=number(r["samples"], ","), data=r["data"], preprocess=r["preprocess"],
+        seeds=r["seeds"])
 
 
 def _show_table(out: Any, r: dict[str, Any]) -> None:
     name = ",".join(map(str, r["sizes"]))
     book = r["book"]
-    columns = ["hidden layer", "‖∂C/∂b‖ mean ± std", "× previous"]
+    columns = [_("hidden layer"), _("‖∂C/∂b‖ mean ± std"), _("× previous")]
     if book is not None:
-        columns += ["book", "ours vs book"]
-    table = numbers_table(f"[bold]{name}[/]  ({r['seconds']:.2f} s)", columns)
+        columns += [_("book"), _("ours vs book")]
+    table = numbers_table(f"[bold]{name}[/]  ({number(r['seconds'], '.2f')} s)", columns)
     means, stds = r["hidden_layer_norms"]["mean"], r["hidden_layer_norms"]["std"]
     for i, (m, s) in enumerate(zip(means, stds, strict=True)):
         cells = [str(i + 1), f"{fmt(m, 3)} ± {fmt(s, 2)}",
-                 "" if i == 0 else f"{r['ratios'][i - 1]:.2f}×"]
+                 "" if i == 0 else number(r["ratios"][i - 1], ".2f") + "×"]
         if book is not None:
             rel = r["book_relative"][i]
             colour = "green" if abs(rel) <= 0.4 else "red"
-            cells += [f"{book[i]:g}", f"[{colour}]{rel:+.0%}[/]"]
+            cells += [number(book[i], "g"), f"[{colour}]{number(rel, '+.0%')}[/]"]
         table.add_row(*cells)
     out.print(table)
     if r.get("history"):
@@ -196,14 +200,16 @@ def _show_history(out: Any, r: dict[str, Any]) -> None:
     history = r["history"]
     training = r["training"]
     table = numbers_table(
-        f"speed of learning while training (seed {training['seed']}, lr {training['lr']:g}, "
-        f"λ {training['lmbda']:g}, batch {training['batch']})",
-        ["epoch", *(f"layer {i + 1}" for i in range(len(history[0]))), "cost", "accuracy"])
+        _("speed of learning while training (seed {seed}, lr {lr}, λ {lmbda}, batch "
+          "{batch})").format(seed=training["seed"], lr=number(training["lr"], "g"),
+                             lmbda=number(training["lmbda"], "g"), batch=training["batch"]),
+        [_("epoch"), *(_("layer {n}").format(n=i + 1) for i in range(len(history[0]))),
+         _("cost"), _("accuracy")])
     last = len(history) - 1
     shown = sorted({round(k * last / 10) for k in range(11)})
     for e in shown:
-        table.add_row(str(e), *(fmt(v, 3) for v in history[e]), f"{training['cost'][e]:.4f}",
-                      f"{training['accuracy'][e]:.1%}")
+        table.add_row(str(e), *(fmt(v, 3) for v in history[e]),
+                      number(training["cost"][e], ".4f"), number(training["accuracy"][e], ".1%"))
     out.print(table)
 
 
@@ -214,15 +220,20 @@ def _summary(out: Any, results: list[dict[str, Any]]) -> None:
     mean_ratio = sum(ratios) / len(ratios)
     first = results[0]
     out.print(f"[dim]{_setup(first)}.[/]")
-    out.print(f"Each hidden layer learns [bold]{mean_ratio:.1f}×[/] faster than the one before "
-              "it (mean over the rows above): the gradient vanishes on its way back to the "
-              "input.")
+    out.print(_("Each hidden layer learns {times} faster than the one before it (mean over the "
+                "rows above): the gradient vanishes on its way back to the input.").format(
+        times=f"[bold]{number(mean_ratio, '.1f')}×[/]"))
     if any(r["book"] is not None for r in results):
-        out.print("[dim]Book: Nielsen, Neural Networks and Deep Learning, ch. 5 — one network "
-                  "each, 1,000 full-MNIST images; each layer learns about 4–5× faster than the "
-                  "one before.[/]")
+        out.print("[dim]" + _("Book: Nielsen, Neural Networks and Deep Learning, ch. 5 — one "
+                              "network each, 1,000 full-MNIST images; each layer learns about "
+                              "4–5× faster than the one before.") + "[/]")
     seconds = sum(r["seconds"] for r in results)
-    out.print(f"[dim]{sum(r['seeds'] for r in results)} networks in {seconds:.2f} s[/]")
+    out.print("[dim]" + _("{count} networks in {seconds} s").format(
+        count=sum(r["seeds"] for r in results), seconds=number(seconds, ".2f")) + "[/]")
+
+
+# What --compare puts side by side, as people read it (the values stay option values).
+_COMPARED = {"activation": N_("activation"), "init": N_("init")}
 
 
 def _show_compare(out: Any, kind: str, settings: list[dict[str, Any]],
@@ -231,26 +242,28 @@ def _show_compare(out: Any, kind: str, settings: list[dict[str, Any]],
     from rich.table import Table
 
     name = ",".join(map(str, results[0]["sizes"]))
-    table = Table(title=f"[bold]{name}[/]: ‖∂C/∂b‖ per hidden layer (mean over "
-                        f"{results[0]['seeds']} seeds), by {kind}",
+    table = Table(title=f"[bold]{name}[/]: " + _("‖∂C/∂b‖ per hidden layer (mean over {seeds} "
+                                                 "seeds), by {kind}").format(
+                      seeds=results[0]["seeds"], kind=_(_COMPARED[kind])),
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column(kind)
+    table.add_column(_(_COMPARED[kind]))
     n_hidden = len(results[0]["hidden_layer_norms"]["mean"])
     for i in range(n_hidden):
-        table.add_column(f"layer {i + 1}", justify="right")
-    table.add_column("last / first", justify="right")
+        table.add_column(_("layer {n}").format(n=i + 1), justify="right")
+    table.add_column(_("last / first"), justify="right")
     if results[0].get("history"):
-        table.add_column("final accuracy", justify="right")
+        table.add_column(_("final accuracy"), justify="right")
     for s, r in zip(settings, results, strict=True):
         means = r["hidden_layer_norms"]["mean"]
         spread = means[-1] / means[0] if means[0] > 0 else float("inf")
-        cells = [s[kind], *(fmt(m, 3) for m in means), f"{spread:.3g}×"]
+        cells = [s[kind], *(fmt(m, 3) for m in means), number(spread, ".3g") + "×"]
         if r.get("history"):
-            cells.append(f"{r['training']['accuracy'][-1]:.1%}")
+            cells.append(number(r["training"]["accuracy"][-1], ".1%"))
         table.add_row(*cells)
     out.print(table)
-    out.print("[dim]last / first: how many times faster the last hidden layer learns than the "
-              "first; near 1 means the gradient reaches the first layer intact.[/]")
+    out.print("[dim]" + _("last / first: how many times faster the last hidden layer learns "
+                          "than the first; near 1 means the gradient reaches the first layer "
+                          "intact.") + "[/]")
 
 
 def _plot(results: list[dict[str, Any]], compare: str | None, path: Path) -> None:
@@ -260,38 +273,41 @@ def _plot(results: list[dict[str, Any]], compare: str | None, path: Path) -> Non
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n + 0.8, 4.2), squeeze=False, sharey=True,
                              layout="constrained")
     for k, (ax, r) in enumerate(zip(axes[0], results, strict=True)):
-        title = (f"{compare}: {r[compare]}" if compare else
-                 f"{len(r['sizes']) - 2} hidden layers ({','.join(map(str, r['sizes']))})")
+        title = (_(_COMPARED[compare]) + f": {r[compare]}" if compare else
+                 _("{count} hidden layers ({sizes})").format(
+                     count=len(r["sizes"]) - 2, sizes=",".join(map(str, r["sizes"]))))
         if with_history:
             history = r["history"]
             epochs = range(len(history))
             for i in range(len(history[0])):
                 ax.plot(epochs, [h[i] for h in history], color=COLORS[i % len(COLORS)],
-                        label=f"hidden layer {i + 1}")
-            ax.set_xlabel("epochs of training")
+                        label=_("hidden layer {n}").format(n=i + 1))
+            ax.set_xlabel(_("epochs of training"))
             ax.set_xlim(0, len(history) - 1)
         else:
             means = r["hidden_layer_norms"]["mean"]
             stds = r["hidden_layer_norms"]["std"]
             xs = list(range(1, len(means) + 1))
             ax.bar(xs, means, yerr=stds, color=[COLORS[i % len(COLORS)] for i in range(len(xs))],
-                   capsize=3, label=f"chainrule, mean ± std of {r['seeds']} seeds")
+                   capsize=3, label=_("chainrule, mean ± std of {seeds} seeds").format(
+                       seeds=r["seeds"]))
             if r["book"] is not None:
                 ax.plot(xs, r["book"], "D", color="black", markersize=6,
-                        label="Nielsen's book (one network)")
+                        label=_("Nielsen's book (one network)"))
             ax.set_xticks(xs, [f"{i}" for i in xs])
-            ax.set_xlabel("hidden layer (input side first)")
+            ax.set_xlabel(_("hidden layer (input side first)"))
         ax.set_yscale("log")
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", axis="y", alpha=0.3)
         if k == 0:
-            ax.set_ylabel("‖∂C/∂b‖, speed of learning (log scale)")
+            ax.set_ylabel(_("‖∂C/∂b‖, speed of learning (log scale)"))
             ax.legend(fontsize=8, loc="upper left" if not with_history else "upper right")
     first = results[0]
-    what = "Speed of learning while training" if with_history else \
-        "Speed of learning of each hidden layer at initialisation"
+    what = _("Speed of learning while training") if with_history else \
+        _("Speed of learning of each hidden layer at initialisation")
     setup = [] if compare == "activation" else [first["activation"]]
-    setup += [] if compare == "init" else [f"init {first['init']}"]
-    setup.append(f"{first['samples']:,} {first['data']} images")
+    setup += [] if compare == "init" else [_("init {init}").format(init=first["init"])]
+    setup.append(_("{count} {data} images").format(count=number(first["samples"], ","),
+                                                    data=first["data"]))
     fig.suptitle(f"{what} ({', '.join(setup)})")
     save_figure(fig, path)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import ChainruleError
+from chainrule.i18n import _
 
 PREPROCESSING: tuple[str, ...] = ("raw", "scale", "standardize")
 
@@ -57,13 +58,21 @@ class Dataset:
         for split, x, y in pairs:
             if x.ndim != 2 or y.ndim != 1 or len(x) != len(y):
                 raise DataError(
-                    f"{self.name or 'dataset'}: {split} images {x.shape} and labels {y.shape} "
-                    "do not match (want (n, features) and (n,))"
+                    _(
+                    "{value0}: {split} images {shape} and labels {shape_} do not match (want "
+                    "(n, features) and (n,))").format(
+                        value0=self.name or 'dataset',
+                        split=split,
+                        shape=x.shape,
+                        shape_=y.shape,)
                 )
         if self.train_x.shape[1] != self.test_x.shape[1]:
             raise DataError(
-                f"{self.name or 'dataset'}: train has {self.train_x.shape[1]} features, "
-                f"test has {self.test_x.shape[1]}"
+                _(
+                "{value0}: train has {value1} features, test has {value2}").format(
+                    value0=self.name or 'dataset',
+                    value1=self.train_x.shape[1],
+                    value2=self.test_x.shape[1],)
             )
 
     @property
@@ -99,9 +108,13 @@ def preprocess(data: Dataset, mode: str = "scale", dtype: Any = np.float64) -> D
     ``standardize`` (zero mean, unit variance over the training pixels)."""
     if mode not in PREPROCESSING:
         valid = ", ".join(PREPROCESSING)
-        raise DataError(f"unknown preprocessing {mode!r}; choose one of: {valid}")
+        raise DataError(_(
+            "unknown preprocessing {mode!r}; choose one of: {valid}").format(
+                mode=mode, valid=valid))
     if data.preprocessing != "stored":
-        raise DataError(f"{data.name or 'dataset'} is already preprocessed ({data.preprocessing})")
+        raise DataError(_(
+            "{value0} is already preprocessed ({preprocessing})").format(
+                value0=data.name or 'dataset', preprocessing=data.preprocessing))
     splits = {"train_x": data.train_x, "test_x": data.test_x}
     if data.valid_x is not None:
         splits["valid_x"] = data.valid_x

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from chainrule.data.dataset import DataError
+from chainrule.i18n import _
 
 # SHA-256 of the four standard gzipped MNIST files (the same bytes on every mirror).
 MNIST_SHA256: dict[str, str] = {
@@ -94,10 +95,14 @@ def _download(
                 if progress:
                     progress(target.name, received, total)
         if total is not None and received != total:
-            raise FetchError(f"truncated: received {received:,} of {total:,} bytes")
+            raise FetchError(_(
+                "truncated: received {received:,} of {total:,} bytes").format(
+                    received=received, total=total))
         got = digest.hexdigest()
         if got != sha256:
-            raise FetchError(f"checksum mismatch: sha256 {got}, expected {sha256}")
+            raise FetchError(_(
+                "checksum mismatch: sha256 {got}, expected {sha256}").format(
+                    got=got, sha256=sha256))
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -118,7 +123,7 @@ def fetch(
     Raises `FetchError` listing each mirror's failure and where to put the files by hand.
     """
     if not mirrors:
-        raise FetchError("no mirrors given")
+        raise FetchError(_("no mirrors given"))
     dest.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for name, sha256 in files.items():

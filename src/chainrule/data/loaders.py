@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.data.dataset import DataError, Dataset
+from chainrule.i18n import _
 
 PathLike = str | os.PathLike[str]
 
@@ -53,27 +54,31 @@ def _read_bytes(path: PathLike) -> bytes:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise DataError(f"{p}: no such file") from None
+        raise DataError(_("{p}: no such file").format(p=p)) from None
     except IsADirectoryError:
-        raise DataError(f"{p}: is a directory, expected a file") from None
+        raise DataError(_("{p}: is a directory, expected a file").format(p=p)) from None
     if raw[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{p}: corrupt or truncated gzip data ({exc})") from None
+            raise DataError(_(
+                "{p}: corrupt or truncated gzip data ({exc})").format(
+                    p=p, exc=exc)) from None
     return raw
 
 
 def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
     """Decode IDX bytes into an array of the declared type and shape (native byte order)."""
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise DataError(f"{source}: not an IDX file (bad magic number)")
+        raise DataError(_("{source}: not an IDX file (bad magic number)").format(source=source))
     type_code, ndim = raw[2], raw[3]
     if type_code not in IDX_TYPES:
-        raise DataError(f"{source}: unknown IDX element type 0x{type_code:02x}")
+        raise DataError(_(
+            "{source}: unknown IDX element type 0x{type_code:02x}").format(
+                source=source, type_code=type_code))
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DataError(f"{source}: truncated IDX header")
+        raise DataError(_("{source}: truncated IDX header").format(source=source))
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = np.dtype(IDX_TYPES[type_code])
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -81,8 +86,10 @@ def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
     if body != expected:
         what = "truncated" if body < expected else "has trailing bytes"
         raise DataError(
-            f"{source}: IDX data {what}: header says shape {shape} ({expected:,} bytes), "
-            f"file holds {body:,}"
+            _(
+            "{source}: IDX data {what}: header says shape {shape} ({expected:,} bytes), file "
+            "holds {body:,}").format(
+                source=source, what=what, shape=shape, expected=expected, body=body)
         )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
@@ -94,7 +101,7 @@ def encode_idx(array: np.ndarray) -> bytes:
     codes = {np.dtype(v).newbyteorder("="): k for k, v in IDX_TYPES.items()}
     code = codes.get(arr.dtype.newbyteorder("="))
     if code is None:
-        raise DataError(f"IDX cannot store dtype {arr.dtype}")
+        raise DataError(_("IDX cannot store dtype {dtype}").format(dtype=arr.dtype))
     header = bytes([0, 0, code, arr.ndim]) + np.asarray(arr.shape, dtype=">u4").tobytes()
     return header + arr.astype(np.dtype(IDX_TYPES[code]), copy=False).tobytes()
 
@@ -126,10 +133,14 @@ def load_idx_dir(folder: PathLike, name: str = "mnist") -> Dataset:
         arr = load_idx(path)
         if key.endswith("_x"):
             if arr.ndim != 3:
-                raise DataError(f"{path}: expected images (n, rows, cols), got shape {arr.shape}")
+                raise DataError(_(
+                    "{path}: expected images (n, rows, cols), got shape {shape}").format(
+                        path=path, shape=arr.shape))
             arr = arr.reshape(len(arr), -1)
         elif arr.ndim != 1:
-            raise DataError(f"{path}: expected labels (n,), got shape {arr.shape}")
+            raise DataError(_(
+                "{path}: expected labels (n,), got shape {shape}").format(
+                    path=path, shape=arr.shape))
         arrays[key] = arr
     return Dataset(
         arrays["train_x"], arrays["train_y"], arrays["test_x"], arrays["test_y"], name=name
@@ -151,7 +162,7 @@ def load_npz(path: PathLike, name: str | None = None) -> Dataset:
     """
     p = Path(path)
     if not p.is_file():
-        raise DataError(f"{p}: no such file")
+        raise DataError(_("{p}: no such file").format(p=p))
     try:
         # Open the file ourselves: np.load leaks its handle when the zip is corrupt.
         with p.open("rb") as fh, np.load(fh, allow_pickle=False) as archive:
@@ -162,13 +173,17 @@ def load_npz(path: PathLike, name: str | None = None) -> Dataset:
                     break
             else:
                 raise DataError(
-                    f"{p}: expected arrays {', '.join(_NPZ_KEYS[0])} "
-                    f"(or {', '.join(_NPZ_KEYS[1])}); found {', '.join(sorted(files)) or 'none'}"
+                    _(
+                    "{p}: expected arrays {value0} (or {value1}); found {value2}").format(
+                        p=p,
+                        value0=', '.join(_NPZ_KEYS[0]),
+                        value1=', '.join(_NPZ_KEYS[1]),
+                        value2=', '.join(sorted(files)) or 'none',)
                 )
     except DataError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{p}: not a readable .npz file ({exc})") from None
+        raise DataError(_("{p}: not a readable .npz file ({exc})").format(p=p, exc=exc)) from None
     pixel_max = 1.0 if tx.dtype.kind == "f" and tx.size and float(tx.max()) <= 1.0 else 255.0
     return Dataset(
         train_x=tx.reshape(len(tx), -1),
@@ -240,13 +255,17 @@ def load_nielsen_pickle(path: PathLike) -> Dataset:
         # latin1: the file was written by Python 2's cPickle; NumPy's array bytes are str there.
         obj = _NumpyOnlyUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise DataError(f"{p}: not a readable MNIST pickle ({exc})") from None
+        raise DataError(_(
+            "{p}: not a readable MNIST pickle ({exc})").format(
+                p=p, exc=exc)) from None
     try:
         (tx, ty), (vx, vy), (sx, sy) = obj
         arrays = [np.asarray(a) for a in (tx, ty, vx, vy, sx, sy)]
     except (TypeError, ValueError):
         raise DataError(
-            f"{p}: expected ((train_x, train_y), (valid_x, valid_y), (test_x, test_y))"
+            _(
+            "{p}: expected ((train_x, train_y), (valid_x, valid_y), (test_x, test_y))").format(
+                p=p)
         ) from None
     tx, ty, vx, vy, sx, sy = arrays
     return Dataset(
@@ -279,20 +298,26 @@ def load(source: PathLike = "sample") -> Dataset:
             return load_idx_dir(folder)
         except DataError as exc:
             raise DataError(
-                f"{exc}\nfull MNIST is not in the cache: run `chainrule data fetch mnist`, or put "
-                f"the four files there yourself (or set CHAINRULE_DATA)"
+                _(
+                "{exc}\nfull MNIST is not in the cache: run `chainrule data fetch mnist`, or "
+                "put the four files there yourself (or set CHAINRULE_DATA)").format(
+                    exc=exc)
             ) from None
     p = Path(text)
     if p.is_dir():
         return load_idx_dir(p, name=p.name)
     if not p.exists():
         raise DataError(
-            f"{p}: no such file or folder (use 'sample', 'mnist', a folder of IDX files, "
-            "a .npz or a .pkl.gz)"
+            _(
+            "{p}: no such file or folder (use 'sample', 'mnist', a folder of IDX files, a "
+            ".npz or a .pkl.gz)").format(
+                p=p)
         )
     lower = p.name.lower()
     if lower.endswith(".npz"):
         return load_npz(p)
     if lower.endswith((".pkl", ".pkl.gz", ".pickle", ".pickle.gz")):
         return load_nielsen_pickle(p)
-    raise DataError(f"{p}: unknown data format (expected a folder of IDX files, .npz or .pkl.gz)")
+    raise DataError(_(
+        "{p}: unknown data format (expected a folder of IDX files, .npz or .pkl.gz)").format(
+            p=p))

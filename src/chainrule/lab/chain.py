@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.i18n import N_, _, number
 from chainrule.lab._util import LabError, finite_or_none
 from chainrule.tensor import Tensor, tensor
 from chainrule.value import Value
@@ -58,7 +59,8 @@ def _sigma_prime(a: float, z: float) -> float:
 
 def _check_cost(cost: str) -> str:
     if cost not in COSTS:
-        raise LabError(f"unknown cost {cost!r}; choose one of: {', '.join(COSTS)}")
+        raise LabError(_("unknown cost {cost!r}; choose one of: {names}").format(
+            cost=cost, names=", ".join(COSTS)))
     return cost
 
 
@@ -66,10 +68,12 @@ def _as_floats(name: str, values: Sequence[float]) -> list[float]:
     try:
         out = [float(v) for v in values]
     except (TypeError, ValueError):
-        raise LabError(f"{name} must be numbers, got {values!r:.60}") from None
+        raise LabError(_("{name} must be numbers, got {values}").format(
+            name=name, values=f"{values!r:.60}")) from None
     bad = [v for v in out if not math.isfinite(v)]
     if bad:
-        raise LabError(f"{name} must be finite numbers, got {bad[0]}")
+        raise LabError(_("{name} must be finite numbers, got {value}").format(
+            name=name, value=bad[0]))
     return out
 
 
@@ -112,13 +116,15 @@ def run_chain(
     bs = _as_floats("biases", biases)
     x, y = float(x), float(y)
     if len(ws) != len(bs):
-        raise LabError(f"{len(ws)} weights but {len(bs)} biases: give one of each per layer")
+        raise LabError(_("{weights} weights but {biases} biases: give one of each per "
+                         "layer").format(weights=len(ws), biases=len(bs)))
     if len(ws) < 2:
-        raise LabError("a chain needs at least 2 layers (one weight and one bias per layer)")
+        raise LabError(_("a chain needs at least 2 layers (one weight and one bias per layer)"))
     if not (math.isfinite(x) and math.isfinite(y)):
-        raise LabError("input and target must be finite numbers")
+        raise LabError(_("input and target must be finite numbers"))
     if cost == "cross-entropy" and not 0.0 <= y <= 1.0:
-        raise LabError(f"the cross-entropy cost needs a target in [0, 1], got {y}")
+        raise LabError(_("the cross-entropy cost needs a target in [0, 1], got {y}").format(
+            y=number(y, "g")))
 
     # 1. Backpropagation on the scalar engine's graph.
     b_nodes = [Value(b, label=f"b{j + 1}") for j, b in enumerate(bs)]
@@ -200,42 +206,44 @@ def _regime(factors: Sequence[float]) -> str:
 def _times(ratio: float) -> str:
     r = abs(ratio)
     if r >= 1.0:
-        return f"{r:.4g}×"
-    return f"1/{1.0 / r:.3g}" if r > 0.0 else "0×"
+        return number(r, ".4g") + "×"
+    return "1/" + number(1.0 / r, ".3g") if r > 0.0 else "0×"
 
 
 def _sentence(regime: str, factors: Sequence[float], ratio: float | None) -> str:
-    shown = ", ".join(f"{f:.3g}" for f in factors[1:])
+    # "; " between factors in pt-BR, where the comma is the decimal mark.
+    shown = _(", ").join(number(f, ".3g") for f in factors[1:])
     if ratio is None:
         comparison = ""
     elif abs(ratio) >= 1.0:
-        comparison = f" ∂C/∂b1 is {_times(ratio)} ∂C/∂b3."
+        comparison = " " + _("∂C/∂b1 is {times} ∂C/∂b3.").format(times=_times(ratio))
     else:
-        comparison = f" |∂C/∂b1| is {_times(ratio)} of |∂C/∂b3|."
+        comparison = " " + _("|∂C/∂b1| is {times} of |∂C/∂b3|.").format(times=_times(ratio))
     if regime == "vanishing":
         slower = (
-            f" The first layer learns {1.0 / abs(ratio):.3g}× slower than the third."
+            " " + _("The first layer learns {times}× slower than the third.").format(
+                times=number(1.0 / abs(ratio), ".3g"))
             if ratio not in (None, 0.0)
             else ""
         )
-        return (
-            f"Vanishing gradient: every factor w·σ'(z) on the way back ({shown}) is smaller "
-            f"than 1 in size — σ'(z) ≤ 1/4, so |w·σ'(z)| < 1 whenever |w| < 4 — and the "
-            f"gradient shrinks at each layer it passes.{comparison}{slower}"
-        )
+        return _(
+            "Vanishing gradient: every factor w·σ'(z) on the way back ({factors}) is smaller "
+            "than 1 in size — σ'(z) ≤ 1/4, so |w·σ'(z)| < 1 whenever |w| < 4 — and the "
+            "gradient shrinks at each layer it passes."
+        ).format(factors=shown) + comparison + slower
     if regime == "exploding":
-        return (
-            f"Exploding gradient: every factor w·σ'(z) on the way back ({shown}) is larger "
-            f"than 1 in size, so the gradient grows at each layer it passes.{comparison} "
+        return _(
+            "Exploding gradient: every factor w·σ'(z) on the way back ({factors}) is larger "
+            "than 1 in size, so the gradient grows at each layer it passes."
+        ).format(factors=shown) + comparison + " " + _(
             "It takes large weights (|w| > 4, since σ'(z) ≤ 1/4) and biases that hold every z "
-            "near 0, where σ' is largest."
-        )
-    return (
-        f"Unstable gradient: the factors w·σ'(z) on the way back ({shown}) lie on both sides "
-        f"of 1, so the gradient shrinks at some layers and grows at others.{comparison} The "
-        "gradient of an early layer is a product of terms from all later layers; unless they "
-        "balance, layers learn at very different speeds."
-    )
+            "near 0, where σ' is largest.")
+    return _(
+        "Unstable gradient: the factors w·σ'(z) on the way back ({factors}) lie on both sides "
+        "of 1, so the gradient shrinks at some layers and grows at others."
+    ).format(factors=shown) + comparison + " " + _(
+        "The gradient of an early layer is a product of terms from all later layers; unless "
+        "they balance, layers learn at very different speeds.")
 
 
 def random_chain(layers: int, seed: int, init: str = "normal") -> tuple[list[float], list[float]]:
@@ -245,9 +253,10 @@ def random_chain(layers: int, seed: int, init: str = "normal") -> tuple[list[flo
     with ``rng = numpy.random.default_rng(seed)``.
     """
     if init not in INITS:
-        raise LabError(f"unknown chain init {init!r}; choose one of: {', '.join(INITS)}")
+        raise LabError(_("unknown chain init {init!r}; choose one of: {names}").format(
+            init=init, names=", ".join(INITS)))
     if layers < 2:
-        raise LabError(f"a chain needs at least 2 layers, got {layers}")
+        raise LabError(_("a chain needs at least 2 layers, got {layers}").format(layers=layers))
     rng = np.random.default_rng(seed)
     w = rng.standard_normal(layers)
     b = rng.standard_normal(layers)
@@ -270,10 +279,10 @@ def monte_carlo(
     log-spaced histograms for plotting.
     """
     if n < 1:
-        raise LabError(f"--monte-carlo needs at least one chain, got {n}")
+        raise LabError(_("--monte-carlo needs at least one chain, got {n}").format(n=n))
     if layers < 3:
-        raise LabError(f"the Monte-Carlo study compares b1 with b3: it needs ≥ 3 layers, "
-                       f"got {layers}")
+        raise LabError(_("the Monte-Carlo study compares b1 with b3: it needs ≥ 3 layers, got "
+                         "{layers}").format(layers=layers))
     rng = np.random.default_rng(seed)
     w_all = rng.standard_normal((n, layers))
     b_all = rng.standard_normal((n, layers))
@@ -300,7 +309,7 @@ def monte_carlo(
         "n": int(n),
         "layers": int(layers),
         "seed": int(seed),
-        "factor_bound": "|w·σ'(z)| ≤ |w|/4, since σ'(z) ≤ σ'(0) = 1/4",
+        "factor_bound": N_("|w·σ'(z)| ≤ |w|/4, since σ'(z) ≤ σ'(0) = 1/4"),
         "fraction_factor_below_quarter": float(np.mean(factor_abs < 0.25)),
         "fraction_factor_below_one": float(np.mean(factor_abs < 1.0)),
         "fraction_weight_below_one": float(np.mean(np.abs(w_all) < 1.0)),
@@ -441,7 +450,7 @@ def mnemonic_svg(result: dict[str, Any], j: int = 1) -> str:
 
 def _headline(result: dict[str, Any]) -> str:
     ratio = result["ratio_b1_b3"]
-    text = f"regime: {result['regime']}"
+    text = _("regime: {regime}").format(regime=result["regime"])
     if ratio is not None:
-        text += f";  ∂C/∂b1 / ∂C/∂b3 = {ratio:.4g}"
+        text += f";  ∂C/∂b1 / ∂C/∂b3 = {number(ratio, '.4g')}"
     return text

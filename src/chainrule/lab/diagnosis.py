@@ -28,6 +28,7 @@ import numpy as np
 
 from chainrule.autodiff import grad
 from chainrule.graph import toposort
+from chainrule.i18n import _
 from chainrule.lab._util import LabError, finite_or_none, jsonable
 from chainrule.lab.flow import LossArg, _norm, cost, linears, trace_linears
 from chainrule.lab.verdict import (
@@ -119,10 +120,12 @@ class Diagnosis:
         return result
 
     def __str__(self) -> str:
-        lines = [f"verdict: {self.verdict}"]
-        lines += [f"  [{f.severity}] {f.message}" for f in self.findings]
+        from chainrule.lab.verdict import severity_text, verdict_text
+
+        lines = [_("verdict: {verdict}").format(verdict=verdict_text(self.verdict))]
+        lines += [f"  [{severity_text(f.severity)}] {f.message}" for f in self.findings]
         if self.suggestions:
-            lines += ["try:"] + [f"  - {s}" for s in self.suggestions]
+            lines += [_("try") + ":"] + [f"  - {s}" for s in self.suggestions]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -175,8 +178,10 @@ def measure(
     layers = linears(model)
     xt = x if isinstance(x, Tensor) else tensor(np.asarray(x), dtype=layers[0].weight.dtype)
     if xt.ndim != 2 or xt.shape[1] != layers[0].in_features:
-        raise LabError(f"the batch has shape {tuple(xt.shape)} but the first layer takes "
-                       f"{layers[0].in_features} inputs per example")
+        raise LabError(_(
+            "the batch has shape {value0} but the first layer takes {in_features} inputs per "
+            "example").format(
+                value0=tuple(xt.shape), in_features=layers[0].in_features))
     # A broken network may overflow on the way; NaN/Inf are detected and reported below.
     with np.errstate(all="ignore"):
         with trace_linears(model) as zs:
@@ -350,7 +355,7 @@ def diagnose(
     `chainrule.lab.replay.replay`; ``budget``, ``data`` and ``progress`` go there).
     """
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise LabError(f"the learning rate must be a positive number, got {lr!r}")
+        raise LabError(_("the learning rate must be a positive number, got {lr!r}").format(lr=lr))
     rows, context = measure(model, x, y, lr, loss, optimizer, momentum)
     if trial_steps and context.first_nonfinite is None and context.samples >= TRIAL_BATCH:
         xt = x if isinstance(x, Tensor) else tensor(np.asarray(x),
@@ -400,7 +405,7 @@ def as_history(history: History | Sequence[Any] | None) -> History | None:
         get = row.get if isinstance(row, dict) else (lambda k, r=row: getattr(r, k, None))
         c, a = get("cost"), get("test_accuracy")
         if not isinstance(c, (int, float)) or isinstance(c, bool):
-            raise LabError(f"a training history row has no numeric cost: {row!r}")
+            raise LabError(_("a training history row has no numeric cost: {row!r}").format(row=row))
         costs.append(float(c))
         if isinstance(a, (int, float)) and not isinstance(a, bool):
             accuracy.append(float(a))

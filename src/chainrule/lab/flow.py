@@ -27,6 +27,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.autodiff import grad
+from chainrule.i18n import _
 from chainrule.lab._util import LabError
 from chainrule.tensor import Tensor, tensor
 
@@ -75,7 +76,9 @@ def _targets(y: Any, out: Tensor, loss: str) -> Any:
         return raw
     classes = out.shape[1]
     if raw.size and (int(raw.min()) < 0 or int(raw.max()) >= classes):
-        raise LabError(f"labels must be in 0..{classes - 1} for a network with {classes} outputs")
+        raise LabError(_(
+            "labels must be in 0..{value0} for a network with {classes} outputs").format(
+                value0=classes - 1, classes=classes))
     return np.eye(classes, dtype=out.dtype)[raw.astype(np.intp)]
 
 
@@ -104,7 +107,9 @@ def cost(out: Tensor, y: Any, loss: LossArg = "cross-entropy") -> Tensor:
         return F.mse_loss(out, _targets(y, out, loss), "sum") * (0.5 / n)
     if loss == "softmax":
         return F.cross_entropy(out, _targets(y, out, loss))
-    raise LabError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+    raise LabError(_(
+        "unknown loss {loss!r}; choose one of: {value0}").format(
+            loss=loss, value0=', '.join(LOSSES)))
 
 
 # ------------------------------------------------------------------------------ models
@@ -118,8 +123,10 @@ def linears(model: Any) -> list[Any]:
     found = [m for _, m in model.named_modules() if isinstance(m, Linear)]
     if len(found) < 2:
         raise LabError(
-            f"{type(model).__name__} has {len(found)} Linear layer(s); gradient flow needs at "
-            "least one hidden layer (two Linear layers)"
+            _(
+            "{__name__} has {value0} Linear layer(s); gradient flow needs at least one "
+            "hidden layer (two Linear layers)").format(
+                __name__=type(model).__name__, value0=len(found))
         )
     return found
 
@@ -152,7 +159,7 @@ def _weights_frozen(layers: Sequence[Any]) -> Iterator[None]:
     """Only biases need gradients here: freezing the weights makes backward skip their
     products (the largest: the 784-wide first layer), leaving the biases' gradients exact."""
     saved = [(layer.weight, layer.weight.requires_grad) for layer in layers]
-    for w, _ in saved:
+    for w, _grad in saved:
         w.requires_grad = False
     try:
         yield
@@ -210,7 +217,9 @@ def make_model(
     model = MLP(sizes, activation=activation, init=init, output_activation=output, seed=seed)
     if weight_scale != 1.0:
         if not weight_scale > 0.0:
-            raise LabError(f"weight scale must be positive, got {weight_scale}")
+            raise LabError(_(
+                "weight scale must be positive, got {weight_scale}").format(
+                    weight_scale=weight_scale))
         for layer in model.linears:
             layer.weight.data = (layer.weight * float(weight_scale)).data
     return model
@@ -243,19 +252,28 @@ def load_inputs(
     ds = _dataset(data, preprocess)
     if sizes[0] != ds.n_features:
         raise LabError(
-            f"the first size is {sizes[0]} but {ds.name or 'the data'} has {ds.n_features} "
-            f"inputs per example: use sizes like {ds.n_features},30,30,{ds.n_classes}"
+            _(
+            "the first size is {value0} but {value1} has {n_features} inputs per example: "
+            "use sizes like {n_features},30,30,{n_classes}").format(
+                value0=sizes[0],
+                value1=ds.name or 'the data',
+                n_features=ds.n_features,
+                n_classes=ds.n_classes,)
         )
     if sizes[-1] != ds.n_classes:
         raise LabError(
-            f"the last size is {sizes[-1]} but {ds.name or 'the data'} has {ds.n_classes} "
-            f"classes: end the sizes with {ds.n_classes}"
+            _(
+            "the last size is {value0} but {value1} has {n_classes} classes: end the sizes "
+            "with {n_classes}").format(
+                value0=sizes[-1], value1=ds.name or 'the data', n_classes=ds.n_classes)
         )
     available = len(ds.train_y)
     if not 1 <= samples <= available:
         raise LabError(
-            f"{ds.name or 'the data'} has {available} training images; samples must be "
-            f"between 1 and {available}, got {samples}"
+            _(
+            "{value0} has {available} training images; samples must be between 1 and "
+            "{available}, got {samples}").format(
+                value0=ds.name or 'the data', available=available, samples=samples)
         )
     return tensor(ds.train_x[:samples]), np.asarray(ds.train_y[:samples]), ds.name or "data"
 
@@ -265,8 +283,9 @@ def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
 
     parsed = parse_sizes(sizes)
     if len(parsed) < 3:
-        raise LabError(f"sizes {','.join(map(str, parsed))} have no hidden layer; give at least "
-                       "three sizes, e.g. 784,30,10")
+        raise LabError(_(
+            "sizes {sizes} have no hidden layer; give at least three sizes, e.g. "
+            "784,30,10").format(sizes=",".join(map(str, parsed))))
     return parsed
 
 
@@ -300,7 +319,7 @@ def vanishing_table(
     """
     parsed = _check_sizes(sizes)
     if seeds < 1:
-        raise LabError(f"seeds must be at least 1, got {seeds}")
+        raise LabError(_("seeds must be at least 1, got {seeds}").format(seeds=seeds))
     started = time.perf_counter()
     x, labels, name = load_inputs(parsed, samples, preprocess, data)
     per_seed: list[list[float]] = []
@@ -417,14 +436,14 @@ def speed_of_learning(
 
     parsed = _check_sizes(sizes)
     if epochs < 0:
-        raise LabError(f"epochs must be ≥ 0, got {epochs}")
+        raise LabError(_("epochs must be ≥ 0, got {epochs}").format(epochs=epochs))
     if lmbda < 0.0:
-        raise LabError(f"lmbda must be ≥ 0, got {lmbda}")
+        raise LabError(_("lmbda must be ≥ 0, got {lmbda}").format(lmbda=lmbda))
     started = time.perf_counter()
     x, labels, name = load_inputs(parsed, samples, preprocess, data)
     size = samples if batch is None else batch
     if size < 1:
-        raise LabError(f"batch must be at least 1, got {size}")
+        raise LabError(_("batch must be at least 1, got {size}").format(size=size))
     model = make_model(parsed, activation, init, seed, weight_scale, loss)
     layers = model.linears
     hidden = layers[:-1]

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.graph import no_grad
+from chainrule.i18n import _
 from chainrule.lab._util import LabError, finite_or_none
 from chainrule.lab.flow import _check_sizes, _dataset, _norm, cost, make_model
 from chainrule.tensor import Tensor, tensor
@@ -38,8 +39,13 @@ def _split(data: Any, preprocess: str, samples: int | None) -> tuple[Tensor, np.
     ds = _dataset(data, preprocess)
     n = len(ds.train_y) if samples is None else samples
     if not 1 <= n <= len(ds.train_y):
-        raise LabError(f"{ds.name or 'the data'} has {len(ds.train_y)} training images; samples "
-                       f"must be between 1 and {len(ds.train_y)}, got {n}")
+        raise LabError(_(
+            "{value0} has {value1} training images; samples must be between 1 and {value2}, "
+            "got {n}").format(
+                value0=ds.name or 'the data',
+                value1=len(ds.train_y),
+                value2=len(ds.train_y),
+                n=n,))
     return (tensor(ds.train_x[:n]), np.asarray(ds.train_y[:n]), tensor(ds.test_x),
             np.asarray(ds.test_y), ds.name or "data")
 
@@ -155,10 +161,11 @@ def input_scale_study(
     parsed = _check_sizes(sizes)
     unknown = [m for m in modes if m not in PREPROCESSINGS]
     if unknown:
-        raise LabError(f"unknown preprocessing {unknown[0]!r}; choose from "
-                       f"{', '.join(PREPROCESSINGS)}")
+        raise LabError(_(
+            "unknown preprocessing {value0!r}; choose from {value1}").format(
+                value0=unknown[0], value1=', '.join(PREPROCESSINGS)))
     if epochs < 0 or batch < 1:
-        raise LabError("epochs must be ≥ 0 and batch ≥ 1")
+        raise LabError(_("epochs must be ≥ 0 and batch ≥ 1"))
     started = time.perf_counter()
     done = 0
     total = len(modes) * max(epochs, 1)
@@ -209,7 +216,9 @@ def input_scale_study(
 def lr_grid(low: float = 1e-3, high: float = 1e2, num: int = 6) -> list[float]:
     """``num`` learning rates log-spaced from ``low`` to ``high`` (both included)."""
     if not (0.0 < low <= high) or num < 1:
-        raise LabError(f"need 0 < low ≤ high and num ≥ 1, got {low}, {high}, {num}")
+        raise LabError(_(
+            "need 0 < low ≤ high and num ≥ 1, got {low}, {high}, {num}").format(
+                low=low, high=high, num=num))
     if num == 1:
         return [float(low)]
     step = (math.log10(high) - math.log10(low)) / (num - 1)
@@ -238,10 +247,12 @@ def lr_sweep(
     """
     rates = lr_grid() if lrs is None else [float(v) for v in lrs]
     if not rates or any(not (r > 0.0 and math.isfinite(r)) for r in rates):
-        raise LabError(f"learning rates must be positive numbers, got {list(rates)}")
+        raise LabError(_(
+            "learning rates must be positive numbers, got {value0}").format(
+                value0=list(rates)))
     parsed = _check_sizes(sizes)
     if epochs < 1 or batch < 1:
-        raise LabError("epochs and batch must be at least 1")
+        raise LabError(_("epochs and batch must be at least 1"))
     started = time.perf_counter()
     x, y, tx, ty, name = _split(data, preprocess, samples)
     rows: list[dict[str, Any]] = []

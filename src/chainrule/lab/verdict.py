@@ -65,6 +65,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from chainrule.i18n import N_, _, ngettext, number
+
 __all__ = [
     "ACTIVATIONS",
     "DEAD_PROBLEM",
@@ -356,8 +358,9 @@ def judge(layers: Sequence[LayerMeasures], setup: Setup | None = None,
     verdict = min((f.verdict for f in problems if f.verdict), key=VERDICTS.index,
                   default="healthy")
     if not findings:
-        findings.append(Finding("flow", "ok", None, "Gradients reach every layer at a useful "
-                                "size; no step is too large or too small."))
+        findings.append(Finding("flow", "ok", None, _("Gradients reach every layer at a useful "
+                                                      "size; no step is too large or too "
+                                                      "small.")))
     first_bad = context.first_nonfinite or next(
         (layer.name for layer in layers if layer.nonfinite), None)
     return Judgement(verdict, findings, advise(findings, layers, setup, history), first_bad)
@@ -372,7 +375,8 @@ def _consequences(findings: list[Finding]) -> list[Finding]:
     if not causes:
         return findings
     cause = causes[0]
-    tail = f" This follows from layer {cause.layers[0]} ({cause.verdict})."
+    tail = " " + _("This follows from layer {layer} ({verdict}).").format(
+        layer=cause.layers[0], verdict=verdict_text(cause.verdict))
     out = []
     for f in findings:
         if f.rule == "vanishing" and f.severity in ("problem", "warning"):
@@ -399,7 +403,29 @@ def _finite(x: float | None) -> bool:
 def _ratio_text(r: float) -> str:
     if r <= 0.0:
         return "0×"
-    return f"{r:.3g}×" if r >= 1.0 else f"1/{1.0 / r:.3g}"
+    return number(r, ".3g") + "×" if r >= 1.0 else "1/" + number(1.0 / r, ".3g")
+
+
+# Verdict words are identifiers (Diagnosis.verdict, --json); people read them translated.
+_VERDICT_WORDS = {"healthy": N_("healthy"), "exploding": N_("exploding"),
+                  "dead units": N_("dead units"), "saturated": N_("saturated"),
+                  "vanishing": N_("vanishing"), "lr too small": N_("lr too small")}
+_SEVERITY_WORDS = {"ok": N_("ok"), "note": N_("note"), "warning": N_("warning"),
+                   "problem": N_("problem")}
+
+
+def verdict_text(verdict: str | None) -> str:
+    """A verdict word for people, in the active language (the identifier itself never changes)."""
+    if verdict is None:
+        return ""
+    word = _VERDICT_WORDS.get(verdict)
+    return verdict if word is None else _(word)
+
+
+def severity_text(severity: str) -> str:
+    """A severity word for people, in the active language."""
+    word = _SEVERITY_WORDS.get(severity)
+    return severity if word is None else _(word)
 
 
 def _value_text(v: Any) -> str:
@@ -425,8 +451,11 @@ def _nonfinite(layers: Sequence[LayerMeasures], history: History | None, context
     first = context.first_nonfinite or broken[0].name
     return [Finding(
         "nonfinite", "problem", "exploding",
-        f"NaN or Inf first appears in layer {first} (weights, weighted inputs or "
-        f"gradients; {len(broken)} layer(s) affected): the numbers have already blown up.",
+        ngettext("NaN or Inf first appears in layer {first} (weights, weighted inputs or "
+                 "gradients; {count} layer affected): the numbers have already blown up.",
+                 "NaN or Inf first appears in layer {first} (weights, weighted inputs or "
+                 "gradients; {count} layers affected): the numbers have already blown up.",
+                 len(broken)).format(first=first, count=len(broken)),
         _names(broken))]
 
 
@@ -453,38 +482,44 @@ def _step_size(layers: Sequence[LayerMeasures], history: History | None, context
     if whole is not None and whole > STEP_TOO_LARGE:
         return [Finding(
             "step-size", "problem", "exploding",
-            f"One step would change the network's weights by {whole:.3g}× their size (layer "
-            f"{worst.name}'s by {worst.update_ratio:.3g}×; more than {STEP_TOO_LARGE:g}×): "
-            "training diverges.", _names(big), numbers)]
+            _("One step would change the network's weights by {whole}× their size (layer "
+              "{layer}'s by {ratio}×; more than {limit}×): training diverges.").format(
+                whole=number(whole, ".3g"), layer=worst.name,
+                ratio=number(worst.update_ratio or 0.0, ".3g"),
+                limit=number(STEP_TOO_LARGE, "g")), _names(big), numbers)]
     return [Finding(
         "step-size", "note", None,
-        f"One step would change layer {worst.name}'s weights by {worst.update_ratio:.3g}× their "
-        f"size, the whole network's by {whole or 0.0:.2g}×: large for that layer, not for the "
-        "network.", _names(big), numbers)]
+        _("One step would change layer {layer}'s weights by {ratio}× their size, the whole "
+          "network's by {whole}×: large for that layer, not for the network.").format(
+            layer=worst.name, ratio=number(worst.update_ratio or 0.0, ".3g"),
+            whole=number(whole or 0.0, ".2g")), _names(big), numbers)]
 
 
 def _trial(layers: Sequence[LayerMeasures], history: History | None, context: Context,
            setup: Setup) -> list[Finding]:
     if not context.trial_steps:
         return []
-    where = (f"A trial of {context.trial_steps} SGD steps on a copy (batch "
-             f"{context.trial_batch}, lr {setup.lr:g})")
+    where = _("A trial of {steps} SGD steps on a copy (batch {batch}, lr {lr})").format(
+        steps=context.trial_steps, batch=context.trial_batch, lr=number(setup.lr or 0.0, "g"))
     if context.trial_nonfinite_step is not None:
-        return [Finding("trial", "problem", "exploding", where + " reached NaN/Inf at step "
-                        f"{context.trial_nonfinite_step}: training diverges.", (),
-                        {"nonfinite_step": float(context.trial_nonfinite_step)})]
+        return [Finding("trial", "problem", "exploding", where + _(
+            " reached NaN/Inf at step {step}: training diverges.").format(
+                step=context.trial_nonfinite_step), (),
+            {"nonfinite_step": float(context.trial_nonfinite_step)})]
     spike = context.trial_spike
     if spike is None or spike <= TRIAL_SPIKE:
         return []
-    text = where + f" saw a mini-batch cost {spike:.3g}× the starting cost"
+    text = where + _(" saw a mini-batch cost {spike}× the starting cost").format(
+        spike=number(spike, ".3g"))
     if _fit(history, context) is not None:
         # A network that fits its data has a small mean cost and a few hard examples that
         # cost far more: a batch holding them is no sign of divergence.
-        return [Finding("trial", "note", None, text + ": expected for a network that fits its "
-                        "data, where a few hard examples cost far more than the mean.", (),
-                        {"spike": spike})]
-    return [Finding("trial", "problem", "exploding", text + f": the steps overshoot (unstable "
-                    f"above {TRIAL_SPIKE:g}×).", (), {"spike": spike})]
+        return [Finding("trial", "note", None, text + _(
+            ": expected for a network that fits its data, where a few hard examples cost far "
+            "more than the mean."), (), {"spike": spike})]
+    return [Finding("trial", "problem", "exploding", text + _(
+        ": the steps overshoot (unstable above {limit}×).").format(
+            limit=number(TRIAL_SPIKE, "g")), (), {"spike": spike})]
 
 
 def _growth(layers: Sequence[LayerMeasures], history: History | None, context: Context,
@@ -495,9 +530,10 @@ def _growth(layers: Sequence[LayerMeasures], history: History | None, context: C
     severity = "problem" if ratio > EXPLODING_RATIO else "warning"
     return [Finding(
         "growth", severity, "exploding",
-        f"Layer {layers[0].name}'s ‖∂C/∂b‖ is {_ratio_text(ratio)} the output layer's: "
-        f"the gradient grows on its way back (about {_ratio_text(_per_layer(ratio, layers))} per "
-        f"layer; exploding above {EXPLODING_RATIO:g}×).",
+        _("Layer {layer}'s ‖∂C/∂b‖ is {ratio} the output layer's: the gradient grows on its "
+          "way back (about {per} per layer; exploding above {limit}×).").format(
+            layer=layers[0].name, ratio=_ratio_text(ratio),
+            per=_ratio_text(_per_layer(ratio, layers)), limit=number(EXPLODING_RATIO, "g")),
         (layers[0].name,), {"first_over_last": ratio})]
 
 
@@ -513,19 +549,23 @@ def _dead(layers: Sequence[LayerMeasures], history: History | None, context: Con
         if dead is None or dead <= 0.0:
             continue
         numbers = {"dead_fraction": dead, "bias_mean": layer.bias_mean}
-        text = (f"Layer {layer.name}: {dead:.0%} of its {layer.activation} units are silent "
-                f"(z ≤ 0) for all {context.samples:,} examples, so their gradient is 0")
+        text = _("Layer {layer}: {dead} of its {activation} units are silent (z ≤ 0) for all "
+                 "{samples} examples, so their gradient is 0").format(
+            layer=layer.name, dead=number(dead, ".0%"), activation=layer.activation,
+            samples=number(context.samples, ","))
         if context.samples < MIN_DEAD_SAMPLES:
-            out.append(Finding("dead", "note", None, text + f"; {context.samples} examples are "
-                               f"too few to call a unit dead (need {MIN_DEAD_SAMPLES}).",
-                               (layer.name,), numbers))
+            out.append(Finding("dead", "note", None, text + _(
+                "; {samples} examples are too few to call a unit dead (need {need}).").format(
+                    samples=context.samples, need=MIN_DEAD_SAMPLES),
+                (layer.name,), numbers))
             continue
         if _finite(layer.bias_mean) and (layer.bias_mean or 0.0) < -1.0:
-            text += f"; their biases average {layer.bias_mean:.3g}"
+            text += _("; their biases average {mean}").format(
+                mean=number(layer.bias_mean or 0.0, ".3g"))
         severity = ("problem" if dead >= DEAD_PROBLEM else
                     "warning" if dead >= DEAD_WARNING else "note")
         if severity == "problem" and _fit(history, context) is not None:
-            severity, text = "warning", text + " (the network still fits its data)"
+            severity, text = "warning", text + " " + _("(the network still fits its data)")
         out.append(Finding("dead", severity, "dead units", text + ".", (layer.name,), numbers))
     return out
 
@@ -538,8 +578,10 @@ def _saturation(layers: Sequence[LayerMeasures], history: History | None, contex
         if sat is None or sat <= 0.05:
             continue
         knee = SATURATION_Z.get(layer.activation or "", 4.0)
-        text = (f"Layer {layer.name}: {sat:.0%} of its {layer.activation} weighted inputs have "
-                f"|z| > {knee:g}, where the slope is under 7% of its maximum")
+        text = _("Layer {layer}: {saturated} of its {activation} weighted inputs have |z| > "
+                 "{knee}, where the slope is under 7% of its maximum").format(
+            layer=layer.name, saturated=number(sat, ".0%"), activation=layer.activation,
+            knee=number(knee, "g"))
         if i == len(layers) - 1:
             out.append(_output_saturation(layer, text, history, context, setup))
             continue
@@ -550,17 +592,19 @@ def _saturation(layers: Sequence[LayerMeasures], history: History | None, contex
         flat = layer.slope is not None and layer.slope < MIN_SLOPE
         fit = _fit(history, context)
         if sat >= SATURATED_FRACTION and (starving or flat) and fit is None:
-            why = (f"; the gradient it passes back is {_ratio_text(step or 0.0)} of the next "
-                   f"layer's (an unsaturated sigmoid layer passes about 1/4), so it and the "
-                   "layers before it are starved." if starving else
-                   f"; its activation lets through {layer.slope:.0%} of its largest slope on "
-                   "average, so its weights hardly learn.")
+            why = (_("; the gradient it passes back is {ratio} of the next layer's (an "
+                     "unsaturated sigmoid layer passes about 1/4), so it and the layers "
+                     "before it are starved.").format(ratio=_ratio_text(step or 0.0))
+                   if starving else
+                   _("; its activation lets through {share} of its largest slope on average, "
+                     "so its weights hardly learn.").format(
+                       share=number(layer.slope or 0.0, ".0%")))
             out.append(Finding("saturation", "problem", "saturated", text + why,
                                (layer.name,), numbers))
         else:
             passes = "" if step is None else (
-                f"; it still passes {_ratio_text(step)} of the next layer's gradient back, "
-                "so it does not starve the layers before it")
+                _("; it still passes {ratio} of the next layer's gradient back, so it does not "
+                  "starve the layers before it").format(ratio=_ratio_text(step)))
             out.append(Finding("saturation", "note", None, text + passes + ".",
                                (layer.name,), numbers))
     return out
@@ -570,14 +614,16 @@ def _output_saturation(layer: LayerMeasures, text: str, history: History | None,
                        context: Context, setup: Setup) -> Finding:
     numbers = {"saturated_fraction": layer.saturated_fraction, "accuracy": context.accuracy}
     if _fit(history, context) is not None:
-        return Finding("output-saturation", "note", None, text + ": a confident classifier "
-                       "that fits its data, not a problem.", (layer.name,), numbers)
+        return Finding("output-saturation", "note", None, text + _(
+            ": a confident classifier that fits its data, not a problem."), (layer.name,),
+            numbers)
     if setup.loss == "quadratic" and (layer.saturated_fraction or 0.0) >= SATURATED_FRACTION:
-        return Finding("output-saturation", "problem", "saturated", text + ", and with the "
-                       "quadratic cost ∂C/∂z carries σ'(z): the output layer learns slowly "
-                       "while it is wrong.", (layer.name,), numbers)
-    return Finding("output-saturation", "note", None, text + "; the cost's gradient is "
-                   "a − y there, so the output layer still learns.", (layer.name,), numbers)
+        return Finding("output-saturation", "problem", "saturated", text + _(
+            ", and with the quadratic cost ∂C/∂z carries σ'(z): the output layer learns slowly "
+            "while it is wrong."), (layer.name,), numbers)
+    return Finding("output-saturation", "note", None, text + _(
+        "; the cost's gradient is a − y there, so the output layer still learns."),
+        (layer.name,), numbers)
 
 
 def _vanishing(layers: Sequence[LayerMeasures], history: History | None, context: Context,
@@ -586,26 +632,29 @@ def _vanishing(layers: Sequence[LayerMeasures], history: History | None, context
     if len(layers) < 2 or ratio is None or ratio >= 1.0 / GROWTH_WARNING:
         return []
     per = _per_layer(ratio, layers)
-    text = (f"Layer {layers[0].name} learns {_ratio_text(ratio)} as fast as the output layer "
-            f"(‖∂C/∂b‖, Nielsen's speed of learning; about {_ratio_text(per)} per layer on the "
-            "way back)")
+    text = _("Layer {layer} learns {ratio} as fast as the output layer (‖∂C/∂b‖, Nielsen's "
+             "speed of learning; about {per} per layer on the way back)").format(
+        layer=layers[0].name, ratio=_ratio_text(ratio), per=_ratio_text(per))
     numbers = {"first_over_last": ratio, "per_layer": per}
+    limit = number(1 / VANISHING_RATIO, ".0f")
     if ratio >= VANISHING_RATIO:
-        return [Finding("vanishing", "note", None, text + f": normal for this depth (a "
-                        f"problem below 1/{1 / VANISHING_RATIO:.0f}).", (layers[0].name,),
-                        numbers)]
+        return [Finding("vanishing", "note", None, text + _(
+            ": normal for this depth (a problem below 1/{limit}).").format(limit=limit),
+            (layers[0].name,), numbers)]
     fit = _fit(history, context)
     if fit is not None:
-        return [Finding("vanishing", "note", None, text + ", yet the network fits its data "
-                        f"(accuracy {fit:.1%}): it is not hurting.", (layers[0].name,),
-                        numbers)]
+        return [Finding("vanishing", "note", None, text + _(
+            ", yet the network fits its data (accuracy {accuracy}): it is not hurting.").format(
+                accuracy=number(fit, ".1%")), (layers[0].name,), numbers)]
     if history is not None and history.cost and not history.stalled:
-        return [Finding("vanishing", "warning", "vanishing", text + "; the cost still falls, "
-                        "but the early layers barely take part.", (layers[0].name,), numbers)]
-    flat = "; the cost has stopped falling" if history is not None and history.stalled else ""
-    return [Finding("vanishing", "problem", "vanishing", text + flat + f" (below "
-                    f"1/{1 / VANISHING_RATIO:.0f}): the early layers hardly learn.",
-                    (layers[0].name,), numbers)]
+        return [Finding("vanishing", "warning", "vanishing", text + _(
+            "; the cost still falls, but the early layers barely take part."),
+            (layers[0].name,), numbers)]
+    flat = (_("; the cost has stopped falling")
+            if history is not None and history.stalled else "")
+    return [Finding("vanishing", "problem", "vanishing", text + flat + _(
+        " (below 1/{limit}): the early layers hardly learn.").format(limit=limit),
+        (layers[0].name,), numbers)]
 
 
 def _lr_small(layers: Sequence[LayerMeasures], history: History | None, context: Context,
@@ -616,14 +665,14 @@ def _lr_small(layers: Sequence[LayerMeasures], history: History | None, context:
     top = max(r for r in ratios if r is not None)
     if top >= STEP_TOO_SMALL or top <= 0.0:
         return []
-    text = (f"The largest step changes a layer's weights by {top:.2g} of their size (below "
-            f"{STEP_TOO_SMALL:g})")
+    text = _("The largest step changes a layer's weights by {top} of their size (below "
+             "{limit})").format(top=number(top, ".2g"), limit=number(STEP_TOO_SMALL, "g"))
     numbers = {"max_update_ratio": top}
     if _fit(history, context) is not None:
-        return [Finding("step-size", "note", None, text + ": the network fits its data and "
-                        "is converging.", (), numbers)]
-    return [Finding("step-size", "problem", "lr too small", text + ": at this learning rate "
-                    "training barely moves.", (), numbers)]
+        return [Finding("step-size", "note", None, text + _(
+            ": the network fits its data and is converging."), (), numbers)]
+    return [Finding("step-size", "problem", "lr too small", text + _(
+        ": at this learning rate training barely moves."), (), numbers)]
 
 
 def _inputs(layers: Sequence[LayerMeasures], history: History | None, context: Context,
@@ -631,9 +680,10 @@ def _inputs(layers: Sequence[LayerMeasures], history: History | None, context: C
     big = context.input_max_abs
     if big is None or big <= RAW_INPUT:
         return []
-    return [Finding("inputs", "warning", None, f"Inputs reach {big:.4g}: unscaled features push "
-                    "first-layer weighted inputs far out and make ∂C/∂W (= δ·xᵀ) that many "
-                    "times larger.", (layers[0].name,), {"input_max_abs": big})]
+    return [Finding("inputs", "warning", None, _(
+        "Inputs reach {value}: unscaled features push first-layer weighted inputs far out and "
+        "make ∂C/∂W (= δ·xᵀ) that many times larger.").format(value=number(big, ".4g")),
+        (layers[0].name,), {"input_max_abs": big})]
 
 
 # ------------------------------------------------------------------------------ advice
@@ -684,7 +734,8 @@ def advise(findings: Sequence[Finding], layers: Sequence[LayerMeasures], setup: 
 
 
 def _fix(addresses: str, why: str, *changes: tuple[str, Any, Any]) -> Suggestion:
-    return Suggestion(tuple(Change(*c) for c in changes), why, addresses)
+    # ``why`` is an English catalog key (marked N_ where it is written); people read it here.
+    return Suggestion(tuple(Change(*c) for c in changes), _(why), addresses)
 
 
 def _fixes(f: Finding, layers: Sequence[LayerMeasures], s: Setup,
@@ -715,71 +766,72 @@ def _fixes(f: Finding, layers: Sequence[LayerMeasures], s: Setup,
             fixes.append(_fix(code, why, ("preprocess", s.preprocess, "scale")))
 
     if code == "step-size" and f.verdict == "exploding":
-        scale_inputs("∂C/∂W = δ·xᵀ grows with the input, and so does the step.")
-        lower_lr("one step of this size overshoots; the learning rate sets the step.")
+        scale_inputs(N_("∂C/∂W = δ·xᵀ grows with the input, and so does the step."))
+        lower_lr(N_("one step of this size overshoots; the learning rate sets the step."))
     elif code == "nonfinite":
-        smaller_weights("large weights make weighted inputs and gradients overflow.")
-        scale_inputs("∂C/∂W = δ·xᵀ grows with the input, and so does the step.")
+        smaller_weights(N_("large weights make weighted inputs and gradients overflow."))
+        scale_inputs(N_("∂C/∂W = δ·xᵀ grows with the input, and so does the step."))
         if history is not None:
-            lower_lr("training blew the numbers up; smaller steps keep them finite.")
+            lower_lr(N_("training blew the numbers up; smaller steps keep them finite."))
     elif code == "trial":
         if s.weight_scale > 1.0 or s.init == "nielsen-large":
-            smaller_weights("large weights make activations and gradients grow layer by layer.")
-        scale_inputs("∂C/∂W = δ·xᵀ grows with the input, and so does the step.")
+            smaller_weights(N_("large weights make activations and gradients grow layer by "
+                               "layer."))
+        scale_inputs(N_("∂C/∂W = δ·xᵀ grows with the input, and so does the step."))
         if s.lr is not None:
             # At least 10× smaller; more if the measured step says so.
             to = min(_nice(s.lr / 10), lr_to if lr_to is not None else math.inf)
-            fixes.append(_fix(code, "smaller steps keep training stable; the trial's cost "
-                              "overshot at this learning rate.", ("lr", s.lr, to)))
+            fixes.append(_fix(code, N_("smaller steps keep training stable; the trial's cost "
+                                       "overshot at this learning rate."), ("lr", s.lr, to)))
     elif code == "growth":
-        smaller_weights("each layer multiplies the gradient by its weights on the way back; "
-                        "weights of the size the scheme intends keep that factor near 1.")
-        scale_inputs("∂C/∂W = δ·xᵀ grows with the input.")
+        smaller_weights(N_("each layer multiplies the gradient by its weights on the way back; "
+                        "weights of the size the scheme intends keep that factor near 1."))
+        scale_inputs(N_("∂C/∂W = δ·xᵀ grows with the input."))
         if top_step > STEP_TOO_LARGE:
-            lower_lr("steps larger than the weights themselves overshoot.")
+            lower_lr(N_("steps larger than the weights themselves overshoot."))
     elif code == "dead":
         if (f.numbers.get("bias_mean") or 0.0) < -1.0 and s.init not in ("he", "xavier"):
-            fixes.append(_fix(code, "he initialisation starts every bias at 0, so every unit "
-                              "fires for some inputs.", ("init", s.init, "he")))
+            fixes.append(_fix(code, N_("he initialisation starts every bias at 0, so every unit "
+                              "fires for some inputs."), ("init", s.init, "he")))
         if s.activation in ("relu", None):
-            fixes.append(_fix(code, "leaky_relu passes a small gradient below 0, so a silent "
-                              "unit can come back.", ("activation", s.activation or "relu",
+            fixes.append(_fix(code, N_("leaky_relu passes a small gradient below 0, so a silent "
+                              "unit can come back."), ("activation", s.activation or "relu",
                                                       "leaky_relu")))
         if top_step > 0.1 and history is not None:
-            lower_lr("large steps push a unit's z below 0 for every input, and it never "
-                     "comes back.")
+            lower_lr(N_("large steps push a unit's z below 0 for every input, and it never "
+                     "comes back."))
     elif code == "saturation" and f.verdict == "saturated":
-        scale_inputs("raw 0–255 pixels push every first-layer z far past the knee.")
+        scale_inputs(N_("raw 0–255 pixels push every first-layer z far past the knee."))
         if s.init == "nielsen-large" or s.weight_scale > 1.0:
-            smaller_weights("weights ∝ 1/√n_in keep z of order 1, where σ' is large.")
+            smaller_weights(N_("weights ∝ 1/√n_in keep z of order 1, where σ' is large."))
         if s.activation in ("sigmoid", "tanh"):
-            fixes.append(_fix(code, "relu does not saturate for z > 0 (he keeps its scale).",
+            fixes.append(_fix(code, N_("relu does not saturate for z > 0 (he keeps its scale)."),
                               ("activation", s.activation, "relu"), ("init", s.init, "he")))
     elif code == "output-saturation":
-        fixes.append(_fix(code, "the cross-entropy cost's ∂C/∂z = a − y has no σ'(z): a "
-                          "saturated wrong output still learns fast.", ("loss", s.loss, "bce")))
+        fixes.append(_fix(code, N_("the cross-entropy cost's ∂C/∂z = a − y has no σ'(z): a "
+                          "saturated wrong output still learns fast."), ("loss", s.loss, "bce")))
     elif code == "vanishing":
         if s.activation in ("sigmoid", "tanh", None):
-            fixes.append(_fix(code, "relu' is 1 wherever a unit is active, where σ' is at most "
-                              "1/4; he initialisation keeps the gradient's size layer to layer.",
+            fixes.append(_fix(code, N_("relu' is 1 wherever a unit is active, where σ' is at most "
+                              "1/4; he initialisation keeps the gradient's size layer to layer."),
                               ("activation", s.activation or "sigmoid", "relu"),
                               ("init", s.init, "he")))
         if s.activation == "sigmoid":
-            fixes.append(_fix(code, "tanh' is up to 1 (σ' at most 1/4); xavier keeps the "
-                              "gradient's size layer to layer.", ("activation", "sigmoid",
+            fixes.append(_fix(code, N_("tanh' is up to 1 (σ' at most 1/4); xavier keeps the "
+                              "gradient's size layer to layer."), ("activation", "sigmoid",
                                                                   "tanh"),
                               ("init", s.init, "xavier")))
         if s.sizes is not None and len(s.sizes) > 4:
             shallower = (*s.sizes[:2], *s.sizes[-2:])
-            fixes.append(_fix(code, "each layer multiplies the gradient by w·σ'(z); fewer "
-                              "layers, fewer factors.", ("sizes", tuple(s.sizes), shallower)))
+            fixes.append(_fix(code, N_("each layer multiplies the gradient by w·σ'(z); fewer "
+                              "layers, fewer factors."), ("sizes", tuple(s.sizes), shallower)))
     elif code == "step-size" and f.verdict == "lr too small":
         if s.lr is not None and lr_to is not None and lr_to > s.lr:
-            fixes.append(_fix(code, "the steps are far too small to move the weights in a "
-                              "few epochs.", ("lr", s.lr, lr_to)))
+            fixes.append(_fix(code, N_("the steps are far too small to move the weights in a "
+                              "few epochs."), ("lr", s.lr, lr_to)))
     elif code == "inputs":
-        scale_inputs("scaled inputs keep weighted inputs of order 1 and gradients in "
-                     "proportion (CS231n: preprocessing matters).")
+        scale_inputs(N_("scaled inputs keep weighted inputs of order 1 and gradients in "
+                     "proportion (CS231n: preprocessing matters)."))
     return fixes
 
 

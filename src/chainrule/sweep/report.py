@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrule import files
+from chainrule.i18n import _
 from chainrule.sweep.measures import MEASURES
 from chainrule.sweep.spec import Cell
 
@@ -169,7 +170,7 @@ def plot_ratio_vs_depth(
         line = tuple(shown.get(k) for k in labels)
         lines.setdefault(line, {}).setdefault(shown["depth"], []).append(float(ratio))
     if not lines:
-        raise ValueError("no finished cells with a gradient-norm ratio to plot")
+        raise ValueError(_("no finished cells with a gradient-norm ratio to plot"))
 
     fig = Figure(figsize=(8, 5.2), dpi=120)
     ax = fig.subplots()
@@ -188,9 +189,9 @@ def plot_ratio_vs_depth(
             ax.fill_between(depths, lo, hi, color=colour, alpha=0.12, linewidth=0)
     ax.axhline(1.0, color="0.5", linewidth=0.8)
     ax.set_yscale("log")
-    ax.set_xlabel("hidden layers (depth)")
-    ax.set_ylabel("‖∂C/∂b‖ first hidden layer / last hidden layer")
-    ax.set_title(title or "Gradient at initialisation: first / last hidden layer")
+    ax.set_xlabel(_("hidden layers (depth)"))
+    ax.set_ylabel(_("‖∂C/∂b‖ first hidden layer / last hidden layer"))
+    ax.set_title(title or _("Gradient at initialisation: first / last hidden layer"))
     all_depths = sorted({d for by_depth in lines.values() for d in by_depth})
     ax.set_xticks(all_depths)
     ax.grid(True, which="major", alpha=0.3)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from chainrule.i18n import _
 from chainrule.sweep.measures import run_cell
 from chainrule.sweep.spec import Cell, SweepError
 from chainrule.sweep.store import ResultsWriter, dumps, jsonable, read_records
@@ -38,7 +39,9 @@ def execute_cell(measure: Measure, key: str, params: dict[str, Any]) -> dict[str
     try:
         result = measure(params)
         if not isinstance(result, Mapping):
-            raise TypeError(f"a measure must return a dict, got {type(result).__name__}")
+            raise TypeError(_(
+                "a measure must return a dict, got {__name__}").format(
+                    __name__=type(result).__name__))
         record["result"] = jsonable(dict(result))
         dumps(record)  # fail here, as this cell's error, if the result is not JSON
     except Exception as exc:
@@ -138,7 +141,7 @@ def _import_distributed() -> Any:
         import distributed
     except ModuleNotFoundError:
         raise SweepError(
-            "running on a Dask cluster needs dask.distributed: pip install 'chainrule[dask]'"
+            _("running on a Dask cluster needs dask.distributed: pip install 'chainrule[dask]'")
         ) from None
     return distributed
 
@@ -157,7 +160,9 @@ def open_executor(
         try:
             client = distributed.Client(scheduler, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
-            raise SweepError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+            raise SweepError(_(
+                "cannot reach the Dask scheduler at {scheduler}: {exc}").format(
+                    scheduler=scheduler, exc=exc)) from None
         try:
             threads = sum(client.nthreads().values())
             n = len(client.nthreads())
@@ -171,7 +176,7 @@ def open_executor(
     if workers is None:
         workers = os.cpu_count() or 1
     if workers < 0:
-        raise SweepError(f"workers must be 0 or more, got {workers}")
+        raise SweepError(_("workers must be 0 or more, got {workers}").format(workers=workers))
     with _one_blas_thread_in_children():
         backend = _local_backend(workers)
         try:
@@ -267,7 +272,7 @@ def run_sweep(
         try:
             fill()
             while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                finished, _pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     cell = pending.pop(future)
                     try:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.errors import ChainruleError
+from chainrule.i18n import _, language
 from chainrule.sweep.measures import MEASURES
 
 
@@ -50,10 +51,14 @@ def _to_int(key: str, value: Any) -> int:
         try:
             return int(value.strip())
         except ValueError:
-            raise SweepError(f"{key} must be an integer, got {value!r:.60}") from None
+            raise SweepError(_(
+                "{key} must be an integer, got {value!r:.60}").format(
+                    key=key, value=value)) from None
     if (isinstance(value, bool) or not isinstance(value, (int, float))
             or (isinstance(value, float) and not math.isfinite(value)) or value != int(value)):
-        raise SweepError(f"{key} must be an integer, got {value!r:.60}")
+        raise SweepError(_(
+            "{key} must be an integer, got {value!r:.60}").format(
+                key=key, value=value))
     return int(value)
 
 
@@ -62,30 +67,40 @@ def _to_float(key: str, value: Any) -> float:
         try:
             out = float(value.strip())
         except ValueError:
-            raise SweepError(f"{key} must be a number, got {value!r:.60}") from None
+            raise SweepError(_(
+                "{key} must be a number, got {value!r:.60}").format(
+                    key=key, value=value)) from None
     elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SweepError(f"{key} must be a number, got {value!r:.60}")
+        raise SweepError(_(
+            "{key} must be a number, got {value!r:.60}").format(
+                key=key, value=value))
     else:
         try:
             out = float(value)
         except OverflowError:
-            raise SweepError(f"{key} must be a finite number, got {value!r:.60}") from None
+            raise SweepError(_(
+                "{key} must be a finite number, got {value!r:.60}").format(
+                    key=key, value=value)) from None
     if not math.isfinite(out):
-        raise SweepError(f"{key} must be a finite number, got {value!r:.60}")
+        raise SweepError(_(
+            "{key} must be a finite number, got {value!r:.60}").format(
+                key=key, value=value))
     return out
 
 
 def check_name(name: str) -> str:
     """``name`` if it is a plain name (it names the results file), else a `SweepError`."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name.endswith(" "):
-        raise SweepError(f"the sweep's name must be a plain name (letters, digits, . _ - + = @ "
-                         f"and spaces, no folders), got {name!r:.60}")
+        raise SweepError(_(
+            "the sweep's name must be a plain name (letters, digits, . _ - + = @ and spaces, "
+            "no folders), got {name!r:.60}").format(
+                name=name))
     return name
 
 
 def _to_str(key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise SweepError(f"{key} must be a name, got {value!r}")
+        raise SweepError(_("{key} must be a name, got {value!r}").format(key=key, value=value))
     return value.strip()
 
 
@@ -94,27 +109,37 @@ def _to_bool(key: str, value: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
         return value.strip().lower() in ("true", "1")
-    raise SweepError(f"{key} must be true or false, got {value!r}")
+    raise SweepError(_("{key} must be true or false, got {value!r}").format(key=key, value=value))
 
 
 def _to_sizes(key: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, str):
         parts = value.replace(" ", "").split(",")
         if any(not p for p in parts):
-            raise SweepError(f"{key} {value!r} has an empty layer; give sizes like 784,30,10")
+            raise SweepError(_(
+                "{key} {value!r} has an empty layer; give sizes like 784,30,10").format(
+                    key=key, value=value))
     elif isinstance(value, (list, tuple)):
         parts = list(value)
     else:
-        raise SweepError(f"{key} must be layer sizes like [784, 30, 10], got {value!r}")
+        raise SweepError(_(
+            "{key} must be layer sizes like [784, 30, 10], got {value!r}").format(
+                key=key, value=value))
     if len(parts) > 1001:
-        raise SweepError(f"{key}: {len(parts):,} layers; at most 1,000 hidden layers")
+        raise SweepError(_(
+            "{key}: {value0:,} layers; at most 1,000 hidden layers").format(
+                key=key, value0=len(parts)))
     sizes = tuple(_to_int(key, p) for p in parts)
     if len(sizes) >= 3 and max(sizes) > 100_000:
-        raise SweepError(f"{key}: layers of at most 100,000 units, got {max(sizes):,}")
+        raise SweepError(_(
+            "{key}: layers of at most 100,000 units, got {value0:,}").format(
+                key=key, value0=max(sizes)))
     if len(sizes) < 3 or min(sizes) < 1:
         raise SweepError(
-            f"{key} needs inputs, at least one hidden layer and outputs, all positive "
-            f"(like [784, 30, 10]), got {value!r}"
+            _(
+            "{key} needs inputs, at least one hidden layer and outputs, all positive (like "
+            "[784, 30, 10]), got {value!r}").format(
+                key=key, value=value)
         )
     return sizes
 
@@ -198,17 +223,25 @@ def convert(key: str, value: Any) -> Any:
     """A setting's value in canonical form (ints, floats, names, sizes tuple); checked."""
     setting = SETTINGS.get(key)
     if setting is None:
-        raise SweepError(f"unknown sweep setting {key!r}; valid: {', '.join(SETTINGS)}")
+        raise SweepError(_(
+            "unknown sweep setting {key!r}; valid: {value0}").format(
+                key=key, value0=', '.join(SETTINGS)))
     out = setting.convert(key, value)
     if setting.at_least is not None and out < setting.at_least:
         bound = setting.at_least
-        raise SweepError(f"{key} must be at least {bound:g}, got {value!r:.60}")
+        raise SweepError(_(
+            "{key} must be at least {bound:g}, got {value!r:.60}").format(
+                key=key, bound=bound, value=value))
     if setting.at_most is not None and out > setting.at_most:
-        raise SweepError(f"{key} must be at most {setting.at_most:g}, got {value!r:.60}")
+        raise SweepError(_(
+            "{key} must be at most {at_most:g}, got {value!r:.60}").format(
+                key=key, at_most=setting.at_most, value=value))
     if setting.choices is not None:
         valid = setting.choices()
         if out not in valid:
-            raise SweepError(f"unknown {key} {out!r}; choose one of: {', '.join(valid)}")
+            raise SweepError(_(
+                "unknown {key} {out!r}; choose one of: {value0}").format(
+                    key=key, out=out, value0=', '.join(valid)))
     return out
 
 
@@ -239,17 +272,21 @@ class SweepSpec:
         check_name(self.name)
         for key, values in self.axes.items():
             if not values:
-                raise SweepError(f"axis {key!r} has no values")
+                raise SweepError(_("axis {key!r} has no values").format(key=key))
         size = math.prod(len(v) for v in self.axes.values())
         if size > MAX_CELLS:
-            raise SweepError(f"the grid has {size:,} cells; the limit is {MAX_CELLS:,} "
-                             "(split it into several sweeps)")
+            raise SweepError(_(
+                "the grid has {size:,} cells; the limit is {MAX_CELLS:,} (split it into "
+                "several sweeps)").format(
+                    size=size, MAX_CELLS=MAX_CELLS))
         keys = set(self.fixed) | set(self.axes)
         both = set(self.fixed) & set(self.axes)
         if both:
-            raise SweepError(f"{', '.join(sorted(both))} is both fixed and an axis")
+            raise SweepError(_(
+                "{value0} is both fixed and an axis").format(
+                    value0=', '.join(sorted(both))))
         if "sizes" in keys and keys & {"depth", "width"}:
-            raise SweepError("give either sizes or depth/width, not both")
+            raise SweepError(_("give either sizes or depth/width, not both"))
 
     @property
     def measures(self) -> list[str]:
@@ -266,10 +303,10 @@ class SweepSpec:
             needed = "sizes" if key in SHAPE_KEYS else key
             if key != "measure" and needed not in used:
                 names = ", ".join(self.measures)
-                raise SweepError(
-                    f"{key} does not affect measure {names}; it uses: "
-                    + ", ".join(p for p in SETTINGS if p in used or (p in SHAPE_KEYS))
-                )
+                raise SweepError(_(
+                    "{key} does not affect measure {names}; it uses: {used}").format(
+                        key=key, names=names,
+                        used=", ".join(p for p in SETTINGS if p in used or p in SHAPE_KEYS)))
 
     def cells(self) -> list[Cell]:
         """Every combination of the axes, as cells; combinations that give the same parameters
@@ -350,22 +387,27 @@ def _read_toml(path: Path) -> dict[str, Any]:
             import tomli as tomllib
         except ModuleNotFoundError:
             raise SweepError(
-                "reading a sweep file on Python 3.10 needs the tomli package: "
-                "pip install tomli (or use Python 3.11+, or give the grid as flags)"
+                _(
+                "reading a sweep file on Python 3.10 needs the tomli package: pip install "
+                "tomli (or use Python 3.11+, or give the grid as flags)")
             ) from None
     try:
         with path.open("rb") as fh:
             data: dict[str, Any] = tomllib.load(fh)
     except FileNotFoundError:
-        raise SweepError(f"sweep file {path} does not exist") from None
+        raise SweepError(_("sweep file {path} does not exist").format(path=path)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{path}: not valid TOML ({exc})") from None
+        raise SweepError(_("{path}: not valid TOML ({exc})").format(path=path, exc=exc)) from None
     except UnicodeDecodeError:
-        raise SweepError(f"{path}: not UTF-8 text (a TOML file must be UTF-8)") from None
+        raise SweepError(_(
+            "{path}: not UTF-8 text (a TOML file must be UTF-8)").format(
+                path=path)) from None
     except RecursionError:
-        raise SweepError(f"{path}: nested too deeply") from None
+        raise SweepError(_("{path}: nested too deeply").format(path=path)) from None
     except OSError as exc:
-        raise SweepError(f"cannot read sweep file {path}: {exc.strerror or exc}") from None
+        raise SweepError(_(
+            "cannot read sweep file {path}: {value0}").format(
+                path=path, value0=exc.strerror or exc)) from None
     return data
 
 
@@ -377,7 +419,7 @@ def spec_from_dict(data: Mapping[str, Any], name: str = "sweep") -> SweepSpec:
     for key, value in data.items():
         if key == "grid":
             if not isinstance(value, dict):
-                raise SweepError("grid must be a table: [grid] followed by key = [values]")
+                raise SweepError(_("grid must be a table: [grid] followed by key = [values]"))
             for axis, values in value.items():
                 if axis == "sizes":
                     many = isinstance(values, list) and all(
@@ -389,14 +431,20 @@ def spec_from_dict(data: Mapping[str, Any], name: str = "sweep") -> SweepSpec:
                 axes[axis] = [convert(axis, v) for v in raw]
         elif key in META_KEYS:
             if not isinstance(value, str):
-                raise SweepError(f"{key} must be text, got {value!r:.60}")
+                raise SweepError(_(
+                    "{key} must be text, got {value!r:.60}").format(
+                        key=key, value=value))
             meta[key] = value
         elif isinstance(value, dict):
-            raise SweepError(f"unknown table [{key}]; a sweep file has settings and [grid]")
+            raise SweepError(_(
+                "unknown table [{key}]; a sweep file has settings and [grid]").format(
+                    key=key))
         else:
             if isinstance(value, list) and key != "sizes":
                 raise SweepError(
-                    f"{key} = {value!r}: a list of values is an axis; put it under [grid]"
+                    _(
+                    "{key} = {value!r}: a list of values is an axis; put it under [grid]").format(
+                        key=key, value=value)
                 )
             fixed[key] = convert(key, value)
     return SweepSpec(fixed, axes, meta["name"], meta["description"])
@@ -408,26 +456,36 @@ def load_spec(path: str | Path) -> SweepSpec:
     return spec_from_dict(_read_toml(p), name=p.stem)
 
 
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
+
+
 def parse_values(key: str, text: str) -> list[Any]:
     """A flag's text as a list of values: comma-separated, ``a..b`` for a range of integers;
-    sizes are separated by ``;`` or ``/`` (e.g. ``784,30,10;784,30,30,10``)."""
+    sizes are separated by ``;`` or ``/`` (e.g. ``784,30,10;784,30,30,10``). In pt-BR a list
+    may be separated by ``;`` instead, and its numbers then use the decimal comma
+    (``--lr 0,5;1,5``)."""
     if key == "sizes":
         return [convert(key, part) for part in text.replace("/", ";").split(";") if part.strip()]
+    decimal_commas = language() == "pt_BR" and ";" in text
     out: list[Any] = []
-    for part in (p.strip() for p in text.split(",")):
+    for part in (p.strip() for p in text.split(";" if decimal_commas else ",")):
         if not part:
             continue
+        if decimal_commas:
+            part = _DECIMAL_COMMA.sub(".", part)
         lo, sep, hi = part.partition("..")
         if sep:
             a, b = _to_int(key, lo), _to_int(key, hi)
             if b < a:
-                raise SweepError(f"{key}: empty range {part!r}")
+                raise SweepError(_("{key}: empty range {part!r}").format(key=key, part=part))
             if b - a + 1 + len(out) > MAX_CELLS:
-                raise SweepError(f"{key}: {part!r} has {b - a + 1:,} values; a grid may have at "
-                                 f"most {MAX_CELLS:,} cells")
+                raise SweepError(_(
+                    "{key}: {part!r} has {value0:,} values; a grid may have at most "
+                    "{MAX_CELLS:,} cells").format(
+                        key=key, part=part, value0=b - a + 1, MAX_CELLS=MAX_CELLS))
             out.extend(convert(key, v) for v in range(a, b + 1))
         else:
             out.append(convert(key, part))
     if not out:
-        raise SweepError(f"{key}: no values in {text!r}")
+        raise SweepError(_("{key}: no values in {text!r}").format(key=key, text=text))
     return out

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from chainrule.i18n import _
 from chainrule.sweep.spec import SweepError
 
 try:  # POSIX: one writer per results file
@@ -84,13 +85,14 @@ def read_records(path: str | os.PathLike[str]) -> Records:
     lines are listed in ``damaged``."""
     out = Records()
     if Path(path).exists() and not Path(path).is_file():  # a FIFO would block, a device lie
-        raise SweepError(f"{path} is not a regular file; choose another --out")
+        raise SweepError(_("{path} is not a regular file; choose another --out").format(path=path))
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         return out
     except OSError as exc:
-        raise SweepError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise SweepError(_("cannot read {path}: {value0}").format(
+                path=path, value0=exc.strerror or exc)) from None
     lines = raw.split(b"\n")
     last_complete = raw.endswith(b"\n")
     if last_complete:
@@ -121,25 +123,31 @@ class ResultsWriter:
 
     def __enter__(self) -> ResultsWriter:
         if self.path.exists() and not self.path.is_file():
-            raise SweepError(f"{self.path} is not a regular file; choose another --out")
+            raise SweepError(_(
+                "{path} is not a regular file; choose another --out").format(
+                    path=self.path))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fh = open(self.path, "a+b")  # closed in __exit__
         except OSError as exc:
-            raise SweepError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            raise SweepError(_("cannot write {path}: {value0}").format(
+                    path=self.path, value0=exc.strerror or exc)) from None
         try:
             if fcntl is not None:
                 try:
                     fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     raise SweepError(
-                        f"another sweep is writing to {self.path}; wait for it or use --out"
+                        _(
+                        "another sweep is writing to {path}; wait for it or use --out").format(
+                            path=self.path)
                     ) from None
             _check_ours(fh, self.path)
             self.repaired = _repair_tail(fh)
         except OSError as exc:
             fh.close()
-            raise SweepError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            raise SweepError(_("cannot write {path}: {value0}").format(
+                    path=self.path, value0=exc.strerror or exc)) from None
         except BaseException:
             fh.close()
             raise
@@ -176,7 +184,7 @@ def _check_ours(fh: IO[bytes], path: Path, block: int = 1 << 16) -> None:
         return
     fh.seek(0)
     head = fh.read(min(size, block))
-    first, newline, _ = head.partition(b"\n")
+    first, newline, _rest = head.partition(b"\n")
     if newline:
         ours = _parse(first) is not None
     else:  # one line so far: a record, maybe torn by a crash while it was written
@@ -185,8 +193,10 @@ def _check_ours(fh: IO[bytes], path: Path, block: int = 1 << 16) -> None:
         records = read_records(path)
         ours = not records.damaged
     if not ours:
-        raise SweepError(f"{path} exists and is not a chainrule sweep's results file; it was "
-                         "left unchanged (choose another --out)")
+        raise SweepError(_(
+            "{path} exists and is not a chainrule sweep's results file; it was left "
+            "unchanged (choose another --out)").format(
+                path=path))
 
 
 def _tail_start(fh: IO[bytes], size: int, block: int = 1 << 16) -> int:

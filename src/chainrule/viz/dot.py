@@ -19,6 +19,8 @@ from collections import deque
 from html import escape
 from typing import Any
 
+from chainrule.i18n import _, ngettext, number
+
 __all__ = ["VALUE_COLOR", "GRAD_COLOR", "fmt", "to_dot"]
 
 VALUE_COLOR = "#1a7f37"  # forward values: green, as in the CS231n figures
@@ -33,7 +35,8 @@ _SYMBOLS = {
 
 
 def fmt(x: Any) -> str:
-    """A number in at most four significant digits (``-12``, ``0.7311``, ``1e-07``).
+    """A number in at most four significant digits (``-12``, ``0.7311``, ``1e-07``), with the
+    active language's decimal symbol (``0,7311`` in pt-BR).
 
     Array summaries become ``[shape] ‖norm‖``; ``None`` (unknown) becomes ``?``.
     """
@@ -45,7 +48,7 @@ def fmt(x: Any) -> str:
     x = float(x)
     if x == 0.0:
         return "0"  # also hides the sign of -0.0, which means nothing to a reader
-    return f"{x:.4g}"
+    return number(x, ".4g")
 
 
 def _gate_text(node: dict[str, Any]) -> str:
@@ -91,6 +94,7 @@ def to_dot(graph: dict[str, Any], *, max_nodes: int = 80, title: str = "") -> st
     nodes = graph["nodes"]
     kept = _keep(graph, max_nodes)
     folded = len(nodes) - len(kept)
+    circuit_word, folded_word = _("circuit"), _("folded")
     out_degree: dict[int, int] = {}
     for e in graph["edges"]:
         out_degree[e["source"]] = out_degree.get(e["source"], 0) + 1
@@ -98,7 +102,7 @@ def to_dot(graph: dict[str, Any], *, max_nodes: int = 80, title: str = "") -> st
     lines = [
         "digraph circuit {",
         '  graph [rankdir=LR, fontname="Helvetica", nodesep=0.25, ranksep=0.3, '
-        f'tooltip="{_q(title or "circuit")}"];',
+        f'tooltip="{_q(title or circuit_word)}"];',
         '  node [fontname="Helvetica", fontsize=12];',
         '  edge [arrowsize=0.6, color="#444444", penwidth=1.2];',
     ]
@@ -119,7 +123,9 @@ def to_dot(graph: dict[str, Any], *, max_nodes: int = 80, title: str = "") -> st
             lines.append(f'  {nid} [shape=circle, width=0.45, margin=0.02, label=<{text}>, '
                          f'tooltip="{_q(n["op"])}"];')
     if folded:
-        lines.append(f'  folded [shape=note, style=dashed, label="{folded} more nodes\\nfolded"];')
+        more = ngettext("{count} more node", "{count} more nodes", folded).format(count=folded)
+        lines.append(f'  folded [shape=note, style=dashed, '
+                     f'label="{_q(more)}\\n{_q(folded_word)}"];')
 
     fold_targets: set[int] = set()
     for k, e in enumerate(graph["edges"]):
@@ -131,7 +137,8 @@ def to_dot(graph: dict[str, Any], *, max_nodes: int = 80, title: str = "") -> st
                 fold_targets.add(dst)
                 lines.append(f"  folded -> n{dst} [style=dashed];")
             continue
-        tip = f"local gradient {fmt(e['local_grad'])}, contribution {fmt(e['contribution'])}"
+        tip = _("local gradient {local}, contribution {contribution}").format(
+            local=fmt(e["local_grad"]), contribution=fmt(e["contribution"]))
         lines.append(_wire(f"w{k}", e["value"], e["contribution"], tip))
         lines.append(f"  n{src} -> w{k}:w:w [arrowhead=none];")
         lines.append(f"  w{k}:w:e -> n{dst};")
@@ -139,12 +146,13 @@ def to_dot(graph: dict[str, Any], *, max_nodes: int = 80, title: str = "") -> st
     root = nodes[-1] if nodes else None
     if root is not None:
         label = escape(root["label"] or "out")
-        lines.append(_wire("wout", root["value"], root["grad"], "output"))
+        lines.append(_wire("wout", root["value"], root["grad"], _("output")))
         lines.append(f"  n{root['id']} -> wout:w:w [arrowhead=none];")
         lines.append(f'  out [shape=plaintext, label=<<B>{label}</B>>];')
         lines.append("  wout:w:e -> out;")
-    legend = (f'<FONT COLOR="{VALUE_COLOR}">values above the wires</FONT>, '
-              f'<FONT COLOR="{GRAD_COLOR}">gradients below them</FONT>')
+    above, below = escape(_("values above the wires")), escape(_("gradients below them"))
+    legend = (f'<FONT COLOR="{VALUE_COLOR}">{above}</FONT>, '
+              f'<FONT COLOR="{GRAD_COLOR}">{below}</FONT>')
     if title:
         legend = f"{escape(title)}<BR/>" + legend
     lines.append(f'  label=<{legend}>; labelloc=b; fontsize=11;')

@@ -14,6 +14,7 @@ import sysconfig
 from functools import lru_cache
 
 from chainrule.errors import ChainruleError
+from chainrule.i18n import _
 
 __all__ = ["RenderError", "find_renderer", "render", "render_dot", "svg_inline"]
 
@@ -38,24 +39,31 @@ def find_renderer() -> str | None:
 def render(dot: str, fmt: str = "svg") -> bytes:
     """Lay out ``dot`` and return the picture's bytes (``fmt``: ``"svg"`` or ``"png"``)."""
     if fmt not in FORMATS:
-        raise RenderError(f"cannot render {fmt!r}: the formats are {', '.join(FORMATS)}")
+        raise RenderError(_(
+            "cannot render {fmt!r}: the formats are {value0}").format(
+                fmt=fmt, value0=', '.join(FORMATS)))
     program = find_renderer()
     if program is None:
         raise RenderError(
-            "no Graphviz renderer found: install the graphviz-pure wheel "
-            "(pip install graphviz-pure) or put Graphviz's dot on PATH")
+            _(
+            "no Graphviz renderer found: install the graphviz-pure wheel (pip install "
+            "graphviz-pure) or put Graphviz's dot on PATH"))
     try:
         done = subprocess.run(
             [program, f"-T{fmt}"], input=dot.encode(), capture_output=True,
             timeout=TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
-        raise RenderError(f"{os.path.basename(program)} took more than {TIMEOUT:g} s") from None
+        raise RenderError(_(
+            "{value0} took more than {TIMEOUT:g} s").format(
+                value0=os.path.basename(program), TIMEOUT=TIMEOUT)) from None
     except OSError as exc:
-        raise RenderError(f"cannot run {program}: {exc}") from None
+        raise RenderError(_("cannot run {program}: {exc}").format(
+                program=program, exc=exc)) from None
     if done.returncode != 0 or not done.stdout:
         message = done.stderr.decode(errors="replace").strip().splitlines()
         detail = message[-1] if message else f"exit status {done.returncode}"
-        raise RenderError(f"{os.path.basename(program)} failed: {detail}")
+        raise RenderError(_("{value0} failed: {detail}").format(
+                value0=os.path.basename(program), detail=detail))
     return done.stdout
 
 

@@ -106,6 +106,8 @@ def lesson_html(kind: str, answers: Mapping[str, Any], state: Mapping[str, str],
     replacements = {
         '<link rel="stylesheet" href="/static/style.css">': f"<style>\n{style}</style>",
         '<script type="module" src="/static/js/main.js"></script>': "",
+        # The language switch fetches its catalog from the server; a lesson has none.
+        '<script type="module" src="/static/i18n.js"></script>': "",
         '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">':
             f'<link rel="icon" href="data:image/svg+xml,{quote(icon)}" type="image/svg+xml">',
         "<title>chainrule explorer</title>": f"<title>{escape(title)} · chainrule</title>",

@@ -11,6 +11,7 @@ Endpoints (all JSON; errors are ``{"error": message, ...}`` with a 4xx status):
 ``GET  /``                 the page (``static/index.html``); ``/static/*`` its CSS and JS
 ``GET  /api/meta``         version, limits, examples, activations, init schemes, preprocessings
 ``GET  /api/examples``     the named circuits: ``{name: {expression, at, about}}``
+``GET  /api/i18n``         the page's words (gettext catalog): ``?lang=``, cookie, Accept-Language
 ``POST /api/parse``        ``{expression}`` → ``{expression, variables}`` or the error with caret
 ``POST /api/circuit``      ``{expression | example | exercise, at}`` → ``circuit --json --steps
                            --check`` plus ``fanout``, ``gates``, ``variables``, ``svg`` and the
@@ -428,6 +429,13 @@ def create_app(
     async def examples(request: Request) -> Response:
         return _json(examples_payload())
 
+    async def words(request: Request) -> Response:
+        from chainrule.web import i18n_api
+
+        return _json(i18n_api.payload(request.query_params.get("lang"),
+                                      request.cookies.get(i18n_api.COOKIE),
+                                      request.headers.get("accept-language")))
+
     async def train_start(request: Request) -> Response:
         body = await _body(request, limits)
         try:
@@ -476,6 +484,7 @@ def create_app(
         Route("/", index),
         Route("/api/meta", meta),
         Route("/api/examples", examples),
+        Route("/api/i18n", words),
         Route("/api/parse", sync(parse_payload), methods=["POST"]),
         Route("/api/circuit", sync(circuit_payload), methods=["POST"]),
         Route("/api/vanishing", sync(vanishing_payload, long=True), methods=["POST"]),

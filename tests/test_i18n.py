@@ -1,0 +1,460 @@
+"""Português do Brasil: the mechanism, the catalog's completeness, and every command in pt-BR.
+
+The leak check looks for English words in the human output of a pt-BR run once the tokens
+that stay English on purpose (option names, op names, setting values, commands) are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from chainrule import i18n
+from chainrule.cli import main
+from chainrule.i18n import (
+    AmbiguousNumber,
+    expression_numbers,
+    number,
+    parse_number,
+    use_language,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Words that only English uses: any of them in pt-BR output is an untranslated sentence.
+ENGLISH_WORDS = {
+    "the", "and", "of", "is", "are", "to", "with", "for", "from", "on", "at", "by", "not",
+    "layer", "layers", "gradient", "gradients", "weights", "weight", "learning", "rate",
+    "training", "each", "every", "when", "which", "where", "this", "that", "gate", "gates",
+    "input", "inputs", "output", "value", "values", "passes", "back", "backward", "pass",
+    "shows", "show", "print", "write", "draw", "file", "default", "cost", "network", "units",
+    "dead", "saturated", "healthy", "vanishing", "exploding", "verdict", "wrote", "seconds",
+    "step", "steps", "epoch", "epochs", "accuracy", "images", "seeds", "hidden", "speed",
+    "options", "usage", "commands", "help", "error", "try", "note", "warning", "problem",
+}
+# Tokens that stay English on purpose: setting values and names a user types.
+ALLOWED = {
+    "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "quadratic", "cross-entropy", "bce",
+    "mse", "nielsen", "nielsen-large", "xavier", "he", "uniform", "scale", "standardize",
+    "raw", "sample", "mnist", "MNIST", "ReLU", "sgd", "adam", "norms", "speed", "accuracy",
+    "diagnosis", "toy", "simple", "neuron", "neuron-sigmoid", "staged", "max", "fanout",
+    "exploding", "vanishing", "inputs", "outputs", "batch", "limit", "loss", "data", "fail",
+    "sleep", "add", "mul", "sub", "div", "exp", "log", "sum", "mean", "chainrule",
+}
+
+
+def english_leaks(text: str) -> list[str]:
+    """English words left in ``text`` after the technical tokens are removed."""
+    kept = []
+    for line in text.splitlines():
+        if line.strip().startswith("chainrule "):  # an example command line
+            continue
+        line = re.sub(r"--[\w-]+|`[^`]*`|'[^']*'|\"[^\"]*\"|\S+\.(png|svg|pdf|npz|jsonl|toml|py)"
+                      r"|Neural Networks and Deep Learning", " ", line)
+        kept.append(line)
+    words = re.findall(r"[^\W\d_][\w'-]*", "\n".join(kept))  # whole words: até is not at
+    # Upper-case words are metavars (OPTIONS, FILE), the names a user types.
+    return sorted({w for w in words
+                   if w not in ALLOWED and not w.isupper() and w.lower() in ENGLISH_WORDS})
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def pt(*args: str) -> str:
+    code, out = run("--lang", "pt-BR", *args)
+    assert code == 0, out
+    assert not english_leaks(out), (english_leaks(out), out)
+    return out
+
+
+# ---------------------------------------------------------------- the mechanism
+
+
+@pytest.mark.parametrize("tag, expected", [
+    ("pt-BR", "pt_BR"), ("pt_BR.UTF-8", "pt_BR"), ("PT-br", "pt_BR"), ("pt", "pt_BR"),
+    ("en_US.UTF-8", "en"), ("C", None), ("POSIX", None), ("", None), ("de_DE", None),
+])
+def test_normalize(tag: str, expected: str | None) -> None:
+    assert i18n.normalize(tag) == expected
+
+
+def test_language_follows_environment_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("CHAINRULE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    assert i18n.language() == "en"
+    monkeypatch.setenv("LANG", "pt_BR.UTF-8")
+    assert i18n.language() == "pt_BR"
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")  # LC_ALL wins over LANG
+    assert i18n.language() == "en"
+    monkeypatch.setenv("CHAINRULE_LANG", "pt-BR")  # and CHAINRULE_LANG over both
+    assert i18n.language() == "pt_BR"
+    with use_language("en"):
+        assert i18n.language() == "en" and i18n._("gate") == "gate"
+    assert i18n._("gate") == "porta"
+
+
+def test_unknown_language_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown language 'xx'; choose one of en, pt-BR"):
+        i18n.set_language("xx")
+    code, out = run("--lang", "xx", "demo")
+    assert code == 2 and "unknown language 'xx'" in out
+
+
+def test_lazy_and_plural() -> None:
+    lazy = i18n.lazy_gettext("gate")
+    with use_language("pt-BR"):
+        assert str(lazy) == "porta" and f"{lazy}!" == "porta!"
+        assert i18n.ngettext("{count} more node", "{count} more nodes", 1) == "mais {count} nó"
+        assert i18n.ngettext("{count} more node", "{count} more nodes", 3) == "mais {count} nós"
+    assert str(lazy) == "gate"
+
+
+def test_numbers_for_people() -> None:
+    with use_language("pt-BR"):
+        assert number(-0.7311, ".4g") == "-0,7311"
+        assert number(1234567.5, ",.1f") == "1.234.567,5"
+        assert number(0.25, ".1%") == "25,0%"
+    assert number(-0.7311, ".4g") == "-0.7311"
+    assert number(1234567.5, ",.1f") == "1,234,567.5"
+
+
+def test_parse_number_pt_br() -> None:
+    with use_language("pt-BR"):
+        assert parse_number("1,5") == 1.5
+        assert parse_number("-0,25") == -0.25
+        assert parse_number("0.5") == 0.5  # a point is never a thousands mark on a command line
+        assert parse_number("1.000,5") == 1000.5
+        assert parse_number("1e-3") == 0.001
+        with pytest.raises(AmbiguousNumber, match="1.000.*1000"):
+            parse_number("1.000")
+        with pytest.raises(ValueError, match="não é um número"):
+            parse_number("abc")
+
+
+def test_parse_number_english_explains_a_decimal_comma() -> None:
+    assert parse_number("1.5") == 1.5
+    with pytest.raises(AmbiguousNumber) as info:
+        parse_number("1,5")
+    message = str(info.value)
+    assert "1.5" in message and "list (1, 5)" in message and "--lang pt-BR" in message
+
+
+def test_expression_decimal_commas() -> None:
+    with use_language("pt-BR"):
+        assert expression_numbers("1,5*x + max(x, 0,5)") == "1.5*x + max(x, 0.5)"
+        assert expression_numbers("max(1,5, 2)") == "max(1.5, 2)"
+        assert expression_numbers("max(x,y)") == "max(x,y)"
+        with pytest.raises(AmbiguousNumber, match="1,5.*1 e 5"):
+            expression_numbers("max(1,5)")
+    assert expression_numbers("1,5*x") == "1,5*x"  # English: commas stay commas
+
+
+def test_import_chainrule_stays_light() -> None:
+    code = ("import sys, chainrule, chainrule.i18n; "
+            "print('babel' in sys.modules, 'click' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={"PYTHONPATH": str(ROOT / "src"),
+                                           "CHAINRULE_LANG": "pt-BR"})
+    assert done.stdout.split() == ["False", "False"]
+
+
+# ---------------------------------------------------------------- the catalog
+
+
+def test_catalog_is_complete() -> None:
+    """Every English text of the package (``_``/``N_``/``ngettext`` calls, every command's and
+    option's help, click's own words) has a pt-BR translation that is not fuzzy."""
+    from chainrule.i18n_catalog import extract, untranslated
+
+    template = extract()
+    assert len(template) > 500
+    assert untranslated("pt_BR", template) == []
+
+
+def test_compiled_catalog_is_current() -> None:
+    """The shipped .mo is exactly what the .po compiles to (run scripts/catalog.py compile)."""
+    from chainrule.i18n_catalog import compiled, mo_path
+
+    assert mo_path("pt_BR").read_bytes() == compiled("pt_BR")
+
+
+def test_translations_keep_their_placeholders() -> None:
+    import string
+
+    from chainrule.i18n_catalog import read
+
+    def fields(text: str) -> set[str]:
+        return {f[1] for f in string.Formatter().parse(text) if f[1] is not None}
+
+    for message in read("pt_BR"):
+        if not message.id:
+            continue
+        ids = [message.id] if isinstance(message.id, str) else list(message.id)
+        strings = [message.string] if isinstance(message.string, str) else list(message.string)
+        assert all(fields(s) <= fields(ids[-1]) | fields(ids[0]) for s in strings), message.id
+
+
+def test_wheel_ships_the_compiled_catalog() -> None:
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"locale/*/LC_MESSAGES/*.mo"' in text and '"babel>=2.12"' in text
+    assert (ROOT / "src/chainrule/locale/pt_BR/LC_MESSAGES/chainrule.mo").is_file()
+
+
+def test_glossary_terms_are_the_catalog_terms() -> None:
+    """The terms of docs/pt-BR/glossario.md are the ones the catalog uses."""
+    from chainrule.i18n_catalog import read
+
+    glossary = (ROOT / "docs/pt-BR/glossario.md").read_text(encoding="utf-8")
+    translations = " ".join(
+        s for m in read("pt_BR") for s in ([m.string] if isinstance(m.string, str)
+                                            else m.string)).lower()
+    for term in ("regra da cadeia", "gradiente local", "circuito", "porta", "neurônio",
+                 "camada oculta", "peso", "viés", "taxa de aprendizado", "função de custo",
+                 "dissipação do gradiente", "explosão do gradiente", "saturação",
+                 "unidades mortas", "retropropagação"):
+        assert term in glossary.lower(), term
+        assert term in translations, term
+
+
+# ---------------------------------------------------------------- every command in pt-BR
+
+
+def test_help_of_every_command_in_portuguese() -> None:
+    out = pt("--help")
+    assert "Uso:" in out and "Opções:" in out and "Comandos:" in out
+    assert "Mostra esta mensagem e sai." in out
+    for name in ("demo", "circuit", "train", "data", "chain", "vanishing", "diagnose",
+                 "study", "serve", "sweep"):
+        out = pt(name, "--help")
+        assert "Uso:" in out and "Mostra esta mensagem e sai." in out, name
+    assert "taxa de aprendizado" in pt("train", "--help")
+    assert "Exemplos:" in pt("circuit", "--help")
+    for sub in ("fetch", "info"):
+        pt("data", sub, "--help")
+    for sub in ("input-scale", "lr"):
+        pt("study", sub, "--help")
+    # English help is untouched in the same process.
+    code, out = run("circuit", "--help")
+    assert "Show every gate" in out and "Usage:" in out
+
+
+def test_circuit_in_portuguese_with_the_notes_numbers() -> None:
+    out = pt("circuit", "(x+y)*z", "--at", "x=-2", "y=5", "z=-4", "--steps", "--explain",
+             "--check")
+    assert "(x+y)*z  =  -12" in out
+    assert "∂f/∂x = -4  ∂f/∂y = -4  ∂f/∂z = 3" in out
+    assert "portas na ordem da propagação" in out and "retropropagação" in out
+    assert "a soma distribui: cada entrada recebe o gradiente de cima sem mudança" in out
+    assert "A porta #4 multiplica #2 e z e dá -12" in out
+    assert "verificação do gradiente" in out and "bom" in out
+
+
+def test_circuit_reads_decimal_commas_in_portuguese() -> None:
+    out = pt("circuit", "x*y", "--at", "x=1,5", "y=2")
+    assert "x*y  =  3" in out and "∂f/∂x = 2  ∂f/∂y = 1,5" in out
+    out = pt("circuit", "2,5*x", "--at", "x=2")
+    assert "=  5" in out
+    code, out = run("--lang", "pt-BR", "circuit", "max(1,5)")
+    assert code == 1 and "1,5 é o número 1,5 ou os dois argumentos 1 e 5" in out
+    # In English the same input is explained, not misread.
+    code, out = run("circuit", "x*y", "--at", "x=1,5", "y=2")
+    assert code == 2 and "with a decimal comma it is 1.5" in out
+
+
+def test_circuit_example_and_errors_in_portuguese() -> None:
+    out = pt("circuit", "--example", "fanout")
+    assert "x é usado duas vezes" in out and "fan-out: x alimenta 2 fios" in out
+    code, out = run("--lang", "pt-BR", "circuit", "2x")
+    assert code == 1 and "escreva 2*x, não 2x" in out and not english_leaks(out)
+    code, out = run("--lang", "pt-BR", "circuit", "--bogus")
+    assert code == 2 and "Não existe a opção '--bogus'" in out
+
+
+def test_json_keys_and_numbers_stay_plain() -> None:
+    code, en = run("circuit", "--example", "simple", "--json", "--check")
+    code_pt, pt_out = run("--lang", "pt-BR", "circuit", "--example", "simple", "--json",
+                          "--check")
+    assert code == code_pt == 0
+    a, b = json.loads(en), json.loads(pt_out)
+    assert a.keys() == b.keys() and a["gradients"] == b["gradients"] == {
+        "x": -4.0, "y": -4.0, "z": 3.0}
+    assert [r["verdict"] for r in a["check"]] == [r["verdict"] for r in b["check"]]
+
+
+def test_lr_and_lists_in_portuguese() -> None:
+    code, out = run("--lang", "pt-BR", "chain", "--weights", "1,5", "--biases", "0;0")
+    assert code == 2 and "ambíguo" in out and "1;5" in out
+    out = pt("chain", "--weights", "0,8;-0,6;1,3;0,4", "--biases", "0,1;-0,3;0,5;-0,2")
+    assert "Dissipação do gradiente" in out and "0,8" in out
+    code, out = run("--lang", "pt-BR", "study", "lr", "--lrs", "abc")
+    assert code == 2 and "não é uma lista de números" in out
+
+
+def test_chain_vanishing_example_in_portuguese() -> None:
+    out = pt("chain", "--example", "vanishing")
+    assert "uma cadeia de 4 neurônios sigmoides" in out
+    assert "os dois cálculos concordam" in out
+    assert "∂C/∂b1 / ∂C/∂b3 = -0,03522" in out
+    assert "Dissipação do gradiente" in out and "28,4× mais devagar" in out
+    out = pt("chain", "--example", "exploding")
+    assert "Explosão do gradiente" in out
+
+
+def test_chain_monte_carlo_in_portuguese() -> None:
+    out = pt("chain", "--layers", "3", "--monte-carlo", "300")
+    assert "300 cadeias aleatórias de 3 neurônios" in out
+
+
+def test_demo_in_portuguese() -> None:
+    out = pt("demo")
+    assert "Motor escalar" in out and "a soma distribui o gradiente" in out
+
+
+def test_vanishing_in_portuguese_with_environment_variable() -> None:
+    code, out = run("vanishing", "--sizes", "784,30,30,10", "--samples", "50", "--seeds", "2",
+                    env={"CHAINRULE_LANG": "pt-BR"})
+    assert code == 0, out
+    assert not english_leaks(out), english_leaks(out)
+    assert "camada oculta" in out and "o gradiente se dissipa" in out
+
+
+def test_diagnose_in_portuguese() -> None:
+    out = pt("diagnose", "--sizes", "784,30,30,30,30,30,10", "--samples", "100")
+    assert "veredito:" in out and "dissipação do gradiente" in out
+    assert "taxa de aprendizado" in out or "velocidade de aprendizado" in out
+    code, js = run("--lang", "pt-BR", "diagnose", "--sizes", "784,30,30,30,30,30,10",
+                   "--samples", "100", "--json")
+    data = json.loads(js)
+    assert data["verdict"] == "vanishing" and data["model"].startswith("fresh 784,30")
+    assert {f["rule"] for f in data["findings"]} <= {
+        "vanishing", "saturation", "output-saturation", "step-size", "growth", "dead",
+        "inputs", "nonfinite", "flow"}
+
+
+def test_diagnose_dead_units_in_portuguese() -> None:
+    out = pt("diagnose", "--sizes", "784,30,30,10", "--activation", "relu", "--init",
+             "nielsen-large", "--preprocess", "raw", "--samples", "100")
+    assert "veredito:" in out
+
+
+def test_study_and_train_in_portuguese(tmp_path: Path) -> None:
+    out = pt("study", "input-scale", "--sizes", "784,10,10", "--epochs", "1", "--samples", "100")
+    assert "A porta de multiplicação z = w·x" in out
+    out = pt("study", "lr", "--sizes", "784,10,10", "--epochs", "1", "--samples", "100",
+             "--lrs", "0,1;1")
+    assert "custo de treino" in out
+    code, out = run("--lang", "pt-BR", "train", "--sizes", "784,10,10", "--epochs", "1",
+                    "--limit", "100", "--lr", "0,5")
+    assert code == 0, out
+    assert "época" in out and "custo de treino" in out and not english_leaks(out)
+
+
+def test_data_and_sweep_in_portuguese(tmp_path: Path) -> None:
+    out = pt("data", "info")
+    assert "conjuntos de dados" in out
+    code, out = run("--lang", "pt-BR", "sweep", "--depth", "1..2", "--dry-run", "--out",
+                    str(tmp_path / "s.jsonl"))
+    assert code == 0, out and "células" in out
+
+
+def test_dot_picture_in_portuguese() -> None:
+    from chainrule import circuit
+    from chainrule.viz import to_dot
+
+    c = circuit.run("x*y + x", {"x": 3.0, "y": -2.0})
+    with use_language("pt-BR"):
+        dot = to_dot(c.graph)
+    assert "valores acima dos fios" in dot and "gradientes abaixo deles" in dot
+
+
+def test_plot_titles_and_axes_in_portuguese(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every word a plot shows (titles, axes, legends) comes from the catalog."""
+    from chainrule.commands import _lab
+
+    texts: list[str] = []
+
+    def capture(fig: object, path: Path) -> None:
+        for ax in fig.axes:  # type: ignore[attr-defined]
+            texts.extend([ax.get_title(), ax.get_xlabel(), ax.get_ylabel()])
+            legend = ax.get_legend()
+            if legend is not None:
+                texts.extend(t.get_text() for t in legend.get_texts())
+        suptitle = fig._suptitle  # type: ignore[attr-defined]
+        if suptitle is not None:
+            texts.append(suptitle.get_text())
+        _lab.pyplot().close(fig)
+
+    monkeypatch.setattr(_lab, "save_figure", capture)
+    for module in ("chain", "vanishing", "diagnose", "study"):
+        monkeypatch.setattr(f"chainrule.commands.{module}.save_figure", capture)
+    plot = str(tmp_path / "p.png")
+    pt("chain", "--example", "vanishing", "--plot", plot)
+    pt("chain", "--layers", "3", "--monte-carlo", "200", "--plot", plot)
+    pt("vanishing", "--sizes", "784,30,30,10", "--samples", "30", "--seeds", "2", "--plot", plot)
+    pt("diagnose", "--sizes", "784,30,30,10", "--samples", "50", "--plot", plot)
+    pt("study", "lr", "--sizes", "784,10,10", "--epochs", "1", "--samples", "60", "--lrs",
+       "0,1;1", "--plot", plot)
+    shown = "\n".join(t for t in texts if t)
+    assert "Cadeia de 4 neurônios sigmoides: dissipação do gradiente" in shown
+    assert "camada oculta (lado da entrada primeiro)" in shown
+    assert "tamanho do gradiente por camada" in shown
+    assert "taxa de aprendizado" in shown
+    assert not english_leaks(shown), (english_leaks(shown), shown)
+
+
+def test_no_translation_call_hides_inside_an_f_string() -> None:
+    """Babel cannot read an f-string's fields: a ``_()`` there would never reach the catalog."""
+    import io
+    import tokenize
+
+    hidden = []
+    for path in sorted((ROOT / "src" / "chainrule").rglob("*.py")):
+        tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
+        for tok in tokens:
+            prefix = tok.string[:2].lower()
+            if tok.type == tokenize.STRING and ("f" in prefix.split('"')[0].split("'")[0]):
+                if re.search(r"\{[^}]*\b(_|N_|ngettext)\(", tok.string):
+                    hidden.append(f"{path.name}:{tok.start[0]}")
+    assert hidden == []
+
+
+def test_help_before_lang_is_still_portuguese() -> None:
+    code, out = run("--help", "--lang", "pt-BR")
+    assert code == 0 and "Uso:" in out and "Comandos:" in out
+    code, out = run("--lang=pt-BR", "demo", "--help")
+    assert code == 0 and "Uso:" in out
+    # A subcommand's own words after its name are never taken for the group's --lang.
+    code, out = run("circuit", "--lang", "pt-BR")
+    assert code == 2 and "No such option" in out
+
+
+def test_vanishing_compare_and_circuit_corners_in_portuguese() -> None:
+    out = pt("vanishing", "--compare", "activation", "--sizes", "784,30,30,10", "--samples",
+             "30", "--seeds", "2")
+    assert "por ativação" in out and "última / primeira" in out
+    out = pt("circuit", "relu(x)*y + max(x, z)", "--at", "x=0", "y=2", "z=0", "--explain",
+             "--check")
+    assert "ponto anguloso" in out and "entradas empatam em 0" in out
+    code, out = run("--lang", "pt-BR", "circuit", "x+y", "--at", "x=1")
+    assert code == 1 and "sem valor para y: dê y=..." in out and not english_leaks(out)
+
+
+def test_sweep_lists_of_decimals_in_portuguese(tmp_path: Path) -> None:
+    out_file = str(tmp_path / "s.jsonl")
+    code, out = run("--lang", "pt-BR", "sweep", "--lr", "0,5;1", "--depth", "1", "--measure",
+                    "speed", "--dry-run", "--json", "--out", out_file)
+    assert code == 0, out
+    assert [c["params"]["lr"] for c in json.loads(out)["cells"]] == [0.5, 1.0]
+    code, out = run("--lang", "pt-BR", "sweep", "--lr", "0,5;1", "--depth", "1", "--dry-run",
+                    "--out", out_file)
+    assert code == 1 and "lr não afeta a medida norms" in out and not english_leaks(out)
