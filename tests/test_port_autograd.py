@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from peer_check import check_grads
 
 import chainrule as cr
+from peer_check import check_grads
 
 Fn = Callable[..., Any]
 

@@ -155,6 +155,10 @@ class TorchSurface:
                                "does not do; use .to(dtype) to convert the values")
         return self.reshape(*shape)
 
+    def contiguous(self: Any) -> Tensor:
+        """The tensor itself: chainrule's values have no strides to make contiguous."""
+        return self
+
     def view_as(self: Any, other: Tensor) -> Tensor:
         return self.reshape(other.shape)
 

@@ -40,15 +40,14 @@ from chainrule.graph import _GradMode, no_grad
 from chainrule.tensor import Tensor, tensor
 
 __all__ = [
-    "accelerator", "add", "arange", "argmax", "argmin", "backends", "bool", "cat", "clamp", "clip",
-    "concatenate", "cos", "cuda", "device", "div", "double", "empty", "enable_grad", "eye", "flatten",
-    "float", "float16", "float32", "float64", "from_numpy", "full", "full_like",
-    "inference_mode", "int", "int32",
-    "int64", "is_grad_enabled", "is_tensor", "linspace", "log1p", "log_softmax", "long",
-    "manual_seed", "max", "mean", "min", "mm", "mps", "mul", "neg", "norm", "numel", "ones", "ones_like",
-    "permute", "pow", "prod", "rand", "rand_like", "randint", "randn", "randn_like", "reshape",
-    "load", "save", "set_grad_enabled", "sin", "softmax", "softplus", "square", "squeeze",
-    "stack", "std",
+    "accelerator", "add", "arange", "argmax", "argmin", "backends", "bool", "cat", "clamp",
+    "clip", "concatenate", "cos", "cuda", "device", "div", "double", "empty", "enable_grad",
+    "eye", "flatten", "float", "float16", "float32", "float64", "from_numpy", "full",
+    "full_like", "inference_mode", "int", "int32", "int64", "is_grad_enabled", "is_tensor",
+    "linspace", "log1p", "log_softmax", "long", "manual_seed", "max", "mean", "min", "mm",
+    "mps", "mul", "neg", "norm", "numel", "ones", "ones_like", "permute", "pow", "prod",
+    "rand", "rand_like", "randint", "randn", "randn_like", "reshape", "load", "save",
+    "set_grad_enabled", "sin", "softmax", "softplus", "square", "squeeze", "stack", "std",
     "sub", "sum", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]
 

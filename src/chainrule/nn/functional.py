@@ -104,6 +104,21 @@ def identity(x: Tensor) -> Tensor:
     return x
 
 
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # noqa: A002
+    """Zeroes each element with probability ``p`` and scales the others by 1/(1 − p) while
+    ``training``; the identity otherwise. The mask comes from ``chainrule.manual_seed``'s
+    generator."""
+    if not 0.0 <= p <= 1.0:
+        raise ConfigError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    from chainrule.factories import generator
+
+    keep = generator().random(input.shape) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return input * (keep * scale).astype(input.dtype)
+
+
 # -- losses -------------------------------------------------------------------------------------
 
 
