@@ -37,6 +37,9 @@ from chainrule import nn
 from chainrule.errors import ShapeError
 from chainrule.ops import OPS
 
+# No deadline: the machine may be busy, and a slow example is not a wrong one. The examples
+# that run central differences over whole tensors are fewer than hypothesis's default 100.
+NO_DEADLINE = settings(deadline=None)
 SETTINGS = settings(deadline=None, max_examples=25)
 
 small_ints = st.integers(min_value=1, max_value=3)
@@ -122,6 +125,7 @@ def _away_from_poles(name: str, *xs: float) -> None:
 
 # ---------------------------------------------------------------- tests/test_operators.py (0.1–0.3)
 
+@NO_DEADLINE
 @given(small_floats, small_floats)
 def test_same_as_python(x: float, y: float) -> None:
     """The catalogue's scalar forwards equal Python's arithmetic."""
@@ -133,6 +137,7 @@ def test_same_as_python(x: float, y: float) -> None:
         assert_close(OPS["div"].scalar(1.0, x), 1.0 / x)  # type: ignore[misc]
 
 
+@NO_DEADLINE
 @given(small_floats)
 def test_relu(a: float) -> None:
     out = cr.Value(a).relu().data
@@ -142,6 +147,7 @@ def test_relu(a: float) -> None:
         assert out == 0.0
 
 
+@NO_DEADLINE
 @given(small_floats, small_floats)
 def test_relu_back(a: float, b: float) -> None:
     """relu_back(a, b): the upstream b times relu's local gradient at a."""
@@ -154,6 +160,7 @@ def test_relu_back(a: float, b: float) -> None:
         assert back == 0.0
 
 
+@NO_DEADLINE
 @given(small_floats)
 def test_id_lt_max_eq(a: float) -> None:
     v = cr.Value(a)
@@ -165,6 +172,7 @@ def test_id_lt_max_eq(a: float) -> None:
     assert bool(t == a) and not bool(t == a - 1.0) and not bool(t == a + 1.0)
 
 
+@NO_DEADLINE
 @given(small_floats)
 def test_sigmoid(a: float) -> None:
     """Between 0 and 1; 1 − σ(a) = σ(−a); σ(0) = 0.5; strictly increasing."""
@@ -176,6 +184,7 @@ def test_sigmoid(a: float) -> None:
     assert lo <= s <= hi and (lo < hi or s in (0.0, 1.0))
 
 
+@NO_DEADLINE
 @given(small_floats, small_floats, small_floats)
 def test_transitive(a: float, b: float, c: float) -> None:
     va, vb = cr.Value(a), cr.Value(b)
@@ -183,17 +192,20 @@ def test_transitive(a: float, b: float, c: float) -> None:
         assert va < c
 
 
+@NO_DEADLINE
 @given(small_floats, small_floats)
 def test_symmetric(a: float, b: float) -> None:
     assert (cr.Value(a) * b).data == (cr.Value(b) * a).data
 
 
+@NO_DEADLINE
 @given(small_floats, small_floats, small_floats)
 def test_distribute(x: float, y: float, z: float) -> None:
     vx, vy, vz = cr.Value(x), cr.Value(y), cr.Value(z)
     assert_close((vz * (vx + vy)).data, (vz * vx + vz * vy).data)
 
 
+@NO_DEADLINE
 @given(st.lists(small_floats, min_size=5, max_size=5),
        st.lists(small_floats, min_size=5, max_size=5))
 def test_sum_distribute(ls1: list[float], ls2: list[float]) -> None:
@@ -202,6 +214,7 @@ def test_sum_distribute(ls1: list[float], ls2: list[float]) -> None:
     assert_close(a.sum().item() + b.sum().item(), (a + b).sum().item())
 
 
+@NO_DEADLINE
 @given(st.lists(small_floats))
 def test_sum_and_neg_list(ls: list[float]) -> None:
     t = cr.tensor(ls)
@@ -210,11 +223,13 @@ def test_sum_and_neg_list(ls: list[float]) -> None:
         assert_close(i, -j)
 
 
+@NO_DEADLINE
 @given(small_floats, small_floats, small_floats)
 def test_prod(x: float, y: float, z: float) -> None:
     assert_close(cr.tensor([x, y, z]).prod().item(), x * y * z)
 
 
+@NO_DEADLINE
 @given(small_floats, small_floats)
 def test_backs(a: float, b: float) -> None:
     """relu_back, inv_back and log_back: upstream times the catalogue's local gradient."""
@@ -432,6 +447,7 @@ def test_central_diff() -> None:
     assert_close(nd(lambda x: x.exp(), 2), math.exp(2.0))
 
 
+@NO_DEADLINE
 @given(small_floats, small_floats)
 def test_simple(a: float, b: float) -> None:
     assert_close((cr.Value(a) + cr.Value(b)).data, a + b)
@@ -457,6 +473,7 @@ def test_scalar_two_args(name: str, t1: float, t2: float) -> None:
     assert_close(fn(cr.Value(t1), cr.Value(t2)).data, base_fn(t1, t2))
 
 
+@NO_DEADLINE
 @given(small_floats, small_floats)
 @pytest.mark.parametrize("name", ["gt2", "lt2"])
 def test_scalar_comparisons(name: str, t1: float, t2: float) -> None:
@@ -636,6 +653,7 @@ def _indices(t: cr.Tensor) -> list[tuple[int, ...]]:
 
 # ---------------------------------------------------------------- tests/test_tensor.py
 
+@NO_DEADLINE
 @given(st.lists(small_floats, min_size=1))
 def test_create(t1: list[float]) -> None:
     t2 = cr.tensor(t1)

@@ -170,6 +170,38 @@ def test_parameter_groups_match_torch(name: str) -> None:
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
 
 
+SETTINGS: dict[str, Any] = {
+    "sgd_dampening": lambda lib, body, head: lib.optim.SGD(
+        [*body.parameters(), *head.parameters()], lr=0.1, momentum=0.9, dampening=0.3),
+    "adam_amsgrad": lambda lib, body, head: lib.optim.Adam(
+        [*body.parameters(), *head.parameters()], lr=5e-2, amsgrad=True),
+    "adamw_amsgrad": lambda lib, body, head: lib.optim.AdamW(
+        [*body.parameters(), *head.parameters()], lr=5e-2, weight_decay=0.1, amsgrad=True),
+    "rmsprop_momentum": lambda lib, body, head: lib.optim.RMSprop(
+        [*body.parameters(), *head.parameters()], lr=1e-2, momentum=0.9),
+    "rmsprop_centered": lambda lib, body, head: lib.optim.RMSprop(
+        [*body.parameters(), *head.parameters()], lr=1e-2, centered=True),
+    "rmsprop_centered_momentum_groups": lambda lib, body, head: lib.optim.RMSprop(
+        [{"params": body.parameters(), "centered": True},
+         {"params": head.parameters(), "momentum": 0.5, "weight_decay": 0.01}], lr=1e-2),
+}
+
+
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_optimizer_settings_match_torch(name: str) -> None:
+    """SGD's dampening, Adam's and AdamW's amsgrad, RMSprop's momentum and centered."""
+    np.testing.assert_allclose(_train(cr, SETTINGS[name], steps=20),
+                               _train(torch, SETTINGS[name], steps=20), rtol=1e-10, atol=1e-12)
+
+
+def test_optimizer_setting_errors() -> None:
+    body, _ = _two_layer(cr)
+    with pytest.raises(OptimizerError, match="nesterov needs a momentum > 0 and no dampening"):
+        optim.SGD(body.parameters(), lr=0.1, momentum=0.9, nesterov=True, dampening=0.1)
+    with pytest.raises(OptimizerError, match="momentum must be in"):
+        optim.RMSprop(body.parameters(), momentum=1.0)
+
+
 def test_scheduler_steps_every_group() -> None:
     def make(lib: Any, body: Any, head: Any) -> Any:
         return lib.optim.SGD([{"params": body.parameters()},

@@ -1,7 +1,8 @@
 """Optimizers: gradient descent with momentum and L2 weight decay, and Adam.
 
-Each optimizer holds a list of parameters (Tensors with ``requires_grad``) and updates their
-``data`` in place from their ``grad``. The update rules follow PyTorch's exactly (same order of
+Each optimizer holds a list of parameters (Tensors with ``requires_grad``), in one or more
+parameter groups with their own settings (torch's ``[{"params": ..., "lr": ...}, ...]``), and
+updates their ``data`` in place from their ``grad``. The update rules follow PyTorch's exactly (same order of
 operations), so a chainrule run and a torch run from the same weights agree to rounding.
 
 SGD, with learning rate η, momentum μ and weight decay λ (g is ∂C/∂p)::
@@ -186,13 +187,17 @@ class SGD(Optimizer):
         momentum: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
+        *,
+        dampening: float = 0.0,
     ) -> None:
         super().__init__(params, lr, momentum=momentum, weight_decay=weight_decay,
-                         nesterov=nesterov)
+                         nesterov=nesterov, dampening=dampening)
 
     def _check(self, group: dict[str, Any]) -> None:
-        if group["nesterov"] and not group["momentum"]:
-            raise OptimizerError("nesterov needs a momentum > 0")
+        if group["nesterov"] and (not group["momentum"] or group["dampening"]):
+            raise OptimizerError("nesterov needs a momentum > 0 and no dampening")
+        if not 0.0 <= group["dampening"] <= 1.0:
+            raise OptimizerError(f"dampening must be in [0, 1], got {group['dampening']}")
         if not 0.0 <= group["momentum"] < 1.0:
             raise OptimizerError(f"momentum must be in [0, 1), got {group['momentum']}")
         if group["weight_decay"] < 0.0:
@@ -229,7 +234,7 @@ class SGD(Optimizer):
                     v = slots[i] = g.copy()  # torch: the first step's buffer is g itself
                 else:
                     v *= momentum
-                    v += g
+                    v += (1.0 - group["dampening"]) * g if group["dampening"] else g
                 # Nesterov looks ahead along the velocity: g + μ·v (torch's formulation).
                 g = g + momentum * v if group["nesterov"] else v
             p.data -= group["lr"] * g
@@ -248,8 +253,10 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        amsgrad: bool = False,
     ) -> None:
-        super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad)
 
     def _check(self, group: dict[str, Any]) -> None:
         b1, b2 = group["betas"]
@@ -281,7 +288,7 @@ class Adam(Optimizer):
         }
 
     def _slots(self) -> tuple[str, ...]:
-        return ("m", "v")
+        return ("m", "v", "v_max")
 
     def _l2(self, group: dict[str, Any]) -> float:
         return float(group["weight_decay"])
@@ -301,6 +308,10 @@ class Adam(Optimizer):
             m += (1.0 - b1) * (g - m)  # = β₁m + (1−β₁)g, written as torch's lerp rounds it
             v *= b2
             v += (1.0 - b2) * (g * g)
+            if group["amsgrad"]:  # the largest v so far: the step size never grows back
+                v_max = self._slot("v_max", i, p.data)
+                np.maximum(v_max, v, out=v_max)
+                v = v_max
             denom = v**0.5 / root_correction2 + group["eps"]
             p.data -= (group["lr"] / correction1) * (m / denom)
 
@@ -313,8 +324,8 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay)
+                 weight_decay: float = 0.01, amsgrad: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
     def _l2(self, group: dict[str, Any]) -> float:
         return 0.0  # the decay is decoupled: applied to the weights in step(), not to g
@@ -327,17 +338,23 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
-    """RMSprop as torch's: s ← α·s + (1 − α)·g², p ← p − lr·g/(√s + ε)."""
+    """RMSprop as torch's: s ← α·s + (1 − α)·g², p ← p − lr·g/(√s + ε). ``centered`` divides
+    by the estimated standard deviation √(s − ḡ²) instead (ḡ the running mean of g);
+    ``momentum`` μ keeps a buffer b ← μ·b + g/(√s + ε) and steps p ← p − lr·b."""
 
     name = "rmsprop"
 
     def __init__(self, params: Iterable[Any], lr: float = 0.01, alpha: float = 0.99,
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
-        super().__init__(params, lr, alpha=alpha, eps=eps, weight_decay=weight_decay)
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False) -> None:
+        super().__init__(params, lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                         momentum=momentum, centered=centered)
 
     def _check(self, group: dict[str, Any]) -> None:
         if not 0.0 <= group["alpha"] < 1.0:
             raise OptimizerError(f"alpha must be in [0, 1), got {group['alpha']}")
+        if not 0.0 <= group["momentum"] < 1.0:
+            raise OptimizerError(f"momentum must be in [0, 1), got {group['momentum']}")
 
     def hyperparameters(self) -> dict[str, float]:
         g = self.param_groups[0]
@@ -345,7 +362,7 @@ class RMSprop(Optimizer):
                 "weight_decay": float(g["weight_decay"])}
 
     def _slots(self) -> tuple[str, ...]:
-        return ("square_avg",)
+        return ("square_avg", "grad_avg", "momentum_buffer")
 
     def step(self) -> None:
         for group, i, p in self._each():
@@ -354,7 +371,19 @@ class RMSprop(Optimizer):
             s = self._slot("square_avg", i, p.data)
             s *= alpha
             s += (1.0 - alpha) * g * g
-            p.data -= group["lr"] * (g / (s**0.5 + group["eps"]))  # grouped as torch rounds it
+            if group["centered"]:
+                mean = self._slot("grad_avg", i, p.data)
+                mean += (1.0 - alpha) * (g - mean)  # torch's lerp
+                avg = (s - mean * mean) ** 0.5 + group["eps"]
+            else:
+                avg = s**0.5 + group["eps"]
+            if group["momentum"]:
+                buf = self._slot("momentum_buffer", i, p.data)
+                buf *= group["momentum"]
+                buf += g / avg
+                p.data -= group["lr"] * buf
+            else:
+                p.data -= group["lr"] * (g / avg)  # grouped as torch rounds it
         self.steps += 1
 
 
