@@ -2,8 +2,9 @@
 
 Each optimizer holds a list of parameters (Tensors with ``requires_grad``), in one or more
 parameter groups with their own settings (torch's ``[{"params": ..., "lr": ...}, ...]``), and
-updates their ``data`` in place from their ``grad``. The update rules follow PyTorch's exactly (same order of
-operations), so a chainrule run and a torch run from the same weights agree to rounding.
+updates their ``data`` in place from their ``grad``. The update rules follow PyTorch's exactly
+(same order of operations), so a chainrule run and a torch run from the same weights agree to
+rounding.
 
 SGD, with learning rate η, momentum μ and weight decay λ (g is ∂C/∂p)::
 
