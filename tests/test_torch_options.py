@@ -325,3 +325,17 @@ def test_function_with_many_inputs_some_without_grad() -> None:
     out.sum().backward()
     assert b.grad is None and a.grad is not None and c.grad is not None
     assert out.op is not None and out.op.name == "LerpScaled"
+
+
+# ---------------------------------------------------------------- std and norm at zero spread
+
+@pytest.mark.parametrize("case", ["std_one", "std_equal", "std_dim", "norm_zero", "norm_dim"])
+def test_std_and_norm_at_zero_spread_match_torch(case: str) -> None:
+    """At zero spread torch's std and 2-norm have gradient 0 (not √'s 1/0 times 0 = NaN)."""
+    data = {"std_one": np.array([3.5]), "std_equal": np.full(4, 2.0),
+            "std_dim": np.array([[1.0, 2.0], [1.0, 5.0]]), "norm_zero": np.zeros(3),
+            "norm_dim": np.array([[0.0, 0.0], [3.0, 4.0]])}[case]
+    fns = {"std_one": lambda x: x.std(correction=0), "std_equal": lambda x: x.std(),
+           "std_dim": lambda x: x.std(dim=0), "norm_zero": lambda x: x.norm(),
+           "norm_dim": lambda x: x.norm(dim=1)}
+    _both(fns[case], fns[case], data)

@@ -327,6 +327,15 @@ def _sqrt_local(out: Any, a: Any) -> tuple[Any, ...]:
     return (0.5 / out,)
 
 
+def _norm_sqrt_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂√a/∂a = 1/(2√a) = 0.5/out for a > 0, and 0 at a = 0."""
+    # a is a variance or a sum of squares: a = 0 is its minimum, where its own gradient is
+    # 0, so the chain is 0 there (PyTorch's std and norm). Taking √'s 1/(2√0) = ∞ instead
+    # would give ∞·0 = NaN. Dividing by 1 where out = 0 keeps NumPy quiet.
+    value = raw(out)
+    return ((0.5 / (out + _indicator(value <= 0))) * _indicator(value > 0),)
+
+
 def _sin_local(out: Any, a: Any) -> tuple[Any, ...]:
     """∂sin a/∂a = cos a."""
     return (_call("cos", a, np.cos, math.cos),)
@@ -452,6 +461,10 @@ ABS = _register(Op("abs", "abs passes the gradient times the sign of its input",
                    _abs_local.__doc__ or "", 1, _scalar_abs, np.abs, _abs_local))
 SQRT = _register(Op("sqrt", "sqrt scales the gradient by 1/(2√a)", _sqrt_local.__doc__ or "", 1,
                     math.sqrt, np.sqrt, _sqrt_local, symbol="√"))
+NORM_SQRT = _register(Op("norm_sqrt", "the square root of a variance or a sum of squares "
+                         "scales the gradient by 1/(2√a), and by 0 at a = 0, its minimum",
+                         _norm_sqrt_local.__doc__ or "", 1, math.sqrt, np.sqrt,
+                         _norm_sqrt_local, symbol="√"))
 SIN = _register(Op("sin", "sin scales the gradient by cos a", _sin_local.__doc__ or "", 1,
                    math.sin, np.sin, _sin_local))
 COS = _register(Op("cos", "cos scales the gradient by −sin a", _cos_local.__doc__ or "", 1,
