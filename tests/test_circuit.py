@@ -201,8 +201,8 @@ def test_graph_dict_marks_a_failed_backward_pass() -> None:
     assert "error" not in graph_dict(Value(2.0) * 3.0)
 
 
-@pytest.mark.parametrize(("x", "shown"), [(0.0, "x = 0"), (-2.0, "x = -2")])
-def test_pow_with_a_base_at_or_below_zero_notes_the_nan(x: float, shown: str) -> None:
+@pytest.mark.parametrize(("x", "shown"), [(-2.0, "x = -2")])
+def test_pow_with_a_base_below_zero_notes_the_nan(x: float, shown: str) -> None:
     c = run("x**y", {"x": x, "y": 2.0})
     assert math.isnan(c.gradients["y"])
     assert c.notes() == [
@@ -210,6 +210,14 @@ def test_pow_with_a_base_at_or_below_zero_notes_the_nan(x: float, shown: str) ->
     assert run("x**y", {"x": 2.0, "y": 2.0}).notes() == []
     row = c.check()[1]
     assert row["verdict"].startswith("n/a") and row["rel_error"] is None
+
+
+def test_pow_at_a_zero_base_has_a_zero_exponent_gradient() -> None:
+    """0^y = 0 for every y > 0: ∂/∂y is 0 (PyTorch's value), matching central differences."""
+    c = run("x**y", {"x": 0.0, "y": 2.0})
+    assert c.gradients["y"] == 0.0
+    assert c.notes() == []
+    assert c.check()[1]["verdict"] == "good"
 
 
 def test_check_where_f_cannot_be_evaluated_nearby() -> None:
@@ -366,7 +374,7 @@ def test_cli_check_at_a_kink() -> None:
 
 
 def test_cli_pow_nan_note() -> None:
-    out = " ".join(invoke("x**y", "--at", "x=0", "y=2").output.split())
+    out = " ".join(invoke("x**y", "--at", "x=-2", "y=2").output.split())
     assert "∂f/∂y = nan" in out
     assert "note: ∂(x^y)/∂y = x^y·log x needs x > 0, so it is undefined (nan) here" in out
     data = json.loads(invoke("x**y", "--at", "x=-2", "y=2", "--json").output)

@@ -13,9 +13,11 @@ from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
 from chainrule.ops import OPS
+from chainrule.tensor import _apply as tensor_apply
 from chainrule.tensor import _binary as tensor_binary
 from chainrule.tensor import matmul_t
 from chainrule.value import _binary as value_binary
+from chainrule.value import _unary as value_unary
 
 FLOATS = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
 POSITIVE = st.floats(0.2, 4.0, allow_nan=False, allow_infinity=False)
@@ -43,6 +45,7 @@ UNARY = {
     "relu": (FLOATS, lambda t: t.relu()),
     "abs": (FLOATS, lambda t: abs(t)),
     "sqrt": (POSITIVE, lambda t: t.sqrt()),
+    "norm_sqrt": (POSITIVE, lambda t: _gate1("norm_sqrt", t)),
     "neg": (FLOATS, lambda t: -t),
     "pow_const": (POSITIVE, lambda t: t**2.5),
     "sin": (FLOATS, lambda t: t.sin()),
@@ -62,6 +65,11 @@ BINARY = {
     "minimum": (FLOATS, FLOATS, lambda a, b: a.minimum(b)),
     "binary_cross_entropy": (PROBABILITY, UNIT, lambda a, b: _gate("binary_cross_entropy", a, b)),
 }
+
+
+def _gate1(name: str, a: Any) -> Any:
+    """The catalogue op ``name`` on one node of either engine."""
+    return (tensor_apply if isinstance(a, cr.Tensor) else value_unary)(OPS[name], a)
 
 
 def _gate(name: str, a: Any, b: Any) -> Any:

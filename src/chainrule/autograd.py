@@ -26,6 +26,7 @@ import numpy as np
 from chainrule.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from chainrule.autodiff import grad
 from chainrule.errors import GraphError, OperandError, ShapeError
+from chainrule.factories import cat
 from chainrule.graph import no_grad
 from chainrule.ops import Op, is_node
 from chainrule.tensor import Tensor
@@ -58,8 +59,13 @@ class FunctionCtx:
 
 class Function:
     """Subclass with static ``forward(ctx, *args)`` and ``backward(ctx, *grad_outputs)``, call
-    ``MyFunction.apply(*args)``. At most two of the arguments may be tensors that require grad
-    (each node of the graph has one or two inputs); other arguments are passed through."""
+    ``MyFunction.apply(*args)``. Any number of the arguments may be tensors that require grad;
+    other arguments are passed through.
+
+    A node of the graph has one or two inputs: with one or two tracked tensors they are the
+    gate's inputs; with three or more, their flattened values are concatenated into one input
+    (a ``concat`` of ``reshape`` nodes, so the circuit view shows the packing) and the
+    gradients ``backward`` returns are packed the same way."""
 
     _ops: dict[tuple[type, int], Op] = {}
 
@@ -85,8 +91,10 @@ class Function:
         if not tracked:
             return Tensor(out.data)
         if len(tracked) > 2:
-            raise OperandError(f"{cls.__name__}: at most two tensor arguments may require grad "
-                               "(each gate has one or two inputs); combine the others first")
+            shapes = tuple(args[i].shape for i in tracked)
+            packed = cat([args[i].reshape(-1) for i in tracked])
+            return _tensor._node(out.data, cls._op(0), packed, None,
+                                 (ctx, tuple(tracked), shapes))
         op = cls._op(len(tracked))
         inputs = [args[i] for i in tracked]
         return _tensor._node(out.data, op, inputs[0], inputs[1] if len(inputs) > 1 else None,
@@ -94,6 +102,7 @@ class Function:
 
     @classmethod
     def _op(cls, arity: int) -> Op:
+        """The gate for ``arity`` tracked inputs (0: many, packed into one input)."""
         key = (cls, arity)
         op = Function._ops.get(key)
         if op is None:
@@ -102,16 +111,26 @@ class Function:
 
             def vjp(g: Any, out: Any, *rest: Any) -> tuple[Any, ...]:
                 *inputs, ctx, tracked = rest
-                return _call_backward(cls, ctx, tracked, g, inputs)
+                shapes = [(x.data if is_node(x) else x).shape for x in inputs]
+                return _call_backward(cls, ctx, tracked, g, shapes)
+
+            def packed_vjp(g: Any, out: Any, packed: Any, ctx: FunctionCtx,
+                           tracked: tuple[int, ...], shapes: tuple[Any, ...]) -> tuple[Any, ...]:
+                grads = _call_backward(cls, ctx, tracked, g, list(shapes))
+                if any(is_node(x) for x in grads):  # create_graph: stay differentiable
+                    return (cat([(x if is_node(x) else Tensor(np.asarray(x))).expand(*shape)
+                                 .reshape(-1) for x, shape in zip(grads, shapes, strict=True)]),)
+                return (np.concatenate([np.broadcast_to(x, shape).ravel()
+                                        for x, shape in zip(grads, shapes, strict=True)]),)
 
             op = Op(cls.__name__, rule, "the gradient returned by the learner's backward()",
-                    arity, vjp=vjp, symbol=cls.__name__)
+                    arity or 1, vjp=packed_vjp if arity == 0 else vjp, symbol=cls.__name__)
             Function._ops[key] = op
         return op
 
 
 def _call_backward(cls: type[Function], ctx: FunctionCtx, tracked: tuple[int, ...], g: Any,
-                   inputs: list[Any]) -> tuple[Any, ...]:
+                   shapes: list[Any]) -> tuple[Any, ...]:
     graph = is_node(g)  # create_graph: keep the results as nodes
     upstream = g if graph else Tensor(g)
     result = cls.backward(ctx, upstream)
@@ -121,9 +140,8 @@ def _call_backward(cls: type[Function], ctx: FunctionCtx, tracked: tuple[int, ..
                          f"forward took {max(tracked) + 1} or more arguments; return one per "
                          "argument (None for those without a gradient)")
     out: list[Any] = []
-    for i, x in zip(tracked, inputs, strict=True):
+    for i, shape in zip(tracked, shapes, strict=True):
         gi = grads[i]
-        shape = (x.data if is_node(x) else x).shape
         if gi is None:
             out.append(np.zeros(shape))
             continue

@@ -315,7 +315,8 @@ class Circuit:
         """Gradients that are undefined (NaN) here, and why.
 
         A ``pow`` gate a^b with a variable exponent has ∂(a^b)/∂b = a^b·log a, which needs
-        a > 0: at a base ≤ 0 that gradient is NaN.
+        a > 0: at a negative base that gradient is NaN (at a = 0 with b ≥ 0 it is 0, as in
+        PyTorch: 0^b does not change with b > 0).
         """
         notes = []
         for row in self.gates():

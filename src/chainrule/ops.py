@@ -223,15 +223,20 @@ def _sign(x: Any) -> Any:
     return np.sign(x) if isinstance(x, np.ndarray) else float(_scalar_sign(x))
 
 
-def _log_for_pow(x: Any) -> Any:
-    """log(base) for ∂(a^b)/∂b; a non-positive base has no real log, so its slope is NaN."""
-    data = raw(x)
-    if isinstance(data, np.ndarray):
-        if np.all(data > 0):
+def _log_for_pow(x: Any, exponent: Any) -> Any:
+    """log(base) for ∂(a^b)/∂b; a negative base has no real log, so its slope is NaN. A zero
+    base with b ≥ 0 gets slope 0, as in PyTorch: 0^b is 0 for every b > 0, and the product
+    out·log a would be 0·(−∞) = NaN."""
+    data, b = raw(x), raw(exponent)
+    if isinstance(data, np.ndarray) or isinstance(b, np.ndarray):
+        if np.all(np.asarray(data) > 0):
             return _log(x)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.log(np.where(data > 0, data, np.nan))
-    return _log(x) if data > 0 else math.nan
+            slope = np.log(np.where(data > 0, data, np.nan))
+        return np.where((data == 0) & (b >= 0), 0.0, slope)
+    if data > 0:
+        return _log(x)
+    return 0.0 if data == 0 and b >= 0 else math.nan
 
 
 # ---------------------------------------------------------------- elementwise ops
@@ -264,14 +269,20 @@ def _neg_local(out: Any, a: Any) -> tuple[Any, ...]:
 
 def _pow_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
     """∂(a^b)/∂a = b·a^(b−1), ∂(a^b)/∂b = a^b·log a."""
-    return b * a ** (b - 1.0), out * _log_for_pow(a)
+    # At a = 0 with b < 1 the slope is infinite, as in PyTorch; NumPy's divide warning would
+    # come from the backward pass of a forward that gave a finite 0^b without one.
+    with np.errstate(divide="ignore"):
+        return b * a ** (b - 1.0), out * _log_for_pow(a, b)
 
 
 def _pow_const_local(out: Any, a: Any, c: float) -> tuple[Any, ...]:
-    """∂(a^c)/∂a = c·a^(c−1) for a constant exponent c."""
+    """∂(a^c)/∂a = c·a^(c−1) for a constant exponent c (0 for c = 0, also at a = 0)."""
     if c == 2.0:
         return (2.0 * a,)  # the common square, without a second pow
-    return (c * a ** (c - 1.0),)
+    if c == 0.0:
+        return (0.0 * a,)  # a⁰ = 1 everywhere: not 0·0⁻¹ = NaN at a = 0
+    with np.errstate(divide="ignore"):
+        return (c * a ** (c - 1.0),)
 
 
 def _exp_local(out: Any, a: Any) -> tuple[Any, ...]:
@@ -321,6 +332,15 @@ def _abs_local(out: Any, a: Any) -> tuple[Any, ...]:
 def _sqrt_local(out: Any, a: Any) -> tuple[Any, ...]:
     """∂√a/∂a = 1/(2√a) = 0.5/out."""
     return (0.5 / out,)
+
+
+def _norm_sqrt_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂√a/∂a = 1/(2√a) = 0.5/out for a > 0, and 0 at a = 0."""
+    # a is a variance or a sum of squares: a = 0 is its minimum, where its own gradient is
+    # 0, so the chain is 0 there (PyTorch's std and norm). Taking √'s 1/(2√0) = ∞ instead
+    # would give ∞·0 = NaN. Dividing by 1 where out = 0 keeps NumPy quiet.
+    value = raw(out)
+    return ((0.5 / (out + _indicator(value <= 0))) * _indicator(value > 0),)
 
 
 def _sin_local(out: Any, a: Any) -> tuple[Any, ...]:
@@ -450,6 +470,10 @@ ABS = _register(Op("abs", N_("abs passes the gradient times the sign of its inpu
                    _abs_local.__doc__ or "", 1, _scalar_abs, np.abs, _abs_local))
 SQRT = _register(Op("sqrt", N_("sqrt scales the gradient by 1/(2√a)"), _sqrt_local.__doc__ or "", 1,
                     math.sqrt, np.sqrt, _sqrt_local, symbol="√"))
+NORM_SQRT = _register(Op("norm_sqrt", N_("the square root of a variance or a sum of squares "
+                         "scales the gradient by 1/(2√a), and by 0 at a = 0, its minimum"),
+                         _norm_sqrt_local.__doc__ or "", 1, math.sqrt, np.sqrt,
+                         _norm_sqrt_local, symbol="√"))
 SIN = _register(Op("sin", N_("sin scales the gradient by cos a"), _sin_local.__doc__ or "", 1,
                    math.sin, np.sin, _sin_local))
 COS = _register(Op("cos", N_("cos scales the gradient by −sin a"), _cos_local.__doc__ or "", 1,

@@ -1,8 +1,10 @@
 """Optimizers: gradient descent with momentum and L2 weight decay, and Adam.
 
-Each optimizer holds a list of parameters (Tensors with ``requires_grad``) and updates their
-``data`` in place from their ``grad``. The update rules follow PyTorch's exactly (same order of
-operations), so a chainrule run and a torch run from the same weights agree to rounding.
+Each optimizer holds a list of parameters (Tensors with ``requires_grad``), in one or more
+parameter groups with their own settings (torch's ``[{"params": ..., "lr": ...}, ...]``), and
+updates their ``data`` in place from their ``grad``. The update rules follow PyTorch's exactly
+(same order of operations), so a chainrule run and a torch run from the same weights agree to
+rounding.
 
 SGD, with learning rate η, momentum μ and weight decay λ (g is ∂C/∂p)::
 
@@ -25,7 +27,7 @@ names and shapes, so a resumed run continues with exactly the same momentum.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -44,21 +46,68 @@ class Optimizer:
 
     name = "optimizer"
 
-    def __init__(self, params: Iterable[Any], lr: float) -> None:
-        self.params = list(params)
+    def __init__(self, params: Iterable[Any], lr: float, **defaults: Any) -> None:
+        # torch's settings: a list of groups, each with its parameters and its own values of
+        # the hyperparameters (``lr`` and the optimizer's others); a plain iterable of
+        # parameters is one group. A scheduler or user code that sets param_groups[i]["lr"]
+        # changes that group's rate; ``self.lr`` is the first group's.
+        self.defaults: dict[str, Any] = {"lr": lr, **defaults}
+        self.param_groups: list[dict[str, Any]] = []
+        self.params: list[Any] = []
+        self.steps = 0
+        # One state array per parameter and slot ("velocity", "m", "v"), allocated lazily;
+        # parameters are numbered across the groups in order.
+        self.state: dict[str, list[np.ndarray | None]] = {}
+        items = list(params)
+        groups = items if items and all(isinstance(g, dict) for g in items) else [
+            {"params": items}]
+        for group in groups:
+            self._add_group(group)
         if not self.params:
             raise OptimizerError("optimizer got an empty parameter list")
-        for i, p in enumerate(self.params):
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Another group of parameters with its own hyperparameters (torch's fine-tuning
+        idiom: a smaller ``lr`` for a pretrained body)."""
+        self._add_group(param_group)
+        for slots in self.state.values():
+            slots.extend([None] * (len(self.params) - len(slots)))
+
+    def _add_group(self, group: dict[str, Any]) -> None:
+        if not isinstance(group, dict) or "params" not in group:
+            raise OptimizerError("a parameter group is a dict with a 'params' entry")
+        params = group["params"]
+        params = [params] if getattr(params, "requires_grad", None) is not None else list(params)
+        unknown = sorted(set(group) - set(self.defaults) - {"params"})
+        if unknown:
+            raise OptimizerError(f"parameter group has unknown setting(s) {', '.join(unknown)} "
+                                 f"for {self.name} (settings: {', '.join(self.defaults)})")
+        seen = {id(p) for p in self.params}
+        for i, p in enumerate(params):
             if not getattr(p, "requires_grad", False):
-                raise OptimizerError(f"parameter {i} does not require grad")
-        if not (lr > 0 and math.isfinite(lr)):
-            raise OptimizerError(f"learning rate must be positive, got {lr}")
-        # torch's view of the settings: one group holding every parameter; a scheduler or user
-        # code that sets param_groups[0]["lr"] changes self.lr (a property over it).
-        self.param_groups: list[dict[str, Any]] = [{"params": self.params, "lr": float(lr)}]
-        self.steps = 0
-        # One state array per parameter and slot ("velocity", "m", "v"), allocated lazily.
-        self.state: dict[str, list[np.ndarray | None]] = {}
+                raise OptimizerError(f"parameter {len(self.params) + i} does not require grad")
+            if id(p) in seen:
+                raise OptimizerError("a parameter appears in more than one parameter group")
+            seen.add(id(p))
+        full = {**self.defaults, **group, "params": params}
+        full["lr"] = float(full["lr"])
+        if not (full["lr"] > 0 and math.isfinite(full["lr"])):
+            raise OptimizerError(f"learning rate must be positive, got {full['lr']}")
+        self._check(full)
+        self.param_groups.append(full)
+        self.params.extend(params)
+
+    def _check(self, group: dict[str, Any]) -> None:
+        """Refuse a group's bad hyperparameters with a clear message (per optimizer)."""
+
+    def _each(self) -> Iterator[tuple[dict[str, Any], int, Any]]:
+        """(group, index across groups, parameter) for every parameter that has a gradient."""
+        i = 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    yield group, i, p
+                i += 1
 
     @property
     def lr(self) -> float:
@@ -81,6 +130,7 @@ class Optimizer:
         raise NotImplementedError
 
     def hyperparameters(self) -> dict[str, float]:
+        """The first group's settings."""
         return {"lr": self.lr}
 
     def _slot(self, name: str, i: int, like: np.ndarray) -> np.ndarray:
@@ -138,17 +188,33 @@ class SGD(Optimizer):
         momentum: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
+        *,
+        dampening: float = 0.0,
     ) -> None:
-        super().__init__(params, lr)
-        if nesterov and not momentum:
-            raise OptimizerError("nesterov needs a momentum > 0")
-        self.nesterov = bool(nesterov)
-        if not 0.0 <= momentum < 1.0:
-            raise OptimizerError(f"momentum must be in [0, 1), got {momentum}")
-        if weight_decay < 0.0:
-            raise OptimizerError(f"weight_decay must be ≥ 0, got {weight_decay}")
-        self.momentum = float(momentum)
-        self.weight_decay = float(weight_decay)
+        super().__init__(params, lr, momentum=momentum, weight_decay=weight_decay,
+                         nesterov=nesterov, dampening=dampening)
+
+    def _check(self, group: dict[str, Any]) -> None:
+        if group["nesterov"] and (not group["momentum"] or group["dampening"]):
+            raise OptimizerError("nesterov needs a momentum > 0 and no dampening")
+        if not 0.0 <= group["dampening"] <= 1.0:
+            raise OptimizerError(f"dampening must be in [0, 1], got {group['dampening']}")
+        if not 0.0 <= group["momentum"] < 1.0:
+            raise OptimizerError(f"momentum must be in [0, 1), got {group['momentum']}")
+        if group["weight_decay"] < 0.0:
+            raise OptimizerError(f"weight_decay must be ≥ 0, got {group['weight_decay']}")
+
+    @property
+    def momentum(self) -> float:
+        return float(self.param_groups[0]["momentum"])
+
+    @property
+    def weight_decay(self) -> float:
+        return float(self.param_groups[0]["weight_decay"])
+
+    @property
+    def nesterov(self) -> bool:
+        return bool(self.param_groups[0]["nesterov"])
 
     def hyperparameters(self) -> dict[str, float]:
         return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
@@ -157,23 +223,22 @@ class SGD(Optimizer):
         return ("velocity",)
 
     def step(self) -> None:
-        for i, p in enumerate(self.params):
-            if p.grad is None:
-                continue
+        for group, i, p in self._each():
+            momentum, weight_decay = group["momentum"], group["weight_decay"]
             g = p.grad
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            if self.momentum:
+            if weight_decay:
+                g = g + weight_decay * p.data
+            if momentum:
                 slots = self.state.setdefault("velocity", [None] * len(self.params))
                 v = slots[i]
                 if v is None:
                     v = slots[i] = g.copy()  # torch: the first step's buffer is g itself
                 else:
-                    v *= self.momentum
-                    v += g
+                    v *= momentum
+                    v += (1.0 - group["dampening"]) * g if group["dampening"] else g
                 # Nesterov looks ahead along the velocity: g + μ·v (torch's formulation).
-                g = g + self.momentum * v if self.nesterov else v
-            p.data -= self.lr * g
+                g = g + momentum * v if group["nesterov"] else v
+            p.data -= group["lr"] * g
         self.steps += 1
 
 
@@ -189,16 +254,30 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        amsgrad: bool = False,
     ) -> None:
-        super().__init__(params, lr)
-        b1, b2 = betas
+        super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                         amsgrad=amsgrad)
+
+    def _check(self, group: dict[str, Any]) -> None:
+        b1, b2 = group["betas"]
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise OptimizerError(f"betas must be in [0, 1), got {betas}")
-        if eps <= 0.0 or weight_decay < 0.0:
+            raise OptimizerError(f"betas must be in [0, 1), got {group['betas']}")
+        if group["eps"] <= 0.0 or group["weight_decay"] < 0.0:
             raise OptimizerError("eps must be > 0 and weight_decay ≥ 0")
-        self.betas = (float(b1), float(b2))
-        self.eps = float(eps)
-        self.weight_decay = float(weight_decay)
+
+    @property
+    def betas(self) -> tuple[float, float]:
+        b1, b2 = self.param_groups[0]["betas"]
+        return float(b1), float(b2)
+
+    @property
+    def eps(self) -> float:
+        return float(self.param_groups[0]["eps"])
+
+    @property
+    def weight_decay(self) -> float:
+        return float(self.param_groups[0]["weight_decay"])
 
     def hyperparameters(self) -> dict[str, float]:
         return {
@@ -210,26 +289,32 @@ class Adam(Optimizer):
         }
 
     def _slots(self) -> tuple[str, ...]:
-        return ("m", "v")
+        return ("m", "v", "v_max")
+
+    def _l2(self, group: dict[str, Any]) -> float:
+        return float(group["weight_decay"])
 
     def step(self) -> None:
         self.steps += 1
-        b1, b2 = self.betas
-        correction1 = 1.0 - b1**self.steps
-        root_correction2 = (1.0 - b2**self.steps) ** 0.5
-        for i, p in enumerate(self.params):
-            if p.grad is None:
-                continue
+        for group, i, p in self._each():
+            b1, b2 = group["betas"]
+            correction1 = 1.0 - b1**self.steps
+            root_correction2 = (1.0 - b2**self.steps) ** 0.5
             g = p.grad
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
+            l2 = self._l2(group)
+            if l2:
+                g = g + l2 * p.data
             m = self._slot("m", i, p.data)
             v = self._slot("v", i, p.data)
             m += (1.0 - b1) * (g - m)  # = β₁m + (1−β₁)g, written as torch's lerp rounds it
             v *= b2
             v += (1.0 - b2) * (g * g)
-            denom = v**0.5 / root_correction2 + self.eps
-            p.data -= (self.lr / correction1) * (m / denom)
+            if group["amsgrad"]:  # the largest v so far: the step size never grows back
+                v_max = self._slot("v_max", i, p.data)
+                np.maximum(v_max, v, out=v_max)
+                v = v_max
+            denom = v**0.5 / root_correction2 + group["eps"]
+            p.data -= (group["lr"] / correction1) * (m / denom)
 
 
 class AdamW(Adam):
@@ -240,51 +325,66 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.01) -> None:
-        super().__init__(params, lr, betas, eps, 0.0)
-        if weight_decay < 0.0:
-            raise OptimizerError("weight_decay must be ≥ 0")
-        self.decoupled_decay = float(weight_decay)
+                 weight_decay: float = 0.01, amsgrad: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
-    def hyperparameters(self) -> dict[str, float]:
-        return {**super().hyperparameters(), "weight_decay": self.decoupled_decay}
+    def _l2(self, group: dict[str, Any]) -> float:
+        return 0.0  # the decay is decoupled: applied to the weights in step(), not to g
 
     def step(self) -> None:
-        if self.decoupled_decay:
-            for p in self.params:
-                if p.grad is not None:
-                    p.data *= 1.0 - self.lr * self.decoupled_decay
+        for group, _, p in self._each():
+            if group["weight_decay"]:
+                p.data *= 1.0 - group["lr"] * group["weight_decay"]
         super().step()
 
 
 class RMSprop(Optimizer):
-    """RMSprop as torch's: s ← α·s + (1 − α)·g², p ← p − lr·g/(√s + ε)."""
+    """RMSprop as torch's: s ← α·s + (1 − α)·g², p ← p − lr·g/(√s + ε). ``centered`` divides
+    by the estimated standard deviation √(s − ḡ²) instead (ḡ the running mean of g);
+    ``momentum`` μ keeps a buffer b ← μ·b + g/(√s + ε) and steps p ← p − lr·b."""
 
     name = "rmsprop"
 
     def __init__(self, params: Iterable[Any], lr: float = 0.01, alpha: float = 0.99,
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
-        super().__init__(params, lr)
-        if not 0.0 <= alpha < 1.0:
-            raise OptimizerError(f"alpha must be in [0, 1), got {alpha}")
-        self.alpha, self.eps, self.weight_decay = float(alpha), float(eps), float(weight_decay)
+                 eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
+                 centered: bool = False) -> None:
+        super().__init__(params, lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                         momentum=momentum, centered=centered)
+
+    def _check(self, group: dict[str, Any]) -> None:
+        if not 0.0 <= group["alpha"] < 1.0:
+            raise OptimizerError(f"alpha must be in [0, 1), got {group['alpha']}")
+        if not 0.0 <= group["momentum"] < 1.0:
+            raise OptimizerError(f"momentum must be in [0, 1), got {group['momentum']}")
 
     def hyperparameters(self) -> dict[str, float]:
-        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps,
-                "weight_decay": self.weight_decay}
+        g = self.param_groups[0]
+        return {"lr": self.lr, "alpha": float(g["alpha"]), "eps": float(g["eps"]),
+                "weight_decay": float(g["weight_decay"])}
 
     def _slots(self) -> tuple[str, ...]:
-        return ("square_avg",)
+        return ("square_avg", "grad_avg", "momentum_buffer")
 
     def step(self) -> None:
-        for i, p in enumerate(self.params):
-            if p.grad is None:
-                continue
-            g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
+        for group, i, p in self._each():
+            alpha, weight_decay = group["alpha"], group["weight_decay"]
+            g = p.grad + weight_decay * p.data if weight_decay else p.grad
             s = self._slot("square_avg", i, p.data)
-            s *= self.alpha
-            s += (1.0 - self.alpha) * g * g
-            p.data -= self.lr * (g / (s**0.5 + self.eps))  # grouped as torch rounds it
+            s *= alpha
+            s += (1.0 - alpha) * g * g
+            if group["centered"]:
+                mean = self._slot("grad_avg", i, p.data)
+                mean += (1.0 - alpha) * (g - mean)  # torch's lerp
+                avg = (s - mean * mean) ** 0.5 + group["eps"]
+            else:
+                avg = s**0.5 + group["eps"]
+            if group["momentum"]:
+                buf = self._slot("momentum_buffer", i, p.data)
+                buf *= group["momentum"]
+                buf += g / avg
+                p.data -= group["lr"] * buf
+            else:
+                p.data -= group["lr"] * (g / avg)  # grouped as torch rounds it
         self.steps += 1
 
 
@@ -303,17 +403,22 @@ class _Schedulers:
     class _Scheduler:
         def __init__(self, optimizer: Optimizer) -> None:
             self.optimizer = optimizer
-            self.base_lr = optimizer.lr
+            self.base_lrs = [float(g["lr"]) for g in optimizer.param_groups]
             self.last_epoch = 0
+
+        @property
+        def base_lr(self) -> float:
+            return self.base_lrs[0]
 
         def step(self) -> None:
             self.last_epoch += 1
-            self.optimizer.lr = self._lr(self.last_epoch)
+            for group, base in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
+                group["lr"] = self._lr(self.last_epoch, base)
 
         def get_last_lr(self) -> list[float]:
-            return [self.optimizer.lr]
+            return [float(g["lr"]) for g in self.optimizer.param_groups]
 
-        def _lr(self, epoch: int) -> float:
+        def _lr(self, epoch: int, base: float) -> float:
             raise NotImplementedError
 
     class StepLR(_Scheduler):
@@ -325,8 +430,8 @@ class _Schedulers:
                 raise OptimizerError(f"step_size must be ≥ 1, got {step_size}")
             self.step_size, self.gamma = int(step_size), float(gamma)
 
-        def _lr(self, epoch: int) -> float:
-            return self.base_lr * self.gamma ** (epoch // self.step_size)
+        def _lr(self, epoch: int, base: float) -> float:
+            return base * self.gamma ** (epoch // self.step_size)
 
     class ExponentialLR(_Scheduler):
         """lr·γ^epoch."""
@@ -335,8 +440,8 @@ class _Schedulers:
             super().__init__(optimizer)
             self.gamma = float(gamma)
 
-        def _lr(self, epoch: int) -> float:
-            return self.base_lr * self.gamma**epoch
+        def _lr(self, epoch: int, base: float) -> float:
+            return base * self.gamma**epoch
 
     class CosineAnnealingLR(_Scheduler):
         """η_min + (lr − η_min)·(1 + cos(π·epoch/T_max))/2."""
@@ -347,9 +452,9 @@ class _Schedulers:
                 raise OptimizerError(f"T_max must be ≥ 1, got {T_max}")
             self.T_max, self.eta_min = int(T_max), float(eta_min)
 
-        def _lr(self, epoch: int) -> float:
+        def _lr(self, epoch: int, base: float) -> float:
             cosine = (1.0 + math.cos(math.pi * epoch / self.T_max)) / 2.0
-            return self.eta_min + (self.base_lr - self.eta_min) * cosine
+            return self.eta_min + (base - self.eta_min) * cosine
 
 
 lr_scheduler = _Schedulers

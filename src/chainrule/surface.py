@@ -155,6 +155,10 @@ class TorchSurface:
                                "does not do; use .to(dtype) to convert the values")
         return self.reshape(*shape)
 
+    def contiguous(self: Any) -> Tensor:
+        """The tensor itself: chainrule's values have no strides to make contiguous."""
+        return self
+
     def view_as(self: Any, other: Tensor) -> Tensor:
         return self.reshape(other.shape)
 
@@ -309,13 +313,14 @@ class TorchSurface:
     def std(self: Any, dim: Any = None, unbiased: builtins.bool | None = None,
             keepdim: builtins.bool = False,
             *, correction: builtins.int | None = None) -> Tensor:
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+        # norm_sqrt: at zero spread the gradient is 0 (torch's), not √'s ∞ times var's 0.
+        return _t._apply(ops.NORM_SQRT, self.var(dim, unbiased, keepdim, correction=correction))
 
     def norm(self: Any, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-        """The p-norm (2 by default; 1, inf, "fro"). Its gradient at the zero vector is NaN
-        (√ at 0), where torch's is 0."""
+        """The p-norm (2 by default; 1, inf, "fro"). At the zero vector the 2-norm's gradient is
+        0, as torch's."""
         if p in (2, 2.0, "fro"):
-            return (self * self).sum(axis=dim, keepdims=keepdim).sqrt()
+            return _t._apply(ops.NORM_SQRT, (self * self).sum(axis=dim, keepdims=keepdim))
         if p in (1, 1.0):
             return self.abs().sum(axis=dim, keepdims=keepdim)
         if p == math.inf:

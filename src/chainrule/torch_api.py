@@ -40,16 +40,15 @@ from chainrule.graph import _GradMode, no_grad
 from chainrule.tensor import Tensor, tensor
 
 __all__ = [
-    "accelerator", "arange", "argmax", "argmin", "backends", "bool", "cat", "clamp", "clip",
-    "concatenate", "cos", "cuda", "device", "double", "empty", "enable_grad", "eye", "flatten",
-    "float", "float16", "float32", "float64", "from_numpy", "full", "full_like",
-    "inference_mode", "int", "int32",
-    "int64", "is_grad_enabled", "is_tensor", "linspace", "log1p", "log_softmax", "long",
-    "manual_seed", "max", "mean", "min", "mm", "mps", "norm", "numel", "ones", "ones_like",
-    "permute", "pow", "prod", "rand", "rand_like", "randint", "randn", "randn_like", "reshape",
-    "load", "save", "set_grad_enabled", "sin", "softmax", "softplus", "square", "squeeze",
-    "stack", "std",
-    "sum", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "accelerator", "add", "arange", "argmax", "argmin", "backends", "bool", "cat", "clamp",
+    "clip", "concatenate", "cos", "cuda", "device", "div", "double", "empty", "enable_grad",
+    "eye", "flatten", "float", "float16", "float32", "float64", "from_numpy", "full",
+    "full_like", "inference_mode", "int", "int32", "int64", "is_grad_enabled", "is_tensor",
+    "linspace", "log1p", "log_softmax", "long", "manual_seed", "max", "mean", "min", "mm",
+    "mps", "mul", "neg", "norm", "numel", "ones", "ones_like", "permute", "pow", "prod",
+    "rand", "rand_like", "randint", "randn", "randn_like", "reshape", "load", "save",
+    "set_grad_enabled", "sin", "softmax", "softplus", "square", "squeeze", "stack", "std",
+    "sub", "sum", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]
 
 float16 = np.dtype(np.float16)
@@ -78,6 +77,28 @@ def numel(x: Tensor) -> builtins.int:
 
 def sin(x: Any) -> Tensor:
     return _t(x).sin()
+
+
+def add(input: Any, other: Any, *, alpha: builtins.float = 1) -> Tensor:  # noqa: A002
+    """input + alpha·other."""
+    return _t(input) + (other if alpha == 1 else other * alpha)
+
+
+def sub(input: Any, other: Any, *, alpha: builtins.float = 1) -> Tensor:  # noqa: A002
+    """input − alpha·other."""
+    return _t(input) - (other if alpha == 1 else other * alpha)
+
+
+def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return _t(input) * other
+
+
+def div(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return _t(input) / other
+
+
+def neg(input: Any) -> Tensor:  # noqa: A002
+    return -_t(input)
 
 
 def cos(x: Any) -> Tensor:

@@ -24,6 +24,7 @@ default: average over all elements, or over examples for ``cross_entropy``), ``"
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -104,6 +105,21 @@ def identity(x: Tensor) -> Tensor:
     return x
 
 
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # noqa: A002
+    """Zeroes each element with probability ``p`` and scales the others by 1/(1 − p) while
+    ``training``; the identity otherwise. The mask comes from ``chainrule.manual_seed``'s
+    generator."""
+    if not 0.0 <= p <= 1.0:
+        raise ConfigError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    from chainrule.factories import generator
+
+    keep = generator().random(input.shape) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return input * (keep * scale).astype(input.dtype)
+
+
 # -- losses -------------------------------------------------------------------------------------
 
 
@@ -139,12 +155,79 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, reduction: str 
     return _reduce(softplus(input) - y * input, reduction)
 
 
-def cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
+                  *, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of logits (n, C): −ln softmax(z)[y] for integer targets y (n,),
     or −Σ_c y_c·ln softmax(z)_c for probability targets (n, C); ``mean`` averages examples.
 
-    One node of the graph (``Tensor.cross_entropy``), whose gradient is softmax(z) − y."""
-    return input.cross_entropy(target, reduction)
+    Without options, one node of the graph (``Tensor.cross_entropy``), whose gradient is
+    softmax(z) − y. PyTorch's options compose it from ``log_softmax`` instead:
+
+    - ``weight`` (C,): class c's terms are scaled by w_c, and ``mean`` divides by Σᵢ w[yᵢ]
+      (a weighted average; for probability targets it still divides by n). The weights are
+      constants.
+    - ``ignore_index``: rows whose class target equals it contribute nothing, to the loss or
+      to the count ``mean`` divides by.
+    - ``label_smoothing`` ε: the target becomes (1 − ε)·onehot(y) + ε/C.
+
+    As chainrule's other losses take the reduction third, a string in ``weight``'s place is
+    read as the reduction.
+    """
+    if isinstance(weight, str):
+        reduction, weight = weight, None
+    if reduction not in REDUCTIONS:
+        raise ConfigError(f"unknown reduction {reduction!r}; choose one of: "
+                          f"{', '.join(REDUCTIONS)}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ConfigError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                          f"{label_smoothing}")
+    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+    class_targets = y.ndim == 1 and y.dtype.kind in "iu"
+    ignored = class_targets and bool(np.any(y == ignore_index))
+    if weight is None and label_smoothing == 0.0 and not ignored:
+        return input.cross_entropy(target, reduction)
+    if input.ndim != 2:
+        raise ShapeError(f"cross_entropy: logits must be (n, classes), got {input.shape}")
+    n, classes = input.shape
+    w = np.ones(classes, dtype=input.dtype) if weight is None else np.asarray(
+        weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
+    if w.shape != (classes,):
+        raise ShapeError(f"cross_entropy: weight must have one entry per class ({classes}), "
+                         f"got shape {w.shape}")
+    logp = input.log_softmax(1)
+    eps = float(label_smoothing)
+    if not class_targets:
+        if ignore_index != -100:
+            raise ConfigError("cross_entropy: ignore_index applies to class-index targets, "
+                              "not to class probabilities")
+        probs = _as_tensor(target, input)
+        if probs.shape != input.shape:
+            raise ShapeError(f"cross_entropy: input has shape {input.shape}, target has shape "
+                             f"{probs.shape}")
+        if eps:
+            probs = probs * (1.0 - eps) + eps / classes
+        per_row = -(logp * (probs * w)).sum(1)
+        return _reduce(per_row, reduction)
+    if y.shape != (n,):
+        raise ShapeError(f"cross_entropy: {n} examples but {y.shape[0]} targets")
+    keep = y != ignore_index
+    if np.any((y[keep] < 0) | (y[keep] >= classes)):
+        raise ShapeError(f"cross_entropy: targets must be in 0..{classes - 1} (or "
+                         f"ignore_index={ignore_index})")
+    safe = np.where(keep, y, 0)
+    row_weight = w[safe] * keep  # 0 for ignored rows
+    per_row = -logp[np.arange(n), safe] * row_weight
+    if eps:
+        smooth = -(logp * w).sum(1) * keep.astype(input.dtype)
+        per_row = per_row * (1.0 - eps) + smooth * (eps / classes)
+    if reduction == "none":
+        return per_row
+    if reduction == "sum":
+        return per_row.sum()
+    total = float(row_weight.sum())
+    # Every row ignored: 0/0, NaN as in PyTorch.
+    return per_row.sum() * (1.0 / total if total else math.nan)
 
 
 def softmax(input: Tensor, dim: int = -1) -> Tensor:

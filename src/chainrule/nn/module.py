@@ -85,6 +85,12 @@ class Module:
                     out.append((f"{prefix}.{name}" if prefix else name, value))
         return out
 
+    def register_parameter(self, name: str, param: Any) -> None:
+        """``setattr(self, name, param)``, torch's spelling for a computed name."""
+        if not name.isidentifier():
+            raise StateError(f"register_parameter: {name!r} is not a valid attribute name")
+        setattr(self, name, param)
+
     def parameters(self) -> list[Any]:
         return [p for _, p in self.named_parameters()]
 

@@ -63,13 +63,7 @@ class Dropout(Module):
         self.p = float(p)
 
     def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        from chainrule.factories import generator
-
-        keep = generator().random(x.shape) >= self.p
-        scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
-        return x * (keep * scale).astype(x.dtype)
+        return F.dropout(x, self.p, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -114,8 +108,25 @@ class L1Loss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
+    """``F.cross_entropy`` with torch's options: ``weight`` (C,), ``ignore_index``,
+    ``reduction`` and ``label_smoothing``."""
+
+    def __init__(self, weight: Any = None, *, ignore_index: int = -100,
+                 reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+        if isinstance(weight, str):  # chainrule's losses take the reduction first
+            reduction, weight = weight, None
+        super().__init__(reduction)
+        self.weight = None if weight is None else np.asarray(
+            weight.data if isinstance(weight, Tensor) else weight)
+        self.ignore_index = ignore_index
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ConfigError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got "
+                              f"{label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
+
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
-        return F.cross_entropy(input, target, self.reduction)
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
+                               reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
 class BCELoss(_Loss):
