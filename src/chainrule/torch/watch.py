@@ -128,19 +128,19 @@ class Watch:
             return
         if not self._weights:
             self._weights = [w.detach() for _, w, _ in self.layers]
-        n = len(self.layers)
         grads = [w.grad if w.grad is not None else torch.zeros_like(w) for _, w, _ in self.layers]
         biases = [b.grad if b is not None and b.grad is not None else g
                   for (_, _, b), g in zip(self.layers, grads, strict=True)]
         with torch.no_grad():
-            self._norms = torch.stack(torch._foreach_norm(grads + biases + self._weights))
+            # 0-d tensors, stacked only when read: the hot path stays a few fused calls.
+            self._norms = torch._foreach_norm(grads + biases + self._weights)
             self._plain = plain_lr
             if plain_lr is None:
                 if self._buffers is None:
                     self._buffers = [w.clone() for w in self._weights]
                 torch._foreach_copy_(self._buffers, self._weights)
             else:
-                self._moved = self._norms[:n] * plain_lr
+                self._moved = plain_lr  # plain SGD: ‖ΔW‖ = lr·‖∂C/∂W‖, computed when read
         self._armed = True
 
     def _measure_update(self) -> None:
@@ -150,9 +150,15 @@ class Watch:
         if self._plain is None and self._buffers is not None:
             with torch.no_grad():
                 torch._foreach_sub_(self._buffers, self._weights)
-                self._moved = torch.stack(torch._foreach_norm(self._buffers))
+                self._moved = torch._foreach_norm(self._buffers)
         self._raw.append((self._count, self._norms, self._moved))
         self._armed = False
+
+    def _moved_values(self, moved: Any, grad_norms: list[float]) -> list[float]:
+        if isinstance(moved, float):
+            return [moved * g for g in grad_norms]
+        values: list[float] = self._torch.stack(moved).double().tolist()
+        return values
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -161,12 +167,12 @@ class Watch:
         n = len(self.layers)
         while self._converted < len(self._raw):
             count, norms, moved = self._raw[self._converted]
-            values = norms.double().tolist()
+            values = self._torch.stack(norms).double().tolist()
             rec: dict[str, Any] = {"step": count, "grad_norm": values[:n],
                                    "speed": values[n:2 * n], "weight_norm": values[2 * n:]}
             rec["update_ratio"] = [d / w if w > 0 and math.isfinite(w) else None
-                                   for d, w in zip(moved.double().tolist(), rec["weight_norm"],
-                                                   strict=True)]
+                                   for d, w in zip(self._moved_values(moved, values[:n]),
+                                                   rec["weight_norm"], strict=True)]
             bad = [name for (name, _, _), g, w in zip(self.layers, rec["grad_norm"],
                                                       rec["weight_norm"], strict=True)
                    if not (math.isfinite(g) and math.isfinite(w))]
