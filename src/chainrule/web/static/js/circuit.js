@@ -4,8 +4,8 @@
 import { drawCircuit, paintCircuit, SYMBOLS } from "./graph.js";
 import { initPractice, practiceOn, practicing, redrawPractice } from "./practice.js";
 import { parseAt, state, writeHash } from "./state.js";
-import { $, api, debounce, el, fill, fillNodes, fmt, markStale, META, t, typedNumber }
-  from "./util.js";
+import { $, api, debounce, el, fill, fillNodes, fmt, formatNumber, markStale, META, t,
+  typedNumber } from "./util.js";
 
 let data = null;          // the last /api/circuit answer
 let seq = 0;              // requests answered out of order are dropped
@@ -330,6 +330,7 @@ function load(expression, at, keepStep) {
 
 /** Ask again in the language just chosen (gate rules, descriptions) and redraw at this step. */
 export function redrawCircuit() {
+  relocalizeInputs();
   renderPlayButton();
   checkStale();
   if (!data || parsedText === null) return Promise.resolve();
@@ -342,6 +343,19 @@ export function redrawCircuit() {
     return Promise.resolve();
   }
   return run(replaying || step < data.steps.length ? String(step) : undefined);
+}
+
+/** The values typed, rewritten in the page's new language ("-0,5" ↔ "-0.5"), when they are
+ * the ones the results on screen were computed from. */
+function relocalizeInputs() {
+  if (!data || inputsKey() !== shownKey) return;
+  for (const name of Object.keys(values)) {
+    if (data.at[name] === undefined) continue;
+    values[name] = formatNumber(data.at[name], { useGrouping: false, maximumFractionDigits: 20 });
+    const input = document.getElementById(`var-${name}`);
+    if (input) input.value = values[name];
+  }
+  shownKey = inputsKey();
 }
 
 function renderPlayButton() {
