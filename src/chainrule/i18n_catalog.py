@@ -121,8 +121,8 @@ def extract() -> Catalog:
         template.add(text, locations=[("chainrule", 0)], flags=["help"])
     for text in page_texts(PAGE.read_text(encoding="utf-8")):
         template.add(text, locations=[("chainrule/web/static/index.html", 0)], flags=["page"])
-    for text, path, line in script_texts():
-        template.add(text, locations=[(path, line)], flags=["page"])
+    for text, script, lineno in script_texts():
+        template.add(text, locations=[(script, lineno)], flags=["page"])
     click_dir = Path(click.__file__).parent
     for message, where in _from_dir(click_dir, CLICK_MODULES):
         path, _sep, line = where.rpartition(":")
