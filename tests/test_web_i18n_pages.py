@@ -173,6 +173,27 @@ def test_scripts_write_no_bare_english_sentence() -> None:
                     f"{path.name}:{number}: {m.group(2)!r} needs t()")
 
 
+def test_practice_questions_and_quiz_in_portuguese() -> None:
+    from click.testing import CliRunner
+
+    from chainrule.cli import main
+
+    answers = "-4\n-4\n5\n-4\n-4,0\n-4\n"
+    result = CliRunner().invoke(main, ["--lang", "pt-BR", "circuit", "(x+y)*z", "--at", "x=-2",
+                                       "y=5", "z=-4", "--quiz"], input=answers)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Propagação (só os valores; os gradientes, você é quem encontra):" in out
+    assert "[1/4] a porta × #4 devolve a #2: ∂f/∂#2 por este fio = ?" in out
+    assert "certo: #2 recebe -4 por este fio." in out
+    # Two wrong answers to z's wire: the rule of the gate, then the chain rule with numbers.
+    assert "errado: a multiplicação troca suas entradas" in out
+    assert "errado: ∂f/∂z = de cima × local = 1 × 3 (a regra da cadeia)." in out
+    assert "Pronto: 3 de 4 certas na primeira tentativa." in out
+    for english in ("right:", "wrong", "Forward pass", "along this wire"):
+        assert english not in out
+
+
 # ---------------------------------------------------------------- offline lessons
 
 
