@@ -33,7 +33,8 @@ lists. Every size that costs time is bounded by :class:`Limits`. Every POST must
 explorer's own page and carry JSON (:mod:`chainrule.web.security`). Long computations go
 through a bounded worker (:mod:`chainrule.web.worker`) and get 503 "busy" when it is full, so
 cheap requests are answered at once; training is a service (:mod:`chainrule.web.training`)
-with one run at a time.
+with one run at a time. Each request runs in its reader's language
+(:mod:`chainrule.web.language`): the sentences of an answer are translated, its keys never.
 """
 
 from __future__ import annotations
