@@ -1,8 +1,9 @@
 """Keeping the message catalogs whole: extraction, merging and compiling with Babel's API.
 
 Used by ``scripts/catalog.py`` (``extract`` then ``compile``) and by the tests that fail when an
-English text has no translation or a compiled catalog is older than its ``.po``. Not imported by
-the library at run time.
+English text has no translation or a compiled catalog is older than its ``.po``. At run time
+only ``chainrule export`` reads it (:func:`page_texts` and :func:`script_texts`, to pick the
+catalog entries a lesson carries); ``import chainrule`` never does.
 """
 
 from __future__ import annotations
