@@ -206,7 +206,7 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
         seed = _integer(body, "exercise", 0, 0, 2**31 - 1)
         text, drawn = random_exercise(seed)
         values = {**drawn, **values}
-        about = f"practice exercise {seed}"
+        about = _("practice exercise {seed}").format(seed=seed)
     elif name is not None:
         try:
             ex = circuits.example(str(name))
@@ -288,8 +288,8 @@ def _lab(module: str) -> Any:
         return importlib.import_module(f"chainrule.lab.{module}")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("chainrule.lab"):
-            raise ApiError(503, f"chainrule.lab.{module} is not available in this "
-                           "installation") from None
+            raise ApiError(503, _("{module} is not available in this installation").format(
+                module=f"chainrule.lab.{module}")) from None
         raise
 
 
