@@ -182,7 +182,9 @@ def test_bundle_joins_every_module_once_without_imports() -> None:
         assert script.count(f'__modules["{name}"] = ') == 1, name
     assert not re.search(r"^\s*(import|export)\b", script, re.M)
     assert script.index('__modules["util"] =') < script.index('__modules["main"] =')
-    assert "const { $, api, el, LESSON, META } = __modules[\"util\"];" in script
+    assert "const { $, api, el, fill, LESSON, META, ready, t } = __modules[\"util\"];" in script
+    # The page's words (../i18n.js) are joined too, before the modules that use them.
+    assert script.index('__modules["i18n"] =') < script.index('__modules["util"] =')
 
 
 def test_lesson_file_holds_everything_inline(tmp_path: object) -> None:

@@ -1,8 +1,9 @@
 """Keeping the message catalogs whole: extraction, merging and compiling with Babel's API.
 
 Used by ``scripts/catalog.py`` (``extract`` then ``compile``) and by the tests that fail when an
-English text has no translation or a compiled catalog is older than its ``.po``. Not imported by
-the library at run time.
+English text has no translation or a compiled catalog is older than its ``.po``. At run time
+only ``chainrule export`` reads it (:func:`page_texts` and :func:`script_texts`, to pick the
+catalog entries a lesson carries); ``import chainrule`` never does.
 """
 
 from __future__ import annotations
@@ -44,6 +45,20 @@ def _from_dir(directory: Path, keep: Iterable[str] | None = None) -> Iterable[
 
 
 PAGE = PACKAGE_DIR / "web" / "static" / "index.html"
+# The page's scripts write their sentences as t("English text") (web/static/i18n.js's t).
+SCRIPT_METHODS = [("static/**.js", "javascript")]
+SCRIPT_OPTIONS = {"static/**.js": {"parse_template_string": "0"}}
+
+
+def script_texts() -> list[tuple[str, str, int]]:
+    """The texts of the explorer's scripts, ``t("...")`` with a literal: (text, file, line)."""
+    found = []
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(PACKAGE_DIR / "web"), method_map=SCRIPT_METHODS, options_map=SCRIPT_OPTIONS,
+            keywords={"t": None}):
+        if isinstance(message, str) and message:
+            found.append((message, f"chainrule/web/{filename}", lineno))
+    return found
 # Attributes people read (tooltips, placeholders, screen readers); the page's i18n.js
 # translates the same ones.
 PAGE_ATTRIBUTES = ("title", "placeholder", "aria-label")
@@ -86,7 +101,8 @@ def page_texts(html: str) -> list[str]:
 
 def extract() -> Catalog:
     """Every English text the user can see: ``_()``/``N_()``/``ngettext`` calls in the package,
-    the help of every command and option, click's own messages and the explorer page's texts."""
+    the help of every command and option, click's own messages, the explorer page's texts and
+    its scripts' ``t()`` texts."""
     import click
 
     from chainrule.cli import COMMANDS, main
@@ -106,6 +122,8 @@ def extract() -> Catalog:
         template.add(text, locations=[("chainrule", 0)], flags=["help"])
     for text in page_texts(PAGE.read_text(encoding="utf-8")):
         template.add(text, locations=[("chainrule/web/static/index.html", 0)], flags=["page"])
+    for text, script, lineno in script_texts():
+        template.add(text, locations=[(script, lineno)], flags=["page"])
     click_dir = Path(click.__file__).parent
     for message, where in _from_dir(click_dir, CLICK_MODULES):
         path, _sep, line = where.rpartition(":")

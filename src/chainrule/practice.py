@@ -23,6 +23,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from chainrule.i18n import _
 from chainrule.ops import OPS
 from chainrule.viz.dot import fmt
 
@@ -84,20 +85,23 @@ def questions(circuit: Any) -> list[Question]:
         target = s["input_name"]
         symbol = op.symbol or op.name
         upstream, local, answer = s["upstream"], s["local_grad"], s["contribution"]
-        prompt = (f"the {symbol} gate {gate} sends back to {target}: "
-                  f"∂f/∂{target} along this wire = ?")
+        prompt = _("the {symbol} gate {gate} sends back to {target}: ∂f/∂{target} along this "
+                   "wire = ?").format(symbol=symbol, gate=gate, target=target)
+        rule = _(op.rule)
         local_text = f"∂{gate}/∂{target} = {fmt(local)}"
         if _same(local, answer) or _same(upstream, answer):
             # One factor is 1 (or the answer is 0), so either number would be the answer:
             # name the rule and the factors, not their values.
-            first = (f"{op.rule}. Work out the local gradient ∂{gate}/∂{target} from that rule "
-                     f"and multiply it by the upstream gradient ∂f/∂{gate}.")
+            first = _("{rule}. Work out the local gradient ∂{gate}/∂{target} from that rule and "
+                      "multiply it by the upstream gradient ∂f/∂{gate}.").format(
+                          rule=rule, gate=gate, target=target)
         else:
-            first = (f"{op.rule}: {local_text}. Multiply it by the upstream gradient "
-                     f"∂f/∂{gate}, found one step earlier.")
-        second = (f"∂f/∂{target} = upstream × local = {fmt(upstream)} × {fmt(local)} "
-                  "(the chain rule).")
-        third = f"The answer is {fmt(answer)} = {fmt(upstream)} × {fmt(local)}."
+            first = _("{rule}: {local}. Multiply it by the upstream gradient ∂f/∂{gate}, found "
+                      "one step earlier.").format(rule=rule, local=local_text, gate=gate)
+        second = _("∂f/∂{target} = upstream × local = {upstream} × {local} (the chain rule)."
+                   ).format(target=target, upstream=fmt(upstream), local=fmt(local))
+        third = _("The answer is {answer} = {upstream} × {local}.").format(
+            answer=fmt(answer), upstream=fmt(upstream), local=fmt(local))
         result.append(Question(
             step=s["step"], gate=s["gate"], gate_name=gate, op=s["op"], input=s["input"],
             input_name=target, upstream=upstream, local_grad=local, answer=answer,

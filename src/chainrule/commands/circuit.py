@@ -168,12 +168,15 @@ def _quiz(c: Any, about: str) -> None:
 
     qs = questions(c)
     values = ", ".join(f"{k} = {fmt(v)}" for k, v in c.values.items())
-    click.echo(f"f = {c.expression.text} at {values}" + (f"  ({about})" if about else ""))
-    click.echo("Forward pass (values only; the gradients are yours to find):")
+    click.echo(_("f = {expression} at {values}").format(expression=c.expression.text,
+                                                         values=values)
+               + (f"  ({about})" if about else ""))
+    click.echo(_("Forward pass (values only; the gradients are yours to find):"))
     for row in c.gates():
         inputs = ", ".join(f"{i['name']} = {fmt(i['value'])}" for i in row["inputs"])
         click.echo(f"  #{row['id']} {row['op']}({inputs}) = {fmt(row['value'])}")
-    click.echo(f"f = {fmt(c.output)}; ∂f/∂f = 1. Now backward, one wire at a time.")
+    click.echo(_("f = {output}; ∂f/∂f = 1. Now backward, one wire at a time.").format(
+        output=fmt(c.output)))
     first_try = 0
     for k, q in enumerate(qs, 1):
         misses = 0
@@ -184,24 +187,28 @@ def _quiz(c: Any, about: str) -> None:
             except click.Abort:
                 click.echo()
                 raise click.ClickException(
-                    f"quiz stopped after {k - 1} of {len(qs)} questions") from None
+                    _("quiz stopped after {k} of {n} questions").format(k=k - 1, n=len(qs))
+                ) from None
             try:
-                given = float(text.strip().replace("−", "-"))
+                given = parse_number(text.strip().replace("−", "-"))
             except ValueError:
-                click.echo("  type a number, for example -4 or 0.25")
+                click.echo("  " + _("type a number, for example {a} or {b}").format(
+                    a=fmt(-4), b=fmt(0.25)))
                 continue
             if is_right(given, q.answer):
                 first_try += misses == 0
-                click.echo(f"  right: {q.input_name} receives {fmt(q.answer)} along this wire.")
+                click.echo("  " + _("right: {input} receives {answer} along this wire.").format(
+                    input=q.input_name, answer=fmt(q.answer)))
                 break
             misses += 1
             hint = q.hints[min(misses, len(q.hints)) - 1]
             if misses >= len(q.hints):
-                click.echo(f"  wrong. {hint}")
+                click.echo("  " + _("wrong. {hint}").format(hint=hint))
                 break
-            click.echo(f"  wrong: {hint}")
+            click.echo("  " + _("wrong: {hint}").format(hint=hint))
     gradients = ", ".join(f"∂f/∂{k} = {fmt(v)}" for k, v in c.gradients.items())
-    click.echo(f"Done: {first_try} of {len(qs)} right at the first try. {gradients}")
+    click.echo(_("Done: {right} of {n} right at the first try.").format(right=first_try, n=len(qs))
+               + f" {gradients}")
 
 
 def _pictures(c: Any, svg: Path | None, png: Path | None, max_nodes: int, title: str) -> list[str]:

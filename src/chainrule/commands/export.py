@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from chainrule.commands.circuit import _BINDING, _bindings
+from chainrule.i18n import _, number
 
 _EPILOG = """\b
 Examples:
@@ -41,8 +42,8 @@ def _write(path: Path, kind: str, answers: dict[str, Any], state: dict[str, str]
         path.write_text(html, encoding="utf-8")
     except OSError as exc:
         raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
-    click.echo(f"wrote {path} ({len(html.encode()) / 1024:,.0f} KB): open it in any browser, "
-               "no network needed")
+    click.echo(_("wrote {path} ({size} KB): open it in any browser, no network needed").format(
+        path=path, size=number(len(html.encode()) / 1024, ",.0f")))
 
 
 def _computed(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from chainrule.i18n import _
+from chainrule.i18n import number as i18n_number
+
 __all__ = [
     "ACTIVATIONS", "LOSSES", "PREPROCESSINGS", "ApiError", "Limits",
     "choice", "integer", "number", "real",
@@ -69,13 +72,14 @@ class ApiError(Exception):
 def number(value: Any, what: str) -> float:
     """``value`` as a finite float (a JSON number, or text that ``float`` reads)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ApiError(400, f"{what} must be a number")
+        raise ApiError(400, _("{what} must be a number").format(what=what))
     try:
         x = float(value)  # a string goes through float(), never through eval
     except (ValueError, OverflowError):
-        raise ApiError(400, f"{what}: {value!r} is not a number") from None
+        raise ApiError(400, _("{what}: {value!r} is not a number").format(
+            what=what, value=value)) from None
     if not math.isfinite(x):
-        raise ApiError(400, f"{what} must be a finite number")
+        raise ApiError(400, _("{what} must be a finite number").format(what=what))
     return x
 
 
@@ -84,9 +88,11 @@ def integer(body: Mapping[str, Any], key: str, default: int, low: int, high: int
     value = body.get(key, default)
     x = number(value, key)
     if not x.is_integer():
-        raise ApiError(400, f"{key} must be a whole number, got {value!r}")
+        raise ApiError(400, _("{key} must be a whole number, got {value!r}").format(
+            key=key, value=value))
     if not low <= x <= high:
-        raise ApiError(422, f"{key} must be between {low} and {high}, got {int(x)}")
+        raise ApiError(422, _("{key} must be between {low} and {high}, got {got}").format(
+            key=key, low=low, high=high, got=int(x)))
     return int(x)
 
 
@@ -94,7 +100,9 @@ def real(body: Mapping[str, Any], key: str, default: float, low: float, high: fl
     """``body[key]`` (or ``default``) as a finite number in [low, high]."""
     x = number(body.get(key, default), key)
     if not low <= x <= high:
-        raise ApiError(422, f"{key} must be between {low:g} and {high:g}, got {x:g}")
+        raise ApiError(422, _("{key} must be between {low} and {high}, got {got}").format(
+            key=key, low=i18n_number(low, "g"), high=i18n_number(high, "g"),
+            got=i18n_number(x, "g")))
     return x
 
 
@@ -102,5 +110,6 @@ def choice(body: Mapping[str, Any], key: str, default: str, valid: tuple[str, ..
     """``body[key]`` (or ``default``), which must be one of ``valid``."""
     value = body.get(key, default)
     if not isinstance(value, str) or value not in valid:
-        raise ApiError(400, f"unknown {key} {value!r}; choose one of: {', '.join(valid)}")
+        raise ApiError(400, _("unknown {key} {value!r}; choose one of: {valid}").format(
+            key=key, value=value, valid=", ".join(valid)))
     return value

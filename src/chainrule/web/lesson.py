@@ -10,7 +10,12 @@ on the live page.
 The page's ES modules cannot be imported from ``file://`` (browsers refuse module scripts
 there), so :func:`bundle` joins them into one classic script: each module becomes a function
 whose ``export``\\ ed names it returns, and each ``import { a, b } from "./m.js"`` becomes a
-``const { a, b } =`` of that module's result. No build tool, no dependency.
+``const { a, b } =`` of that module's result (``"../i18n.js"``, the page's words, is joined the
+same way). No build tool, no dependency.
+
+A lesson is written in the active language (``chainrule --lang pt-BR export ...``): the answers
+are computed under it, and the catalog entries the page and its scripts use are inlined (as
+``<script id="lesson-i18n">``), so ``i18n.js`` shows the page translated without a fetch.
 """
 
 from __future__ import annotations
@@ -28,13 +33,21 @@ __all__ = ["KINDS", "LessonError", "bundle", "lesson_html"]
 KINDS = ("circuit", "chain", "vanishing", "diagnose")
 """What a lesson can show: a circuit, or a part of the vanishing panel (all of it for vanishing)."""
 
-_IMPORT = re.compile(r'^import \{([^}]*)\} from "\./([\w-]+)\.js";[ \t]*$', re.M)
+_IMPORT = re.compile(r'^import \{([^}]*)\}\s+from "\.\.?/([\w-]+)\.js";[ \t]*$', re.M)
 _EXPORT = re.compile(r"^export (?:async )?(?:function\*? |const |class |let )([A-Za-z_$][\w$]*)",
                      re.M)
 
 
 class LessonError(ChainruleError):
     """The page or its modules are not in a shape a lesson can be made from."""
+
+
+def _source(name: str) -> str:
+    """A module's text: the explorer's modules in ``static/js``, the page's words in ``static``."""
+    path = STATIC_DIR / "js" / f"{name}.js"
+    if not path.exists():
+        path = STATIC_DIR / f"{name}.js"
+    return path.read_text(encoding="utf-8")
 
 
 def _modules(entry: str) -> list[str]:
@@ -48,7 +61,7 @@ def _modules(entry: str) -> list[str]:
         if name in visiting:
             raise LessonError(f"the page's modules import each other in a cycle at {name}.js")
         visiting.add(name)
-        source = (STATIC_DIR / "js" / f"{name}.js").read_text(encoding="utf-8")
+        source = _source(name)
         for _, dep in _IMPORT.findall(source):
             visit(dep)
         visiting.discard(name)
@@ -62,7 +75,7 @@ def bundle(entry: str = "main") -> str:
     """The page's ES modules, from ``entry`` down, as one classic script (see module doc)."""
     parts = ['"use strict";', "const __modules = {};"]
     for name in _modules(entry):
-        source = (STATIC_DIR / "js" / f"{name}.js").read_text(encoding="utf-8")
+        source = _source(name)
         exported = _EXPORT.findall(source)
 
         def imported(m: re.Match[str]) -> str:
@@ -73,12 +86,43 @@ def bundle(entry: str = "main") -> str:
         body = _IMPORT.sub(imported, source)
         body = re.sub(r"^export (?=(?:async )?(?:function|const|class|let) )", "", body,
                       flags=re.M)
+        # A module may also re-export what it imported (`export { a, b };`).
+        body, reexported = _reexports(body)
+        exported += [n for n in reexported if n not in exported]
         if re.search(r"^\s*(?:import|export)\b", body, re.M):
             raise LessonError(f"{name}.js uses an import or export form a lesson cannot join "
                               '(use `import { a } from "./m.js";` and `export function`)')
         parts.append(f'__modules["{name}"] = (() => {{\n{body}\n'
                      f"return {{ {', '.join(exported)} }};\n}})();")
     return "\n".join(parts)
+
+
+_REEXPORT = re.compile(r"^export \{([^}]*)\};[ \t]*$", re.M)
+
+
+def _reexports(body: str) -> tuple[str, list[str]]:
+    names: list[str] = []
+    for m in _REEXPORT.finditer(body):
+        names += [n.strip() for n in m.group(1).split(",") if n.strip()]
+    return _REEXPORT.sub("", body), names
+
+
+def page_words(page: str, scripts: str) -> dict[str, Any]:
+    """The active language's catalog entries that ``page`` and ``scripts`` use, in the shape
+    of ``GET /api/i18n`` (empty ``messages`` in English)."""
+    from chainrule.i18n import language
+    from chainrule.i18n_catalog import page_texts, script_texts
+    from chainrule.web.i18n_api import payload
+
+    data = payload(language(), None, None)
+    # Words the server's answers carry as identifiers (verdicts, severities) are looked up
+    # by the scripts with t(word): keep every catalog entry the page's text could need.
+    wanted = set(page_texts(page)) | {text for text, _path, _line in script_texts()}
+    messages = data["messages"]
+    data["messages"] = {k: v for k, v in messages.items()
+                        if k in wanted or (len(k) < 40 and k in scripts + page)}
+    data["languages"] = {data["tag"]: data["languages"][data["tag"]]}
+    return data
 
 
 def _script_json(data: Any) -> str:
@@ -103,16 +147,20 @@ def lesson_html(kind: str, answers: Mapping[str, Any], state: Mapping[str, str],
     from urllib.parse import quote
 
     data = {"kind": kind, "answers": dict(answers), "state": dict(state), "title": title}
+    script = bundle()
+    words = page_words(page, script + json.dumps(data, ensure_ascii=False))
     replacements = {
         '<link rel="stylesheet" href="/static/style.css">': f"<style>\n{style}</style>",
         '<script type="module" src="/static/js/main.js"></script>': "",
-        # The language switch fetches its catalog from the server; a lesson has none.
+        # The page's words come inline (lesson-i18n below) with the bundle, not from a server.
         '<script type="module" src="/static/i18n.js"></script>': "",
         '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">':
             f'<link rel="icon" href="data:image/svg+xml,{quote(icon)}" type="image/svg+xml">',
         "<title>chainrule explorer</title>": f"<title>{escape(title)} · chainrule</title>",
+        '<html lang="en">': f'<html lang="{words["tag"]}">',
         "</body>": (f'<script type="application/json" id="lesson-data">{_script_json(data)}'
-                    f"</script>\n<script>\n{bundle()}\n</script>\n</body>"),
+                    f'</script>\n<script type="application/json" id="lesson-i18n">'
+                    f"{_script_json(words)}</script>\n<script>\n{script}\n</script>\n</body>"),
     }
     for old, new in replacements.items():
         if old not in page:

@@ -33,7 +33,8 @@ lists. Every size that costs time is bounded by :class:`Limits`. Every POST must
 explorer's own page and carry JSON (:mod:`chainrule.web.security`). Long computations go
 through a bounded worker (:mod:`chainrule.web.worker`) and get 503 "busy" when it is full, so
 cheap requests are answered at once; training is a service (:mod:`chainrule.web.training`)
-with one run at a time.
+with one run at a time. Each request runs in its reader's language
+(:mod:`chainrule.web.language`): the sentences of an answer are translated, its keys never.
 """
 
 from __future__ import annotations
@@ -60,11 +61,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chainrule.errors import ChainruleError
+from chainrule.i18n import _
+from chainrule.i18n import number as i18n_number
 from chainrule.web.inputs import ACTIVATIONS, LOSSES, PREPROCESSINGS, ApiError, Limits
 from chainrule.web.inputs import choice as _choice
 from chainrule.web.inputs import integer as _integer
 from chainrule.web.inputs import number as _number
 from chainrule.web.inputs import real as _real
+from chainrule.web.language import RequestLanguage
 from chainrule.web.security import SameOriginJson
 from chainrule.web.worker import Busy, Worker
 
@@ -96,13 +100,14 @@ async def _body(request: Request, limits: Limits) -> dict[str, Any]:
     import json
 
     declared = request.headers.get("content-length")
-    too_large = f"the request body is larger than {limits.max_body:,} bytes"
+    too_large = _("the request body is larger than {n} bytes").format(
+        n=i18n_number(limits.max_body, ","))
     if declared is not None:
         try:
             if int(declared) > limits.max_body:
                 raise ApiError(413, too_large)
         except ValueError:
-            raise ApiError(400, "the Content-Length header is not a number") from None
+            raise ApiError(400, _("the Content-Length header is not a number")) from None
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
@@ -113,11 +118,12 @@ async def _body(request: Request, limits: Limits) -> dict[str, Any]:
     try:
         data = json.loads(bytes(raw))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(400, f"the request body is not JSON: {exc}") from None
+        raise ApiError(400, _("the request body is not JSON: {problem}").format(
+            problem=exc)) from None
     except RecursionError:
-        raise ApiError(400, "the request body is nested too deeply") from None
+        raise ApiError(400, _("the request body is nested too deeply")) from None
     if not isinstance(data, dict):
-        raise ApiError(400, "the request body must be a JSON object")
+        raise ApiError(400, _("the request body must be a JSON object"))
     return data
 
 
@@ -132,16 +138,17 @@ def _expression(text: Any, limits: Limits) -> Any:
     from chainrule.expr import parse
 
     if not isinstance(text, str):
-        raise ApiError(400, "expression must be a string")
+        raise ApiError(400, _("expression must be a string"))
     if len(text) > limits.max_expression:
         raise ApiError(
-            422, f"the expression is {len(text):,} characters long; the limit here is "
-            f"{limits.max_expression:,}", kind="limit", position=limits.max_expression)
+            422, _("the expression is {n} characters long; the limit here is {limit}").format(
+                n=i18n_number(len(text), ","), limit=i18n_number(limits.max_expression, ",")),
+            kind="limit", position=limits.max_expression)
     expr = parse(text, max_length=limits.max_expression, max_nodes=limits.max_terms,
                  max_depth=limits.max_nesting)
     if len(expr.variables) > limits.max_variables:
-        raise ApiError(422, f"the expression has {len(expr.variables)} variables; the limit here "
-                       f"is {limits.max_variables}", kind="limit")
+        raise ApiError(422, _("the expression has {n} variables; the limit here is {limit}")
+                       .format(n=len(expr.variables), limit=limits.max_variables), kind="limit")
     return expr
 
 
@@ -184,11 +191,12 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
 
     at = body.get("at", {})
     if not isinstance(at, dict):
-        raise ApiError(400, "at must be an object of variable values, e.g. {\"x\": -2}")
+        raise ApiError(400, _("at must be an object of variable values, e.g. {example}").format(
+            example='{"x": -2}'))
     if len(at) > limits.max_variables:
-        raise ApiError(422, f"at gives {len(at)} values; the limit here is "
-                       f"{limits.max_variables}", kind="limit")
-    values = {str(k): _number(v, f"the value of {k}") for k, v in at.items()}
+        raise ApiError(422, _("at gives {n} values; the limit here is {limit}").format(
+            n=len(at), limit=limits.max_variables), kind="limit")
+    values = {str(k): _number(v, _("the value of {name}").format(name=k)) for k, v in at.items()}
     name = body.get("example")
     about = ""
     text: Any
@@ -198,7 +206,7 @@ def circuit_payload(body: Mapping[str, Any], limits: Limits) -> dict[str, Any]:
         seed = _integer(body, "exercise", 0, 0, 2**31 - 1)
         text, drawn = random_exercise(seed)
         values = {**drawn, **values}
-        about = f"practice exercise {seed}"
+        about = _("practice exercise {seed}").format(seed=seed)
     elif name is not None:
         try:
             ex = circuits.example(str(name))
@@ -280,8 +288,8 @@ def _lab(module: str) -> Any:
         return importlib.import_module(f"chainrule.lab.{module}")
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith("chainrule.lab"):
-            raise ApiError(503, f"chainrule.lab.{module} is not available in this "
-                           "installation") from None
+            raise ApiError(503, _("{module} is not available in this installation").format(
+                module=f"chainrule.lab.{module}")) from None
         raise
 
 
@@ -468,7 +476,7 @@ def create_app(
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        message = {404: "no such page or endpoint", 405: "method not allowed"}.get(
+        message = {404: _("no such page or endpoint"), 405: _("method not allowed")}.get(
             exc.status_code, str(exc.detail))
         return _json({"error": message}, exc.status_code)
 
@@ -496,7 +504,8 @@ def create_app(
         Route("/api/train/stop", train_stop, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
-    middleware = [Middleware(_SecurityHeaders)]
+    # Outermost after the headers: error answers are in the reader's language too.
+    middleware = [Middleware(_SecurityHeaders), Middleware(RequestLanguage)]
     if allowed_hosts is not None:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
     # Inside the Host check, before any body is read: see chainrule.web.security.

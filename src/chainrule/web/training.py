@@ -14,11 +14,13 @@ A service of the server: it never imports :mod:`chainrule.web.server`.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from chainrule.i18n import _
 from chainrule.web.inputs import ACTIVATIONS, LOSSES, Limits, choice, integer, real
 
 if TYPE_CHECKING:
@@ -108,8 +110,8 @@ class TrainingJobs:
         # of simultaneous requests exactly one starts a run.
         with self._lock:
             if self._state["state"] in ACTIVE:
-                raise Busy("a training run is already going: stop it first "
-                           "(one run at a time per server)")
+                raise Busy(_("a training run is already going: stop it first (one run at a "
+                             "time per server)"))
             self._run_id += 1
             run_id = self._run_id
             self._stop_requested = False
@@ -117,8 +119,10 @@ class TrainingJobs:
             self._state = {"state": "starting", "run": run_id, "settings": settings,
                            "error": None, "reason": None, "batches": 0, "total_batches": 0,
                            "seconds": 0.0}
+            # The run's messages (a failure) are in the language of the request that started it.
+            context = contextvars.copy_context()
             self._thread = threading.Thread(
-                target=self._run, args=(run_id, config, Trainer),
+                target=context.run, args=(self._run, run_id, config, Trainer),
                 name=f"chainrule-train-{run_id}", daemon=True)
             self._thread.start()
         return self.status(0)

@@ -4,17 +4,21 @@ The server's cheap endpoints (parsing, a circuit, the chain) run in the request 
 as soon as they arrive. Long ones (a network's per-layer gradient norms, a diagnosis) go
 through one :class:`Worker`: one thread computes, at most ``limit`` requests run or wait, and
 one more is refused at once with :class:`Busy` (HTTP 503 and ``Retry-After``), never queued
-without end. The engine's grad mode and backward listeners are per thread, so nothing needs a
-process-wide lock.
+without end. Each computation runs in a copy of its submitter's context, so it answers in the
+language of the request that asked. The engine's grad mode and backward listeners are per
+thread, so nothing needs a process-wide lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
+
+from chainrule.i18n import _
 
 __all__ = ["Busy", "Worker"]
 
@@ -47,15 +51,17 @@ class Worker:
         """Queue ``fn(*args)``; raises :class:`Busy` when ``limit`` are already queued."""
         with self._lock:
             if self._pending >= self.limit:
-                raise Busy(f"the server is busy with {self._pending} long computations; "
-                           "try again in a moment")
+                raise Busy(_("the server is busy with {n} long computations; try again in "
+                             "a moment").format(n=self._pending))
             self._pending += 1
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(max_workers=1,
                                                     thread_name_prefix=self._name)
             executor = self._executor
+        # The submitting request's context (its language above all) goes with the work.
+        context = contextvars.copy_context()
         try:
-            future = executor.submit(fn, *args)
+            future = executor.submit(context.run, fn, *args)
         except BaseException:
             self._release()
             raise

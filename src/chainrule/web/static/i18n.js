@@ -5,7 +5,8 @@
 // in the chainrule_lang cookie, so the server answers in the same language.
 //
 // Language, first found: ?lang= in the address, the remembered choice, then the server's pick
-// from the browser's Accept-Language header.
+// from the browser's Accept-Language header. An offline lesson (chainrule export) carries its
+// language's words inline (<script id="lesson-i18n">) and fetches nothing.
 
 const STORE = "chainrule.lang";
 const COOKIE = "chainrule_lang";
@@ -38,7 +39,18 @@ export function parseNumber(text) {
     if (/^[+-]?[1-9]\d{0,2}(\.\d{3})+$/.test(s)) return NaN; // 1.000: one or a thousand?
     if (/^[+-]?\d*,\d+([eE][+-]?\d+)?$/.test(s)) s = s.replace(",", ".");
   }
-  return s === "" ? NaN : Number(s);
+  // Only plain decimal numbers: Number() would also take "0x10", "Infinity" and "".
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s) ? Number(s) : NaN;
+}
+
+let started;
+/** Resolves once the page's first language is in place (also when the catalog is missing). */
+export const ready = new Promise((resolve) => { started = resolve; });
+
+/** The words an offline lesson carries, or null on the live page. */
+function inlineWords() {
+  const node = document.getElementById("lesson-i18n");
+  return node ? JSON.parse(node.textContent) : null;
 }
 
 function translateText(node) {
@@ -103,6 +115,8 @@ const observer = new MutationObserver((records) => {
 });
 
 async function load(tag) {
+  const inline = inlineWords();
+  if (inline) return inline;
   const query = tag ? `?lang=${encodeURIComponent(tag)}` : "";
   const response = await fetch(`/api/i18n${query}`, { headers: { Accept: "application/json" } });
   if (!response.ok) throw new Error(`GET /api/i18n: ${response.status}`);
@@ -154,15 +168,28 @@ function addSwitch(languages, current) {
 }
 
 async function start() {
-  const fromAddress = new URLSearchParams(location.search).get("lang");
-  let stored = null;
   try {
-    stored = localStorage.getItem(STORE);
-  } catch {
-    stored = null;
+    await begin();
+  } finally {
+    started();
   }
-  const data = await setLanguage(fromAddress || stored || "", { save: Boolean(fromAddress) });
-  addSwitch(data.languages, data.tag);
+}
+
+async function begin() {
+  if (inlineWords()) {
+    // A lesson is written in one language: show it, offer no switch, remember nothing.
+    await setLanguage("", { save: false });
+  } else {
+    const fromAddress = new URLSearchParams(location.search).get("lang");
+    let stored = null;
+    try {
+      stored = localStorage.getItem(STORE);
+    } catch {
+      stored = null;
+    }
+    const data = await setLanguage(fromAddress || stored || "", { save: Boolean(fromAddress) });
+    addSwitch(data.languages, data.tag);
+  }
   observer.observe(document.body, { subtree: true, childList: true, characterData: true });
 }
 

@@ -1,6 +1,6 @@
 // Log-scale charts drawn as plain SVG: bars (per-layer norms, chain factors) and lines (training).
 
-import { fmt, svgEl } from "./util.js";
+import { fmt, svgEl, t } from "./util.js";
 
 export function clear(svg) { while (svg.firstChild) svg.firstChild.remove(); }
 
@@ -25,7 +25,7 @@ export function logBars(svg, values, opts = {}) {
   const m = { l: 52, r: 14, t: 14, b: 38 };
   const positive = values.filter((v) => v > 0 && Number.isFinite(v));
   if (!positive.length) {
-    svg.append(svgEl("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "no data"));
+    svg.append(svgEl("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, t("no data")));
     return;
   }
   let lo = Math.log10(Math.min(...positive));
@@ -83,7 +83,7 @@ export function logLines(svg, series, opts = {}) {
   const xs = series.flatMap((s) => s.points.map((p) => p[0]));
   if (!ys.length) {
     svg.append(svgEl("text", { x: W / 2, y: H / 2, "text-anchor": "middle" },
-      opts.empty || "no data yet"));
+      opts.empty || t("no data yet")));
     return;
   }
   let lo = Math.floor(Math.log10(Math.min(...ys)) - 0.05);

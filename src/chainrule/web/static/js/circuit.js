@@ -2,9 +2,10 @@
 // pass, and the gradients checked against central differences.
 
 import { drawCircuit, paintCircuit, SYMBOLS } from "./graph.js";
-import { initPractice, practiceOn, practicing } from "./practice.js";
+import { initPractice, practiceOn, practicing, redrawPractice } from "./practice.js";
 import { parseAt, state, writeHash } from "./state.js";
-import { $, api, debounce, el, fmt, markStale, META } from "./util.js";
+import { $, api, debounce, el, fill, fillNodes, fmt, formatNumber, markStale, META, t,
+  typedNumber } from "./util.js";
 
 let data = null;          // the last /api/circuit answer
 let seq = 0;              // requests answered out of order are dropped
@@ -26,7 +27,7 @@ function setVars(names) {
     values[name] = old[name] !== undefined ? old[name] : "1";
     const input = el("input", {
       id: `var-${name}`, "data-var": name, inputmode: "decimal", spellcheck: "false",
-      "aria-label": `value of ${name}`,
+      "aria-label": fill(t("value of {name}"), { name }),
     });
     input.value = values[name];
     input.addEventListener("input", () => {
@@ -47,12 +48,13 @@ function inputsKey() {
 
 function checkStale() {
   markStale($("#circuit-results"), data !== null && inputsKey() !== shownKey,
-    "Out of date: the results below are for the previous inputs. They update as soon as "
-    + "the expression and every value are valid.");
+    t("Out of date: the results below are for the previous inputs. They update as soon as "
+      + "the expression and every value are valid."));
 }
 
+/** A value as typed in the page's language ("1,5" in pt-BR). */
 function isNumber(text) {
-  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text.trim());
+  return typedNumber(text) !== null;
 }
 
 function exprError(err) {
@@ -108,7 +110,7 @@ async function parseAndRun(keepStep) {
     parsedText = null;
     exprError(err);
     $("#about").textContent = "";
-    clearDrawing("fix the expression to see its circuit");
+    clearDrawing(t("fix the expression to see its circuit"));
     busy(false);
   }
 }
@@ -123,12 +125,13 @@ async function run(keepStep) {
       busy(false);
       return;
     }
-    at[name] = Number(text);
+    at[name] = typedNumber(text);
   }
   const mine = ++seq;
   const key = inputsKey();
   busy(true);
-  state.at = Object.entries(values).map(([k, v]) => `${k}:${v}`).join(",");
+  // The address keeps plain numbers: a decimal comma would split the list.
+  state.at = Object.entries(at).map(([k, v]) => `${k}:${v}`).join(",");
   writeHash();
   try {
     const answer = await api("/api/circuit", { expression: exprInput().value, at });
@@ -140,7 +143,7 @@ async function run(keepStep) {
     if (mine !== seq) return;
     exprError(err);
     clearDrawing(err.data && err.data.kind === "evaluation"
-      ? "this expression cannot be evaluated at these values" : err.message);
+      ? t("this expression cannot be evaluated at these values") : err.message);
     busy(false);
   }
 }
@@ -184,7 +187,7 @@ function togglePlay() {
   if (playing) { stopPlaying(); return; }
   if (!data || !data.steps.length) return;
   if (step >= data.steps.length) setStep(0);
-  $("#step-play").textContent = "❚❚ Pause";
+  $("#step-play").textContent = t("❚❚ Pause");
   $("#step-play").setAttribute("aria-pressed", "true");
   playing = setInterval(() => {
     if (!data || step >= data.steps.length) { stopPlaying(); return; }
@@ -195,7 +198,7 @@ function togglePlay() {
 function stopPlaying() {
   clearInterval(playing);
   playing = null;
-  $("#step-play").textContent = "▶ Play";
+  $("#step-play").textContent = t("▶ Play");
   $("#step-play").setAttribute("aria-pressed", "false");
 }
 
@@ -219,17 +222,18 @@ function stepText() {
   const steps = data.steps;
   const n = steps.length;
   if (n === 0) {
-    box.append("This expression has no gates to backpropagate through.");
+    box.append(t("This expression has no gates to backpropagate through."));
     return;
   }
   if (!replaying && step === n) {
-    box.append(`The backward pass took ${n} step${n === 1 ? "" : "s"}, one per wire. `,
-      "Press Step (or drag the slider) to replay it.");
+    box.append(fill(n === 1 ? t("The backward pass took 1 step, one per wire.")
+      : t("The backward pass took {n} steps, one per wire."), { n }), " ",
+    t("Press Step (or drag the slider) to replay it."));
     return;
   }
   if (step === 0) {
-    box.append("Before the backward pass only the output's gradient is known: ∂f/∂f = 1. ",
-      "Press Step to send it back one wire at a time.");
+    box.append(t("Before the backward pass only the output's gradient is known: ∂f/∂f = 1."),
+      " ", t("Press Step to send it back one wire at a time."));
     return;
   }
   const s = steps[step - 1];
@@ -237,19 +241,25 @@ function stepText() {
   const symbol = SYMBOLS[s.op] || s.op;
   const fan = (svgIndex && svgIndex.outDegree[s.input]) || countOut(s.input);
   const input = s.input_name;
-  box.append(`Step ${step} of ${n}: the `, el("span", { class: "op", text: symbol }),
-    ` gate (${gate}) takes the upstream gradient ${fmt(s.upstream)}, multiplies it by its `
-    + `local gradient ∂${gate}/∂${input} = ${fmt(s.local_grad)} and sends `
-    + `${fmt(s.contribution)} back to ${input}: `);
+  box.append(...fillNodes(t("Step {step} of {n}: the {symbol} gate ({gate}) takes the upstream "
+    + "gradient {upstream}, multiplies it by its local gradient ∂{gate}/∂{input} = {local} and "
+    + "sends {contribution} back to {input}:"), {
+    step, n, gate, input, symbol: el("span", { class: "op", text: symbol }),
+    upstream: fmt(s.upstream), local: fmt(s.local_grad), contribution: fmt(s.contribution),
+  }), " ");
   box.append(el("span", { class: "plus-eq", text: `${input}.grad += ${fmt(s.contribution)}` }));
-  if (fan > 1) {
-    box.append(` — ${input} feeds ${fan} wires, so their gradients add up`
-      + ` (now ${fmt(s.total)}).`);
-  } else {
-    box.append(` (now ${fmt(s.total)}).`);
-  }
+  box.append(" ", fan > 1
+    ? fill(t("— {input} feeds {fan} wires, so their gradients add up (now {total})."),
+      { input, fan, total: fmt(s.total) })
+    : fill(t("(now {total})."), { total: fmt(s.total) }));
   box.append(el("span", { class: "formula", id: "step-formula", text: formulaText(s, gate, input) }));
-  if (step === n) box.append(" That was the last step: every wire carries its gradient.");
+  // The gate's rule, in the words of the notes (the server's, in the page's language).
+  const rule = (data.gates || []).find((g) => g.id === s.gate);
+  if (rule && rule.rule) {
+    box.append(el("span", { class: "step-rule", id: "step-rule",
+      text: fill(t("{symbol} gate: {rule}"), { symbol, rule: rule.rule }) }));
+  }
+  if (step === n) box.append(" ", t("That was the last step: every wire carries its gradient."));
 }
 
 /** The local gradient's formula from the op catalogue with this gate's numbers, then the
@@ -259,8 +269,9 @@ function formulaText(s, gate, input) {
   let text = s.formula || `∂${gate}/∂${input}`;
   if (!text.endsWith(` = ${local}`)) text += ` = ${local}`;
   const factor = (x) => (fmt(x).startsWith("-") ? `(${fmt(x)})` : fmt(x));
-  return `local: ${text} · chain rule: ∂f/∂${input} += ${fmt(s.upstream)} × ${factor(s.local_grad)}`
-    + ` = ${fmt(s.contribution)}`;
+  return fill(t("local: {formula} · chain rule: ∂f/∂{input} += {upstream} × {local} = {result}"),
+    { formula: text, input, upstream: fmt(s.upstream), local: factor(s.local_grad),
+      result: fmt(s.contribution) });
 }
 
 function countOut(id) {
@@ -275,24 +286,28 @@ function gradTable(answer) {
   for (const name of answer.variables) {
     const c = checks[name] || {};
     const verdict = c.verdict || "";
+    // The verdict word is an identifier (and a CSS class); people read it translated.
     const word = verdict.split(":")[0];
+    const shown = verdict ? [t(word), ...verdict.split(":").slice(1)].join(":") : "";
     body.append(el("tr", {},
       el("td", { class: "num", text: name }),
       el("td", { class: "num value", id: `value-${name}`, text: fmt(answer.at[name]) }),
       el("td", { class: "num grad", id: `grad-${name}`, text: fmt(answer.gradients[name]) }),
       el("td", { class: "num", text: fmt(c.numerical) }),
-      el("td", { class: "num", text: c.rel_error == null ? "—" : c.rel_error.toExponential(1) }),
-      el("td", { class: `verdict-${word}`, text: verdict })));
+      el("td", { class: "num", text: c.rel_error == null ? "—"
+        : fmt(Number(c.rel_error.toExponential(1))) }),
+      el("td", { class: `verdict-${word}`, "data-verdict": word, text: shown })));
   }
 }
 
 function fanoutText(answer) {
   const parts = answer.fanout.map((f) => {
     const sum = f.wires.map((w) => fmt(w.contribution)).join(" + ");
-    return `${f.name} feeds ${f.wires.length} wires; their gradients add up: ${sum} = `
-      + `${fmt(f.sum)}.`;
+    return fill(t("{name} feeds {count} wires; their gradients add up: {sum} = {total}."),
+      { name: f.name, count: f.wires.length, sum, total: fmt(f.sum) });
   });
-  $("#fanout-text").textContent = parts.length ? `Fan-out: ${parts.join(" ")}` : "";
+  $("#fanout-text").textContent = parts.length
+    ? fill(t("Fan-out: {parts}"), { parts: parts.join(" ") }) : "";
 }
 
 function examples() {
@@ -311,6 +326,40 @@ function load(expression, at, keepStep) {
   values = {};
   for (const [k, v] of Object.entries(at)) values[k] = String(v);
   return parseAndRun(keepStep);
+}
+
+/** Ask again in the language just chosen (gate rules, descriptions) and redraw at this step. */
+export function redrawCircuit() {
+  relocalizeInputs();
+  renderPlayButton();
+  checkStale();
+  if (!data || parsedText === null) return Promise.resolve();
+  if (practicing()) {
+    // Asking again would start the exercise over: keep the learner's progress.
+    redrawPractice();
+    stepText();
+    gradTable(data);
+    fanoutText(data);
+    return Promise.resolve();
+  }
+  return run(replaying || step < data.steps.length ? String(step) : undefined);
+}
+
+/** The values typed, rewritten in the page's new language ("-0,5" ↔ "-0.5"), when they are
+ * the ones the results on screen were computed from. */
+function relocalizeInputs() {
+  if (!data || inputsKey() !== shownKey) return;
+  for (const name of Object.keys(values)) {
+    if (data.at[name] === undefined) continue;
+    values[name] = formatNumber(data.at[name], { useGrouping: false, maximumFractionDigits: 20 });
+    const input = document.getElementById(`var-${name}`);
+    if (input) input.value = values[name];
+  }
+  shownKey = inputsKey();
+}
+
+function renderPlayButton() {
+  $("#step-play").textContent = playing ? t("❚❚ Pause") : t("▶ Play");
 }
 
 export function initCircuit() {

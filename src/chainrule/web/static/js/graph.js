@@ -1,7 +1,7 @@
 // The circuit picture: the server's Graphviz SVG, indexed so the backward pass can be replayed
 // on it wire by wire. Used by the circuit tab, practice mode and the offline lessons.
 
-import { el, fmt, svgEl } from "./util.js";
+import { el, fill, fmt, svgEl, t } from "./util.js";
 
 /** Gradients are the red labels of the picture (the colour chainrule.viz gives them). */
 export const GRAD_FILL = "#cf222e";
@@ -16,7 +16,8 @@ export function drawCircuit(box, answer) {
   box.textContent = "";
   if (!answer.svg) {
     box.append(el("div", { class: "placeholder",
-      text: `no picture: ${answer.svg_error || "the renderer is missing"}` }));
+      text: fill(t("no picture: {reason}"),
+        { reason: answer.svg_error || t("the renderer is missing") }) }));
     return null;
   }
   // The SVG comes from this server's Graphviz layout of the circuit (labels escaped there).
@@ -26,7 +27,8 @@ export function drawCircuit(box, answer) {
   const widthPt = parseFloat(svg.getAttribute("width") || "400");
   svg.removeAttribute("height");
   svg.setAttribute("width", String(Math.round(widthPt * 1.45)));
-  svg.setAttribute("aria-label", `circuit of ${answer.expression}`);
+  svg.setAttribute("aria-label", fill(t("circuit of {expression}"),
+    { expression: answer.expression }));
   box.append(document.importNode(svg, true));
   return indexCircuit(box.querySelector("svg"), answer);
 }

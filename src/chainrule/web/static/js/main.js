@@ -2,10 +2,10 @@
 // no network but this server. In an offline lesson (chainrule export) the same code runs from
 // one inline script and the answers come from the file itself.
 
-import { initCircuit } from "./circuit.js";
+import { initCircuit, redrawCircuit } from "./circuit.js";
 import { readHash, setDefaults, state, writeHash } from "./state.js";
-import { initTraining, pollTraining } from "./training.js";
-import { $, api, el, LESSON, META } from "./util.js";
+import { initTraining, pollTraining, redrawTraining } from "./training.js";
+import { $, api, el, fill, LESSON, META, ready, t } from "./util.js";
 import { initVanishing, refreshVanishing } from "./vanishing.js";
 
 const PANELS = ["circuit", "vanishing", "training"];
@@ -37,12 +37,12 @@ function startLesson() {
   const tab = LESSON.kind === "circuit" ? "circuit" : "vanishing";
   for (const p of PANELS) $(`#tab-${p}`).hidden = p !== tab;
   const what = LESSON.kind === "circuit"
-    ? "Step through the backward pass, or switch on Practice to find the gradients yourself."
-    : "The charts and the diagnosis are the ones the explorer drew for these settings.";
+    ? t("Step through the backward pass, or switch on Practice to find the gradients yourself.")
+    : t("The charts and the diagnosis are the ones the explorer drew for these settings.");
   $("main").prepend(el("div", { class: "lesson-banner", id: "lesson-banner" },
-    el("strong", { text: LESSON.title }),
-    ` — an offline lesson made with chainrule ${META.version}; its inputs are fixed. ${what}`
-    + " To change them, run chainrule serve."));
+    el("strong", { text: LESSON.title }), " ",
+    fill(t("— an offline lesson made with chainrule {version}; its inputs are fixed."),
+      { version: META.version }), ` ${what} `, t("To change them, run chainrule serve.")));
 }
 
 function fixInputs() {
@@ -53,13 +53,30 @@ function fixInputs() {
   }
 }
 
+/** Everything drawn from the server's answers, again in the language just chosen. */
+async function relanguage() {
+  if (document.body.dataset.ready !== "1") return;
+  try {
+    // The examples' descriptions and every sentence of an answer are the server's words.
+    Object.assign(META, await api("/api/meta"));
+  } catch (err) {
+    return;
+  }
+  redrawTraining();
+  const jobs = [redrawCircuit()];
+  if (state.tab === "vanishing") jobs.push(refreshVanishing());
+  await Promise.allSettled(jobs);
+  document.body.dataset.lang = document.documentElement.lang;
+}
+
 async function main() {
   readHash();
+  await ready;  // draw once, in the reader's language
   try {
     Object.assign(META, await api("/api/meta"));
   } catch (err) {
     document.body.prepend(el("div", { class: "error",
-      text: `cannot reach the server: ${err.message}` }));
+      text: fill(t("cannot reach the server: {problem}"), { problem: err.message }) }));
     return;
   }
   const t = META.training || {};
@@ -79,6 +96,8 @@ async function main() {
   await first;
   if (LESSON) fixInputs();
   document.body.dataset.ready = "1";
+  document.body.dataset.lang = document.documentElement.lang;
+  document.addEventListener("chainrule:language", relanguage);
 }
 
 window.addEventListener("hashchange", () => {

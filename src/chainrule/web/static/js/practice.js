@@ -4,7 +4,7 @@
 
 import { paintCircuit } from "./graph.js";
 import { state, writeHash } from "./state.js";
-import { $, fmt } from "./util.js";
+import { $, fill, fmt, t, typedNumber } from "./util.js";
 
 let data = null;     // the circuit answer being practised on
 let index = null;    // its drawn picture
@@ -58,12 +58,19 @@ function render() {
   input.disabled = done;
   $("#practice-check").disabled = done;
   $("#practice-prompt").textContent = done
-    ? (qs.length ? `Done: you found all ${qs.length} gradients of the backward pass.`
-      : "This expression has no gates, so there is nothing to backpropagate.")
-    : `Question ${known + 1} of ${qs.length}: ${qs[known].prompt}`;
+    ? (qs.length ? fill(t("Done: you found all {n} gradients of the backward pass."),
+      { n: qs.length })
+      : t("This expression has no gates, so there is nothing to backpropagate."))
+    : fill(t("Question {k} of {n}: {prompt}"), { k: known + 1, n: qs.length,
+      prompt: qs[known].prompt });
   $("#practice-progress").textContent = qs.length
-    ? `${known} of ${qs.length} wires done · the highlighted gate sends its gradient back`
-      + " along the highlighted wire" : "";
+    ? fill(t("{k} of {n} wires done · the highlighted gate sends its gradient back along the "
+      + "highlighted wire"), { k: known, n: qs.length }) : "";
+}
+
+/** Draw the questions again (after a change of language), keeping the progress. */
+export function redrawPractice() {
+  render();
 }
 
 function close(given, answer) {
@@ -77,17 +84,19 @@ function check() {
   if (known >= qs.length) return;
   const q = qs[known];
   const input = $("#practice-answer");
-  const text = input.value.trim().replace("−", "-");
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) {
-    feedback("Type a number, for example -4 or 0.25.", "invalid");
+  const given = typedNumber(input.value);
+  if (given === null) {
+    feedback(fill(t("Type a number, for example {a} or {b}."), { a: fmt(-4), b: fmt(0.25) }),
+      "invalid");
     return;
   }
-  if (close(Number(text), q.answer)) {
+  if (close(given, q.answer)) {
     known += 1;
     misses = 0;
     input.value = "";
-    feedback(`Right: ${q.input_name} receives ${fmt(q.answer)} along this wire `
-      + `(${fmt(q.upstream)} × ${fmt(q.local_grad)}).`, "right");
+    feedback(fill(t("Right: {input} receives {answer} along this wire ({upstream} × {local})."),
+      { input: q.input_name, answer: fmt(q.answer), upstream: fmt(q.upstream),
+        local: fmt(q.local_grad) }), "right");
     render();
     return;
   }
@@ -97,11 +106,11 @@ function check() {
     known += 1;
     misses = 0;
     input.value = "";
-    feedback(`Not quite. ${hint}`, "wrong");
+    feedback(fill(t("Not quite. {hint}"), { hint }), "wrong");
     render();
     return;
   }
-  feedback(`Not quite: ${hint}`, "wrong");
+  feedback(fill(t("Not quite: {hint}"), { hint }), "wrong");
 }
 
 /**

@@ -2,13 +2,15 @@
 
 import { logLines } from "./charts.js";
 import { state, writeHash } from "./state.js";
-import { $, api, el, fillSelect, fmt, markStale, META, PALETTE, showError } from "./util.js";
+import { $, api, el, fill, fillSelect, fixed, fmt, markStale, META, PALETTE, showError, t,
+  typedNumber } from "./util.js";
 
 let next = 0;
 let points = [];
 let timer = null;
 let run = null;
 let shownSettings = null;  // the settings of the run whose results are on screen
+let lastStatus = null;     // the last answer drawn, drawn again in another language
 
 /** The form's controls and their keys in the URL (and in the run's settings). */
 const FIELDS = [
@@ -18,6 +20,14 @@ const FIELDS = [
   ["train-epochs", "t-epochs", "epochs"], ["train-examples", "t-examples", "examples"],
 ];
 
+/** A number typed in the page's language, sent as a number (as typed when it is not one, so
+ * the server's message names it). */
+function typed(id) {
+  const text = $(`#${id}`).value.trim();
+  const x = typedNumber(text);
+  return x === null ? text : x;
+}
+
 function body() {
   return {
     depth: Number($("#train-depth").value),
@@ -25,9 +35,9 @@ function body() {
     activation: $("#train-activation").value,
     init: $("#train-init").value,
     loss: $("#train-loss").value,
-    lr: $("#train-lr").value.trim(),
-    epochs: $("#train-epochs").value.trim(),
-    examples: $("#train-examples").value.trim(),
+    lr: typed("train-lr"),
+    epochs: typed("train-epochs"),
+    examples: typed("train-examples"),
   };
 }
 
@@ -89,11 +99,24 @@ function sameRun(a, b) {
 function checkStale() {
   const stale = points.length > 0 && !sameRun(shownSettings, asked());
   markStale($("#train-results"), stale,
-    "These results are from a run with other settings than the ones above: press Start to "
-    + "train with these.");
+    t("These results are from a run with other settings than the ones above: press Start to "
+      + "train with these."));
+}
+
+/** A run's state (an identifier) in words. */
+function stateWord(state) {
+  const words = { idle: t("idle"), starting: t("starting"), running: t("running"),
+    stopping: t("stopping"), stopped: t("stopped"), done: t("done"), failed: t("failed") };
+  return words[state] || state;
+}
+
+/** Draw the last answer again (after a change of language). */
+export function redrawTraining() {
+  if (lastStatus) render(lastStatus);
 }
 
 function render(s) {
+  lastStatus = s;
   shownSettings = s.settings || null;
   const active = ["starting", "running", "stopping"].includes(s.state);
   $("#train-start").disabled = active;
@@ -101,18 +124,20 @@ function render(s) {
   const panel = $("#panel-training");
   panel.dataset.state = s.state;
   panel.dataset.points = String(points.length);
-  let text = s.state;
+  // The state is an identifier (panel's data-state); people read it translated.
+  let text = stateWord(s.state);
   if (s.total_batches) {
-    text += `: batch ${s.batches} of ${s.total_batches} · ${(s.seconds || 0).toFixed(1)} s`;
+    text += fill(t(": batch {k} of {n} · {seconds} s"), { k: s.batches, n: s.total_batches,
+      seconds: fixed(s.seconds || 0, 1) });
   }
-  if (s.reason) text += ` (${s.reason})`;
+  if (s.reason) text += ` (${s.reason === "time limit" ? t("time limit") : s.reason})`;
   if (s.error) text += ` — ${s.error}`;
-  $("#train-status").textContent = s.state === "idle" ? "idle: press Start" : text;
+  $("#train-status").textContent = s.state === "idle" ? t("idle: press Start") : text;
   const hidden = s.settings ? s.settings.sizes.length - 2 : 0;
   const series = [];
   for (let l = 0; l < hidden; l++) {
     series.push({
-      name: `hidden layer ${l + 1}`,
+      name: fill(t("hidden layer {layer}"), { layer: l + 1 }),
       color: PALETTE[(l * PALETTE.length / Math.max(hidden, 1)) | 0],
       points: points.map((p) => [p.epoch, p.speeds[l]]),
     });
@@ -121,9 +146,9 @@ function render(s) {
   // A phone gets a narrower drawing, so that its labels stay readable once scaled down.
   chart.setAttribute("viewBox", chart.clientWidth && chart.clientWidth < 600
     ? "0 0 560 380" : "0 0 900 320");
-  logLines(chart, series, { xLabel: "epoch",
+  logLines(chart, series, { xLabel: t("epoch"),
     xMax: s.settings ? s.settings.epochs : 1,
-    empty: s.state === "idle" ? "press Start to train" : "waiting for the first batches" });
+    empty: s.state === "idle" ? t("press Start to train") : t("waiting for the first batches") });
   const tbody = $("#epoch-table tbody");
   tbody.textContent = "";
   for (const e of s.epochs || []) {
@@ -131,8 +156,8 @@ function render(s) {
       el("td", { class: "num", text: String(e.epoch) }),
       el("td", { class: "num", text: fmt(e.cost) }),
       el("td", { class: "num", text: fmt(e.test_cost) }),
-      el("td", { class: "num", text: `${(100 * e.test_accuracy).toFixed(1)}%` }),
-      el("td", { class: "num", text: e.seconds.toFixed(1) })));
+      el("td", { class: "num", text: `${fixed(100 * e.test_accuracy, 1)}%` }),
+      el("td", { class: "num", text: fixed(e.seconds, 1) })));
   }
   checkStale();
 }

@@ -1,4 +1,31 @@
-// Small helpers every part of the explorer uses: numbers, elements, the JSON API.
+// Small helpers every part of the explorer uses: words, numbers, elements, the JSON API.
+
+import { formatNumber, parseNumber, ready, t } from "../i18n.js";
+
+// Every sentence for people goes through t() with a literal English text (the catalog's key,
+// found by `scripts/catalog.py extract`); values go in through {name} placeholders, so a
+// translation may put them in another order.
+export { formatNumber, parseNumber, ready, t };
+
+/** `template` with each {name} replaced by `values[name]`. */
+export function fill(template, values) {
+  return template.replace(/\{(\w+)\}/g, (m, name) => (name in values ? String(values[name]) : m));
+}
+
+/** Like fill(), as a list of texts and elements to append (a value may be an element). */
+export function fillNodes(template, values) {
+  const out = [];
+  let last = 0;
+  template.replace(/\{(\w+)\}/g, (m, name, at) => {
+    out.push(template.slice(last, at));
+    out.push(name in values ? (values[name] instanceof Node ? values[name] : String(values[name]))
+      : m);
+    last = at + m.length;
+    return m;
+  });
+  out.push(template.slice(last));
+  return out.filter((part) => part !== "");
+}
 
 export const $ = (sel) => document.querySelector(sel);
 export const SVGNS = "http://www.w3.org/2000/svg";
@@ -8,19 +35,35 @@ export const PALETTE = ["#cf222e", "#bc4c00", "#9a6700", "#1a7f37", "#0969da", "
 /** What the server says about itself (GET /api/meta), filled in once at start. */
 export const META = {};
 
-/** A number in at most four significant digits, like Python's "%.4g" (and the CLI). */
+/**
+ * A number in at most four significant digits, like Python's "%.4g" (and the CLI), with the
+ * page language's decimal symbol (-0,25 in pt-BR).
+ */
 export function fmt(x) {
   if (x === null || x === undefined || Number.isNaN(x)) return "?";
   if (x === 0) return "0";
+  const plain = { useGrouping: false, maximumFractionDigits: 20 };
   const exp = Math.floor(Math.log10(Math.abs(x)));
   if (exp < -4 || exp >= 4) {
     let [mant, e] = x.toExponential(3).split("e");
     mant = mant.replace(/\.?0+$/, "");
     const sign = e[0] === "-" ? "-" : "+";
     const digits = e.replace(/^[+-]/, "").padStart(2, "0");
-    return `${mant}e${sign}${digits}`;
+    return `${formatNumber(Number(mant), plain)}e${sign}${digits}`;
   }
-  return String(Number(x.toPrecision(4)));
+  return formatNumber(Number(x.toPrecision(4)), plain);
+}
+
+/** `x` with `digits` decimals, in the page language (toFixed with a decimal comma in pt-BR). */
+export function fixed(x, digits) {
+  return formatNumber(x, { useGrouping: false, minimumFractionDigits: digits,
+    maximumFractionDigits: digits });
+}
+
+/** Text a person typed as one finite number (`1,5` in pt-BR), or null. */
+export function typedNumber(text) {
+  const x = parseNumber(String(text).trim().replace("−", "-"));
+  return Number.isFinite(x) ? x : null;
 }
 
 export function el(tag, attrs = {}, ...children) {
@@ -51,7 +94,7 @@ export function debounce(fn, ms) {
 
 export class ApiError extends Error {
   constructor(status, data) {
-    super((data && data.error) || `HTTP ${status}`);
+    super((data && data.error) || fill(t("the server answered HTTP {status}"), { status }));
     this.status = status;
     this.data = data || {};
   }
@@ -76,7 +119,8 @@ export async function api(path, body) {
     // A lesson has no server: its inputs are fixed, so each endpoint has its one answer.
     const key = path.split("?")[0];
     if (!answerable(key)) {
-      throw new ApiError(404, { error: `this offline lesson has no answer for ${key}`,
+      throw new ApiError(404, { error: fill(t("this offline lesson has no answer for {path}"),
+        { path: key }),
         kind: "offline" });
     }
     return JSON.parse(JSON.stringify(LESSON.answers[key]));

@@ -4,7 +4,8 @@
 import { logBars } from "./charts.js";
 import { drawCircuit } from "./graph.js";
 import { state, writeHash } from "./state.js";
-import { $, answerable, api, debounce, el, fillSelect, fmt, markStale, META, showError } from "./util.js";
+import { $, answerable, api, debounce, el, fill, fillNodes, fillSelect, fixed, fmt, markStale, META,
+  showError, t } from "./util.js";
 
 const EVIDENCE_SHOWN = 4;
 let seq = 0;
@@ -27,14 +28,14 @@ function settings() {
 function outputs() {
   $("#depth-out").textContent = $("#depth").value;
   $("#width-out").textContent = $("#width").value;
-  $("#weight-scale-out").textContent = $("#weight-scale").value;
+  $("#weight-scale-out").textContent = fmt(Number($("#weight-scale").value));
 }
 
 function checkStale() {
   markStale($("#vanishing-results"),
     shownKey !== null && JSON.stringify(settings()) !== shownKey,
-    "Out of date: the charts and the diagnosis below are for the previous settings; "
-    + "they are being recomputed.");
+    t("Out of date: the charts and the diagnosis below are for the previous settings; "
+      + "they are being recomputed."));
 }
 
 export async function refreshVanishing() {
@@ -79,13 +80,15 @@ function pathCircuit(d) {
   drawCircuit($("#path-svg"), d);
   const box = $("#path-summary");
   box.textContent = "";
-  box.append(`On the first training image, unit ${p.units[0]} of hidden layer ${p.layer} has `
-    + "∂C/∂z = ", el("strong", { text: fmt(p.gradient) }), ", a sum over every path back from "
-    + `the output. The path drawn (units ${p.units.join(" → ")}) carries `,
-  el("strong", { id: "path-product", text: fmt(p.product) }), ": s = φ'(z) of its unit in "
-    + "each layer, w = the weight it crosses, d = the output unit's error ∂C/∂z. Each "
-    + "bracket (w·s) is one of Nielsen's factors; the gradient on each wire is the product of "
-    + "all the others.");
+  box.append(...fillNodes(t("On the first training image, unit {unit} of hidden layer {layer} "
+    + "has ∂C/∂z = {gradient}, a sum over every path back from the output. The path drawn "
+    + "(units {units}) carries {product}: s = φ'(z) of its unit in each layer, w = the weight "
+    + "it crosses, d = the output unit's error ∂C/∂z. Each bracket (w·s) is one of Nielsen's "
+    + "factors; the gradient on each wire is the product of all the others."), {
+    unit: p.units[0], layer: p.layer, units: p.units.join(" → "),
+    gradient: el("strong", { text: fmt(p.gradient) }),
+    product: el("strong", { id: "path-product", text: fmt(p.product) }),
+  }));
   const card = $("#path-card");
   card.dataset.layer = String(p.layer);
   card.dataset.product = String(p.product);
@@ -98,7 +101,7 @@ function norms(d, body) {
   const values = d.norms || [];
   const svg = $("#norms-chart");
   logBars(svg, values, {
-    xLabel: "hidden layer (input side → output side)",
+    xLabel: t("hidden layer (input side → output side)"),
     classOf: (v, i) => [i === 0 ? "first" : "", Number(state.path) === i + 1 ? "chosen" : ""]
       .join(" ").trim(),
   });
@@ -107,7 +110,8 @@ function norms(d, body) {
       const layer = Number(bar.dataset.index) + 1;
       bar.setAttribute("tabindex", "0");
       bar.setAttribute("role", "button");
-      bar.setAttribute("aria-label", `hidden layer ${layer}: show one backward path`);
+      bar.setAttribute("aria-label", fill(t("hidden layer {layer}: show one backward path"),
+        { layer }));
       bar.addEventListener("click", () => choosePath(layer));
       bar.addEventListener("keydown", (e) => {
         if (e.key === "Enter" || e.key === " ") { e.preventDefault(); choosePath(layer); }
@@ -123,15 +127,18 @@ function norms(d, body) {
   const box = $("#norms-summary");
   box.textContent = "";
   const ratio = first > 0 && last > 0 ? first / last : null;
-  box.append("first hidden layer ", el("strong", { id: "norm-first", text: fmt(first) }),
-    " · last ", el("strong", { id: "norm-last", text: fmt(last) }));
+  box.append(...fillNodes(t("first hidden layer {first} · last {last}"), {
+    first: el("strong", { id: "norm-first", text: fmt(first) }),
+    last: el("strong", { id: "norm-last", text: fmt(last) }),
+  }));
   if (ratio !== null) {
     const decades = Math.log10(ratio);
-    const words = Math.abs(decades) < 1 ? "about the same size"
-      : decades < 0 ? `${Math.abs(decades).toFixed(1)} orders of magnitude smaller`
-        : `${decades.toFixed(1)} orders of magnitude larger`;
-    box.append(" · first / last = ", el("strong", { id: "norm-ratio", text: fmt(ratio) }),
-      ` (${words})`);
+    const words = Math.abs(decades) < 1 ? t("about the same size")
+      : decades < 0 ? fill(t("{n} orders of magnitude smaller"), { n: fixed(-decades, 1) })
+        : fill(t("{n} orders of magnitude larger"), { n: fixed(decades, 1) });
+    box.append(" · ", ...fillNodes(t("first / last = {ratio} ({words})"), {
+      ratio: el("strong", { id: "norm-ratio", text: fmt(ratio) }), words,
+    }));
   }
 }
 
@@ -149,28 +156,33 @@ function chain(d) {
   const svg = $("#chain-chart");
   logBars(svg, factors, {
     labels: layers.map((l) => l.layer),
-    xLabel: "layer of the chain",
-    ref: { value: top, text: `${topText} = max ${phi}'` },
+    xLabel: t("layer of the chain"),
+    ref: { value: top, text: fill(t("{top} = max {phi}'"), { top: topText, phi }) },
     classOf: (v) => (v < top ? "below" : ""),
   });
   svg.dataset.activation = d.activation || "sigmoid";
   svg.dataset.maxSlope = String(top);
-  $("#chain-subtitle").textContent = `one neuron per layer with the network's activation: `
-    + `|w·${phi}'(z)|, log scale`;
+  $("#chain-subtitle").textContent = fill(t("one neuron per layer with the network's "
+    + "activation: |w·{phi}'(z)|, log scale"), { phi });
   const box = $("#chain-summary");
   box.textContent = "";
   const product = d.product !== undefined ? d.product
     : factors.reduce((a, b) => a * b, 1);
   const below = factors.filter((f) => f < top).length;
-  box.append(el("span", { class: "swatch below" }), ` ${below} of ${factors.length} factors `
-    + `are below ${topText}, the largest ${phi}' (`, el("span", { class: "swatch" }),
-  " above). The gradient of the first bias passes through layers 2 … L, and their product is ",
-  el("strong", { id: "chain-product", text: fmt(Math.abs(product)) }), ".");
+  box.append(el("span", { class: "swatch below" }), " ", ...fillNodes(t("{below} of {count} "
+    + "factors are below {top}, the largest {phi}' ({swatch} above). The gradient of the first "
+    + "bias passes through layers 2 … L, and their product is {product}."), {
+    below, count: factors.length, top: topText, phi,
+    swatch: el("span", { class: "swatch" }),
+    product: el("strong", { id: "chain-product", text: fmt(Math.abs(product)) }),
+  }));
 }
 
 export function diagnosis(d) {
   const verdict = $("#verdict");
-  verdict.textContent = d.verdict || "";
+  // The verdict is an identifier (it also picks the colour); people read it translated.
+  verdict.textContent = d.verdict ? t(d.verdict) : "";
+  verdict.dataset.verdict = d.verdict || "";
   const healthy = /healthy|ok|fine|good/i.test(d.verdict || "");
   verdict.className = `verdict ${healthy ? "ok" : "bad"}`;
   const list = (box, items) => {
@@ -181,7 +193,7 @@ export function diagnosis(d) {
     for (const text of texts.slice(0, shown)) box.append(el("li", { text }));
     if (shown < texts.length) {
       const more = el("details", { class: "more" },
-        el("summary", { text: `${texts.length - shown} more` }));
+        el("summary", { text: fill(t("{n} more"), { n: texts.length - shown }) }));
       const rest = el("ul");
       for (const text of texts.slice(shown)) rest.append(el("li", { text }));
       more.append(rest);
@@ -192,7 +204,7 @@ export function diagnosis(d) {
   const rank = { problem: 0, warning: 1, note: 2, ok: 3 };
   const findings = (d.findings || []).slice()
     .sort((a, b) => (rank[a.severity] ?? 4) - (rank[b.severity] ?? 4))
-    .map((f) => ({ text: `${f.severity}: ${f.message}` }));
+    .map((f) => ({ text: `${t(f.severity)}: ${f.message}` }));
   list($("#evidence"), findings.length ? findings : d.evidence);
   list($("#suggestions"), (d.suggestions || []).map((s) => (typeof s === "string" ? s
     : { text: `${s.flags} (${s.summary}): ${s.why}` })));
