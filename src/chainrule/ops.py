@@ -622,5 +622,46 @@ CROSS_ENTROPY = _register(Op("cross_entropy", "softmax cross-entropy sends each 
                              _cross_entropy_vjp.__doc__ or "", 1, array=_cross_entropy_array,
                              vjp=_cross_entropy_vjp, saves=True))
 
+def _bce_logits_array(
+    z: np.ndarray, target: np.ndarray, scale: float | None
+) -> tuple[Any, np.ndarray]:
+    # softplus(z) − y·z with softplus(z) = max(z, 0) + ln(1 + e^−|z|): the exponent is ≤ 0, so
+    # logits of ±1000 neither overflow nor lose the answer. Saved for the gradient: e^−|z|.
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    losses = np.log1p(e)
+    losses += np.maximum(z, 0.0)
+    losses -= target * z
+    if scale is None:  # reduction "none": one loss per element
+        return losses, e
+    return np.add.reduce(losses, axis=None) * scale, e
+
+
+def _bce_logits_vjp(
+    g: Any, out: Any, z: Any, target: np.ndarray, scale: float | None, e: Any
+) -> tuple[Any, ...]:
+    """∂C/∂z = (σ(z) − y)·scale·g, with σ(z) = 1/(1 + e^−|z|) for z ≥ 0 and
+    e^−|z|/(1 + e^−|z|) below."""
+    if scale is None:
+        factor = g
+    elif type(g) is np.ndarray and g.ndim == 0:
+        factor = float(g) * scale  # a Python number: NumPy converts a 0-d array on every use
+    else:
+        factor = g * scale
+    if is_node(z):  # create_graph: the same formula through Tensor ops, differentiable again
+        return ((z.sigmoid() - target) * factor,)
+    p = np.where(z >= 0, 1.0, e)
+    p /= 1.0 + e
+    p -= target
+    p *= factor
+    return (p,)
+
+
+BCE_WITH_LOGITS = _register(Op("bce_with_logits", "binary cross-entropy of logits sends each "
+                               "logit σ(z) minus its target, times the upstream gradient",
+                               _bce_logits_vjp.__doc__ or "", 1, array=_bce_logits_array,
+                               vjp=_bce_logits_vjp, saves=True))
+
 # The leaf marker for results computed under no_grad: they carry a value but no history.
 NO_GRAD = Op("no_grad", "computed under no_grad: no history was recorded", "", 0)
