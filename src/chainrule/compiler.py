@@ -121,14 +121,16 @@ class CompiledFunction:
         self.plans[key] = None
 
     def _trace(self, key: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
-        traced = tuple(_traced_input(a) for a in args)
-        out = self.fn(*traced)
+        traced = args
+        _GradMode.traced = frozenset(t for t in traced if isinstance(t, Tensor))
+        try:
+            out = self.fn(*traced)
+        finally:
+            _GradMode.traced = frozenset()
         try:
             plan = Plan.record(out, args, traced)
         except _Unrecordable as why:
             self._give_up(key, why)
-            if any(t is not a for t, a in zip(traced, args, strict=True)):
-                return self.fn(*args)  # the eager result on the caller's own tensors
             return out
         self.plans[key] = plan
         return out
@@ -142,9 +144,9 @@ def _signature(args: tuple[Any, ...]) -> tuple[Any, ...] | None:
     for a in args:
         if isinstance(a, Tensor):
             d = a.data
-            key.append((d.shape, d.dtype, a.requires_grad))
+            key.append(("tensor", d.shape, d.dtype, a.requires_grad))
         elif isinstance(a, np.ndarray):
-            key.append((a.shape, a.dtype, False))
+            key.append(("array", a.shape, a.dtype))
         else:
             try:
                 hash(a)
@@ -154,29 +156,29 @@ def _signature(args: tuple[Any, ...]) -> tuple[Any, ...] | None:
     return tuple(key)
 
 
-def _traced_input(a: Any) -> Any:
-    return Tensor(a) if isinstance(a, np.ndarray) else a
-
-
 class Plan:
-    """A recorded graph: ``gates`` in forward order, the arrays they need, the backward order.
+    """A recorded graph: ``gates`` in forward order and the arrays they read.
 
-    ``values[i]`` holds node i's array during a call; inputs and parameters are refreshed on
-    every call, constants kept, gate outputs overwritten (into the same buffer where the op is
-    a ufunc).
+    The plan is turned into two straight-line Python functions (``source`` shows them): the
+    forward pass, one line per gate, and the backward pass, one block per gate that leads to a
+    parameter, each the catalogue's ``local`` (times the upstream gradient) or ``vjp``. Gate
+    outputs of ufunc ops are written into buffers allocated at the trace and reused.
     """
 
     def __init__(self) -> None:
         self.gates: list[Gate] = []
-        self.values: list[Any] = []
+        self.shapes: list[tuple[int, ...]] = []
         self.inputs: list[tuple[int, int]] = []  # (value index, argument position)
         self.params: list[tuple[int, Tensor]] = []  # leaves that require grad
-        self.shapes: list[tuple[int, ...]] = []
+        self.constants: dict[int, np.ndarray] = {}
         self.root = -1
-        self.forward: list[tuple[Any, ...]] = []
-        self.backward: list[tuple[Any, ...]] = []
+        self.source = ""
         self.generation = 0
         self.verified = False
+        self._forward: Callable[..., Any] = _unset
+        self._backward: Callable[..., Any] = _unset
+        self._grad_leaves: list[tuple[int, int | Tensor]] = []
+        self._root_slot = -1
 
     # ------------------------------------------------------------------ recording
 
@@ -195,161 +197,197 @@ class Plan:
                                     "tensors (or arrays) and compute the rest inside")
         plan = cls()
         position = {id(t): i for i, t in enumerate(traced) if isinstance(t, Tensor)}
-        user_requires = {i for i, a in enumerate(args) if isinstance(a, Tensor)
-                         and a.requires_grad}
-        input_arrays = {id(t.data): i for i, t in enumerate(traced) if isinstance(t, Tensor)}
-        order = toposort(out)  # inputs first; reversed, the eager backward order
+        # An array argument enters the graph as a constant leaf holding that very array.
+        input_arrays = {id(t.data if isinstance(t, Tensor) else t): i
+                        for i, t in enumerate(traced) if isinstance(t, (Tensor, np.ndarray))}
         index: dict[Any, int] = {}
         needs: list[bool] = []
-        for node in order:
-            i = len(plan.values)
+        unit_locals: dict[tuple[int, int], float] = {}
+        buffers: dict[int, np.ndarray] = {}
+        for node in toposort(out):  # inputs first; reversed, the eager backward order
+            i = len(plan.shapes)
             index[node] = i
             plan.shapes.append(node.data.shape)
             if node._a is None:
-                plan.values.append(node.data)
                 if node.op is NO_GRAD:
                     raise _Unrecordable("a value computed under no_grad() feeds the result")
                 pos = position.get(id(node))
+                if pos is None and not node.requires_grad:
+                    pos = input_arrays.get(id(node.data))
+                    if pos is not None and isinstance(args[pos], Tensor):
+                        pos = None  # a Tensor argument's array rewrapped: a view (refused)
                 if pos is not None:
                     plan.inputs.append((i, pos))
-                    needs.append(pos in user_requires)
+                    needs.append(args[pos] is node and node.requires_grad)
                 elif node.requires_grad:
                     plan.params.append((i, node))
                     needs.append(True)
                 else:
                     _check_constant(node.data, traced)
+                    plan.constants[i] = node.data
                     needs.append(False)
                 continue
             op = node.op
             ctx = node.ctx[:-1] if op.saves else node.ctx
-            ctx = _ctx_template(ctx, input_arrays, traced)
+            template = _ctx_template(ctx, input_arrays, traced)
             a = index[node._a]
             b = None if node._b is None else index[node._b]
-            plan.gates.append(Gate(op, i, a, b, ctx))
+            plan.gates.append(Gate(op, i, a, b, template))
             needs.append(needs[a] or (b is not None and needs[b]))
+            if op.local is not None:
+                # add, sub and neg have constant local gradients (±1): the replay hands the
+                # gradient on instead of multiplying by them.
+                inputs = (node._a,) if node._b is None else (node._a, node._b)
+                local = op.local(node.data, *(x.data for x in inputs), *node.ctx)
+                for k, d in enumerate(local):
+                    if type(d) is float:
+                        unit_locals[(i, k)] = d
             # The root is handed to the caller, who may keep it: never a reused buffer.
-            reuse = isinstance(op.array, np.ufunc) and node is not out
-            plan.values.append(np.empty_like(node.data) if reuse else None)
+            if isinstance(op.array, np.ufunc) and node is not out:
+                buffers[i] = np.empty_like(node.data)
         plan.root = index[out]
-        plan._compile(needs)
+        plan._generate(needs, unit_locals, buffers)
         return plan
 
-    def _compile(self, needs: list[bool]) -> None:
-        """The flat forward and backward step lists the replay loops run."""
+    def _generate(self, needs: list[bool], unit_locals: dict[tuple[int, int], float],
+                  buffers: dict[int, np.ndarray]) -> None:
+        """Write the forward and backward passes as Python source and compile them."""
+        env: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray,
+                               "unbroadcast": unbroadcast, "_shape_changed": _shape_changed}
         shapes = self.shapes
+        refs: set[int] = set()
+
+        def const(value: Any, name: str) -> str:
+            env[name] = value
+            return name
+
+        def ctx_args(gate: Gate) -> list[str]:
+            items = gate.ctx[1:] if gate.ctx and gate.ctx[0] is _ARG else gate.ctx
+            return [ctx_expr(item, f"c{gate.out}_{k}") for k, item in enumerate(items)]
+
+        def ctx_expr(item: Any, name: str) -> str:
+            if isinstance(item, _Ref):
+                refs.add(item.position)
+                return f"A{item.position}"
+            if isinstance(item, _Nested):
+                parts = [ctx_expr(x, f"{name}_{k}") for k, x in enumerate(item.template[1:])]
+                return f"({', '.join(parts)},)"
+            return const(item, name)
+
+        fwd = ["def forward(args):"]
+        for i, pos in self.inputs:
+            fwd.append(f"    v{i} = args[{pos}]")
+        for i, p in self.params:
+            env[f"p{i}"] = p
+            env[f"s{i}"] = shapes[i]
+            fwd.append(f"    v{i} = p{i}.data")
+            fwd.append(f"    if v{i}.shape != s{i}: _shape_changed(s{i}, v{i}.shape)")
+        for i, array in self.constants.items():
+            env[f"v{i}"] = array
+        body: list[str] = []
+        saved: list[str] = []
         for gate in self.gates:
-            buf = self.values[gate.out] if self.values[gate.out] is not None else None
-            self.forward.append((gate.op, gate.out, gate.a, gate.b, gate.ctx, buf))
-        for gate in reversed(self.gates):
-            if not needs[gate.out]:
+            i = gate.out
+            operands = [f"v{gate.a}"] + ([] if gate.b is None else [f"v{gate.b}"])
+            call = ", ".join(operands + ctx_args(gate))
+            env[f"op{i}"] = gate.op.array
+            if i in buffers:
+                env[f"buf{i}"] = buffers[i]
+                body.append(f"    v{i} = op{i}({call}, out=buf{i})  # {gate.op.name}")
                 continue
-            a, b = gate.a, gate.b
-            need_a = needs[a]
-            need_b = b is not None and needs[b]
-            shape_a = shapes[a]
-            shape_b = None if b is None else shapes[b]
-            self.backward.append((gate.op, gate.out, a, b, gate.ctx, need_a, need_b,
-                                  shape_a, shape_b))
+            target = f"v{i}, sv{i}" if gate.op.saves else f"v{i}"
+            if gate.op.saves:
+                saved.append(f"sv{i}")
+            body.append(f"    {target} = op{i}({call})  # {gate.op.name}")
+            # A full reduction gives a NumPy scalar; the engine keeps arrays.
+            body.append(f"    if type(v{i}) is not ndarray: v{i} = asarray(v{i})")
+        fwd += [f"    A{k} = args[{k}]" for k in sorted(refs)] + body
+        live = [f"v{i}" for i in range(len(shapes)) if i not in self.constants] + saved
+        fwd.append(f"    return ({', '.join(live)},)")
+        self._root_slot = live.index(f"v{self.root}")
+
+        bwd = ["def backward(seed, vals, args):", f"    ({', '.join(live)},) = vals"]
+        bwd += [f"    A{k} = args[{k}]" for k in sorted(refs)]
+        bwd.append(f"    g{self.root} = seed")
+        have: set[int] = {self.root}
+        for gate in reversed(self.gates):
+            i = gate.out
+            if not needs[i]:
+                continue
+            op = gate.op
+            inputs = [gate.a] + ([] if gate.b is None else [gate.b])
+            arguments = ", ".join([f"v{x}" for x in inputs] + ctx_args(gate)
+                                  + ([f"sv{i}"] if op.saves else []))
+            wanted = [needs[x] for x in inputs]
+            names = [f"d{i}_{k}" for k in range(len(inputs))]
+            bwd.append(f"    # {op.name}")
+            if op.local is not None:
+                if not all(unit_locals.get((i, k)) is not None or not w
+                           for k, w in enumerate(wanted)):
+                    env[f"local{i}"] = op.local
+                    bwd.append(f"    {', '.join(names)}, = local{i}(v{i}, {arguments})")
+                for k in range(len(inputs)):
+                    if not wanted[k]:
+                        continue
+                    unit = unit_locals.get((i, k))
+                    # the chain rule: upstream × local gradient
+                    product = f"g{i}" if unit == 1.0 else f"-g{i}" if unit == -1.0 else \
+                        f"g{i} * {unit!r}" if unit is not None else f"g{i} * {names[k]}"
+                    bwd.append(f"    {names[k]} = {product}")
+            else:
+                env[f"vjp{i}"] = op.vjp
+                extra = f", needs={tuple(wanted)!r}" if op.takes_needs else ""
+                bwd.append(f"    {', '.join(names)}, = vjp{i}(g{i}, v{i}, {arguments}{extra})")
+            for k, x in enumerate(inputs):
+                if not wanted[k]:
+                    continue
+                env[f"s{x}"] = shapes[x]
+                if shapes[x] != shapes[i] or op.local is None:
+                    bwd.append(f"    if {names[k]}.shape != s{x}: "
+                               f"{names[k]} = unbroadcast({names[k]}, s{x})")
+                # += where a value fans out
+                bwd.append(f"    g{x} = g{x} + {names[k]}" if x in have else
+                           f"    g{x} = {names[k]}")
+                have.add(x)
+            bwd.append(f"    del g{i}")
+        self._grad_leaves = [(i, p) for i, p in self.params] + [
+            (i, pos) for i, pos in self.inputs if needs[i]]
+        # (Every leaf listed leads to the root, so each has received a gradient.)
+        bwd.append("    return (" + "".join(f"g{i}, " for i, _ in self._grad_leaves) + ")")
+        self.source = "\n".join(fwd) + "\n\n\n" + "\n".join(bwd) + "\n"
+        exec(compile_source(self.source), env)  # noqa: S102 - our own generated source
+        self._forward, self._backward = env["forward"], env["backward"]
 
     # ------------------------------------------------------------------ replay
 
     def run(self, args: tuple[Any, ...]) -> CompiledLoss:
         """Forward through the plan with new inputs and the parameters' current arrays."""
-        values = self.values
-        for i, pos in self.inputs:
-            a = args[pos]
-            values[i] = a.data if isinstance(a, Tensor) else a
-        shapes = self.shapes
-        for i, p in self.params:
-            d = p.data
-            if d.shape != shapes[i]:
-                raise ShapeError(f"compile: a parameter changed shape from {shapes[i]} to "
-                                 f"{d.shape} since the trace; compile the function again")
-            values[i] = d
-        saved: dict[int, Any] = {}
+        arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
         try:
-            for op, out, a, b, ctx, buf in self.forward:
-                if ctx and ctx[0] is _ARG:
-                    ctx = _fill(ctx, args)
-                if buf is not None:
-                    if b is None:
-                        values[out] = op.array(values[a], *ctx, out=buf)
-                    else:
-                        values[out] = op.array(values[a], values[b], *ctx, out=buf)
-                    continue
-                data = op.array(values[a], *ctx) if b is None else \
-                    op.array(values[a], values[b], *ctx)
-                if op.saves:
-                    data, saved[out] = data
-                if type(data) is not np.ndarray:  # a full reduction gives a NumPy scalar
-                    data = np.asarray(data)
-                values[out] = data
+            vals = self._forward(arrays)
         except ValueError as exc:
             raise ShapeError(f"compile: the replay failed ({exc}); the function's graph may "
                              "depend on values, which a compiled function cannot follow") from None
         self.generation += 1
-        return CompiledLoss(values[self.root], self, self.generation, saved, args)
+        root = vals[self._root_slot]
+        return CompiledLoss(root, self, self.generation, vals, args)
 
-    def backpropagate(self, seed: Any, saved: dict[int, Any], args: tuple[Any, ...]) -> None:
-        """Gradients of the last run into ``.grad`` of its parameters (and of inputs that
-        require grad), added to what is there, as ``Tensor.backward`` does."""
-        values = self.values
-        grads: list[Any] = [None] * len(values)
-        grads[self.root] = seed
-        for op, out, a, b, ctx, need_a, need_b, shape_a, shape_b in self.backward:
-            g = grads[out]
-            grads[out] = None
-            if ctx and ctx[0] is _ARG:
-                ctx = _fill(ctx, args)
-            if op.saves:
-                ctx = (*ctx, saved[out])
-            node_out, da = values[out], values[a]
-            ga: Any
-            gb: Any
-            if op.local is not None:
-                # local gradient × upstream: the CS231n rule, one factor per input
-                if b is None:
-                    ga, gb = op.local(node_out, da, *ctx)[0], None
-                else:
-                    ga, gb = op.local(node_out, da, values[b], *ctx)
-                # (±1 from add, sub and neg hand the gradient on without a multiply.)
-                if need_a:
-                    ga = (g if ga == 1.0 else -g if ga == -1.0 else g * ga) \
-                        if type(ga) is float else g * ga
-                if need_b:
-                    gb = (g if gb == 1.0 else -g if gb == -1.0 else g * gb) \
-                        if type(gb) is float else g * gb
-            elif b is None:
-                (ga,) = op.vjp(g, node_out, da, *ctx)
-                gb = None
-            elif op.takes_needs:
-                ga, gb = op.vjp(g, node_out, da, values[b], *ctx, needs=(need_a, need_b))
-            else:
-                ga, gb = op.vjp(g, node_out, da, values[b], *ctx)
-            # a's share first, then b's, as the eager pass adds them: the same sums, bitwise.
-            # (unbroadcast sums a broadcast input's gradient down to its shape: a bias.)
-            if need_a:
-                if ga.shape != shape_a:
-                    ga = unbroadcast(ga, shape_a)
-                prev = grads[a]
-                grads[a] = ga if prev is None else prev + ga
-            if need_b:
-                if gb.shape != shape_b:
-                    gb = unbroadcast(gb, shape_b)
-                prev = grads[b]
-                grads[b] = gb if prev is None else prev + gb
+    def backpropagate(self, seed: Any, vals: tuple[Any, ...], args: tuple[Any, ...]) -> None:
+        """Gradients of a run into ``.grad`` of its parameters (and of inputs that require
+        grad), added to what is there, as ``Tensor.backward`` does."""
+        arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        grads = self._backward(seed, vals, arrays)
+        # Two leaves may have received the very same array (add hands it on as is): each must
+        # own its .grad, as after an eager backward. One C-level pass tells whether any is.
+        shared = len({id(g) for g in grads}) < len(grads)
         assigned: set[int] = set()
-        leaves = [(i, p) for i, p in self.params] + [
-            (i, args[pos]) for i, pos in self.inputs
-            if isinstance(args[pos], Tensor) and args[pos].requires_grad]
-        for i, node in leaves:
-            g = grads[i]
-            if g is None:
-                continue
+        for (_, leaf), g in zip(self._grad_leaves, grads, strict=True):
+            node = leaf if isinstance(leaf, Tensor) else args[leaf]
             if node.grad is None:
-                if g.base is not None or g is seed or id(g) in assigned:
-                    g = g.copy()  # every .grad owns its array, as in eager
-                assigned.add(id(g))
+                if g.base is not None or g is seed or (shared and id(g) in assigned):
+                    g = g.copy()
+                if shared:
+                    assigned.add(id(g))
                 node.grad = g
             else:
                 node.grad = node.grad + g
@@ -359,13 +397,9 @@ class Plan:
     def describe(self) -> list[dict[str, Any]]:
         """The plan as a list of gates (op, output shape, inputs by index): a circuit in text."""
         kinds = {i: "input" for i, _ in self.inputs} | {i: "parameter" for i, _ in self.params}
-        rows: list[dict[str, Any]] = []
-        for i, shape in enumerate(self.shapes):
-            if self.values[i] is not None and i not in kinds and all(
-                    g.out != i for g in self.gates):
-                rows.append({"index": i, "kind": "constant", "shape": list(shape)})
-            elif i in kinds:
-                rows.append({"index": i, "kind": kinds[i], "shape": list(shape)})
+        kinds |= {i: "constant" for i in self.constants}
+        rows: list[dict[str, Any]] = [{"index": i, "kind": kind, "shape": list(self.shapes[i])}
+                                      for i, kind in sorted(kinds.items())]
         for gate in self.gates:
             rows.append({"index": gate.out, "kind": "gate", "op": gate.op.name,
                          "inputs": [gate.a] if gate.b is None else [gate.a, gate.b],
@@ -373,8 +407,24 @@ class Plan:
         return rows
 
     def __repr__(self) -> str:
-        return (f"Plan({len(self.gates)} gates, {len(self.params)} parameters, "
-                f"{len(self.inputs)} inputs)")
+        return (f"Plan(gates={len(self.gates)}, parameters={len(self.params)}, "
+                f"inputs={len(self.inputs)})")
+
+
+def _unset(*args: Any) -> Any:
+    raise GraphError("compile: this plan was never generated")
+
+
+def _shape_changed(before: tuple[int, ...], now: tuple[int, ...]) -> None:
+    raise ShapeError(f"compile: a parameter changed shape from {before} to {now} since the "
+                     "trace; compile the function again")
+
+
+def compile_source(source: str) -> Any:
+    """The code object of a plan's generated source (named so tracebacks point at it)."""
+    import builtins
+
+    return builtins.compile(source, "<chainrule.compile plan>", "exec")
 
 
 class CompiledLoss(Tensor):
@@ -385,14 +435,22 @@ class CompiledLoss(Tensor):
     function, which reuses the plan's buffers.
     """
 
-    __slots__ = ("_plan", "_generation", "_saved", "_args")
+    __slots__ = ("_plan", "_generation", "_values", "_args")
 
-    def __init__(self, data: np.ndarray, plan: Plan, generation: int, saved: dict[int, Any],
+    def __init__(self, data: np.ndarray, plan: Plan, generation: int, values: tuple[Any, ...],
                  args: tuple[Any, ...]) -> None:
-        super().__init__(data)
+        # The fields of a leaf without the checks of Tensor.__init__: data is the plan's own.
+        self.data = data
+        self.grad = None
+        self.requires_grad = False
+        self.op = None
+        self._a = self._b = None
+        self.ctx = ()
+        self.label = ""
+        self._retain = False
         self._plan = plan
         self._generation = generation
-        self._saved = saved
+        self._values = values
         self._args = args
 
     def backward(self, grad: Any = None) -> None:
@@ -401,7 +459,7 @@ class CompiledLoss(Tensor):
             raise GraphError("backward: the compiled function was called again since this loss "
                              "was computed, and its buffers now hold the newer call; call "
                              "backward() before the next call")
-        self._plan.backpropagate(_seed(self, grad), self._saved, self._args)
+        self._plan.backpropagate(_seed(self, grad), self._values, self._args)
 
 
 class _ArgMarker:
@@ -446,24 +504,12 @@ class _Nested:
     template: tuple[Any, ...]
 
 
-def _fill(ctx: tuple[Any, ...], args: tuple[Any, ...]) -> tuple[Any, ...]:
-    out: list[Any] = []
-    for item in ctx[1:]:
-        if isinstance(item, _Ref):
-            a = args[item.position]
-            out.append(a.data if isinstance(a, Tensor) else a)
-        elif isinstance(item, _Nested):
-            out.append(_fill(item.template, args))
-        else:
-            out.append(item)
-    return tuple(out)
-
-
 def _check_constant(array: Any, traced: tuple[Any, ...]) -> None:
     if not isinstance(array, np.ndarray):
         return
     for t in traced:
-        if isinstance(t, Tensor) and np.may_share_memory(array, t.data):
+        if isinstance(t, (Tensor, np.ndarray)) and np.may_share_memory(
+                array, t.data if isinstance(t, Tensor) else t):
             raise _Unrecordable("a constant of the graph is a view of an input (taken with "
                                 ".data or NumPy), so a replay would keep the first call's "
                                 "values; compute it with Tensor ops")

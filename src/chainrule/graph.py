@@ -47,6 +47,9 @@ class _ThreadState(threading.local):
         self.enabled = True
         self.saved: list[bool] = []
         self.listeners: list[Callable[[BackwardEvent], None]] = []
+        # Inputs of a function chainrule.compile is tracing: what is computed from them is
+        # recorded even when nothing requires grad (the replay recomputes it).
+        self.traced: frozenset[Any] = frozenset()
 
 
 _GradMode = _ThreadState()

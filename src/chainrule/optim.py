@@ -139,6 +139,13 @@ class SGD(Optimizer):
         return ("velocity",)
 
     def step(self) -> None:
+        if not self.weight_decay and not self.momentum:
+            lr = self.lr  # plain SGD: p ← p − η·g, nothing else to look up per parameter
+            for p in self.params:
+                if p.grad is not None:
+                    p.data -= lr * p.grad
+            self.steps += 1
+            return
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue

@@ -436,7 +436,8 @@ def _node(data: np.ndarray, op: Op, a: Tensor, b: Tensor | None, ctx: tuple[Any,
     t.ctx = ctx
     t.label = ""
     t._retain = False
-    if _GradMode.enabled and (a.requires_grad or (b is not None and b.requires_grad)):
+    if _GradMode.enabled and (a.requires_grad or (b is not None and b.requires_grad)
+                              or (a in _GradMode.traced or b in _GradMode.traced)):
         t.requires_grad = True
         t.op = op
         t._a = a
