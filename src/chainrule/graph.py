@@ -13,6 +13,7 @@ one :class:`BackwardEvent` per edge; with no listener, no event is built.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -213,6 +214,19 @@ def backward_pass(
     grads: dict[Any, Any] = {root: seed}
     if root._a is None:  # a leaf: its gradient is the seed
         return grads
+    # The pass creates no reference cycles, so the cyclic collector has nothing to find in it;
+    # left on, it would walk a large graph's nodes again and again while the dicts fill up.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _propagate(root, grads, create_graph, drop_intermediate)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _propagate(root: Any, grads: dict[Any, Any], create_graph: bool,
+               drop_intermediate: bool) -> dict[Any, Any]:
     uses_left = _use_counts(root, leaves=False)
     shaped = getattr(type(root), "_shaped", False)  # Tensors: broadcasting to undo
     listeners = tuple(_GradMode.listeners)
@@ -247,8 +261,13 @@ def backward_pass(
                     if not left:
                         ready.append(x)
                 if x.requires_grad:
-                    contribution = upstream * local[i] if vjp is None else vjp[i]
-                    if shaped:
+                    if vjp is not None:
+                        contribution = vjp[i]
+                    elif type(local[i]) is float and local[i] == 1.0:
+                        contribution = upstream  # add hands the gradient on as it is
+                    else:
+                        contribution = upstream * local[i]  # the chain rule, one edge
+                    if shaped and contribution.shape != x.data.shape:
                         contribution = unbroadcast(contribution, x.data.shape)
                     earlier = grads.get(x)
                     grads[x] = contribution if earlier is None else earlier + contribution
