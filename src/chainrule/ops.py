@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import blas
+
 __all__ = ["OPS", "Op", "is_node", "raw"]
 
 
@@ -359,20 +361,26 @@ def _matmul_vjp(
     """∂(A@B): Ā = G @ Bᵀ, B̄ = Aᵀ @ G (operands are at least 2-D; batches broadcast)."""
     # A data batch needs no gradient; skipping its product saves the largest matmul of a step.
     flat = a.ndim == 2 and b.ndim == 2  # arrays and Tensors both have ndim
-    ga = (g @ (b.T if flat else _swap_last(b))) if needs[0] else None
-    gb = ((a.T if flat else _swap_last(a)) @ g) if needs[1] else None
+    ga = _mm(g, b.T if flat else _swap_last(b)) if needs[0] else None
+    gb = _mm(a.T if flat else _swap_last(a), g) if needs[1] else None
     return ga, gb
 
 
+def _mm(a: Any, b: Any) -> Any:
+    # Arrays go through chainrule.blas (one thread for mid-sized products); Tensors (under
+    # create_graph) record a matmul node.
+    return blas.matmul(a, b) if type(a) is np.ndarray and type(b) is np.ndarray else a @ b
+
+
 def _matmul_t_array(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.matmul(a, b.T)
+    return blas.matmul(a, b.T)
 
 
 def _matmul_t_vjp(
     g: Any, out: Any, a: Any, b: Any, needs: tuple[bool, ...] = (True, True)
 ) -> tuple[Any, ...]:
     """∂(A@Bᵀ): Ā = G @ B, B̄ = Gᵀ @ A (2-D operands: a batch and a layer's (out, in) weight)."""
-    return (g @ b) if needs[0] else None, (g.T @ a) if needs[1] else None
+    return _mm(g, b) if needs[0] else None, _mm(g.T, a) if needs[1] else None
 
 
 def _reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:

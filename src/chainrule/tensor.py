@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import ops
+from chainrule import blas, ops
 from chainrule.display import CircuitDisplay
 from chainrule.errors import ConfigError, GraphError, OperandError, ShapeError
 from chainrule.graph import _GradMode, backward_pass
@@ -508,7 +508,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0]:
         # The layers' case, taken first: one check instead of the general path's dozen
         # property lookups, which cost as much as a small batch's matmul.
-        return _node(np.matmul(ad, bd), ops.MATMUL, a, b, ())
+        return _node(blas.matmul(ad, bd), ops.MATMUL, a, b, ())
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: {a.shape} @ {b.shape}: matmul needs at least 1-D operands, "
                          "use * for scalars")
@@ -542,7 +542,7 @@ def matmul_t(a: Tensor, b: Tensor) -> Tensor:
     ad, bd = a.data, b.data
     if ad.ndim != 2 or bd.ndim != 2 or ad.shape[1] != bd.shape[1]:
         raise ShapeError(f"matmul_t: {a.shape} @ {b.shape}ᵀ: needs (n, k) and (m, k) operands")
-    return _node(np.matmul(ad, bd.T), ops.MATMUL_T, a, b, ())
+    return _node(blas.matmul(ad, bd.T), ops.MATMUL_T, a, b, ())
 
 
 def _seed(root: Tensor, grad: Any) -> np.ndarray:
