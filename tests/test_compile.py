@@ -339,6 +339,21 @@ def test_the_plan_reads_as_a_list_of_gates() -> None:
     assert repr(plan) == "Plan(gates=7, parameters=4, inputs=1)"
 
 
+def test_the_plan_draws_as_a_circuit() -> None:
+    from chainrule.viz.dot import to_dot
+
+    w = tensor(np.ones(3), requires_grad=True)
+    step = chainrule.compile(lambda x: (x * w).tanh().sum())
+    step(tensor(np.ones((2, 3))))
+    (plan,) = step.plans.values()
+    assert plan is not None
+    graph = plan.graph_dict()
+    assert [n["op"] for n in graph["nodes"]] == [None, None, "mul", "tanh", "sum"]
+    assert graph["nodes"][2]["inputs"] == [0, 1] and len(graph["edges"]) == 4
+    dot = to_dot(graph)
+    assert dot.startswith("digraph circuit") and "tanh" in dot and "[2×3] ‖?‖" in dot
+
+
 def test_compile_keeps_the_functions_name_and_is_exported() -> None:
     def loss_fn(x: Any) -> Any:
         return x.sum()

@@ -406,6 +406,28 @@ class Plan:
                          "shape": list(self.shapes[gate.out])})
         return rows
 
+    def graph_dict(self) -> dict[str, Any]:
+        """The plan in the circuit serialisation (``chainrule.viz.graph_dict``'s format), so
+        every circuit view draws it: leaves and gates with their shapes (norms and gradients
+        are not kept by a plan: ``None``)."""
+        names = {i: f"x{pos}" for i, pos in self.inputs}
+        names |= {i: p.label or "param" for i, p in self.params}
+        names |= {i: "const" for i in self.constants}
+        by_out = {gate.out: gate for gate in self.gates}
+        nodes: list[dict[str, Any]] = []
+        edges: list[dict[str, Any]] = []
+        for i, shape in enumerate(self.shapes):
+            value = {"shape": list(shape), "norm": None}
+            gate = by_out.get(i)
+            inputs = [] if gate is None else [gate.a] + ([] if gate.b is None else [gate.b])
+            nodes.append({"id": i, "op": None if gate is None else gate.op.name,
+                          "label": names.get(i, ""), "value": value, "grad": None,
+                          "inputs": inputs})
+            edges += [{"source": x, "target": i, "value": {"shape": list(self.shapes[x]),
+                                                          "norm": None},
+                       "local_grad": None, "contribution": None} for x in inputs]
+        return {"nodes": nodes, "edges": edges}
+
     def __repr__(self) -> str:
         return (f"Plan(gates={len(self.gates)}, parameters={len(self.params)}, "
                 f"inputs={len(self.inputs)})")
