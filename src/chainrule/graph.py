@@ -6,9 +6,12 @@ takes one or two inputs, and two slots cost less than a tuple per node) and ``ct
 constants). The traversal never
 recurses: a graph a million nodes deep backpropagates under Python's default recursion limit.
 
-Gradients are kept in a dict keyed by node and accumulated with ``+`` where a node fans out
-(the CS231n rule: a variable used twice receives the sum of both gradients). Listeners receive
-one :class:`BackwardEvent` per edge; with no listener, no event is built.
+``backward_pass`` is the one backward loop: each node hands each input ``upstream × local``
+(the chain rule on one edge), and gradients are kept in a dict keyed by node and accumulated
+with ``+`` where a node fans out (the CS231n rule: a variable used twice receives the sum of both
+gradients). Listeners receive one :class:`BackwardEvent` per edge; with no listener, no event is
+built. Speed for graphs that repeat comes from replaying them (``chainrule.compile``), not
+from specialised copies of this loop.
 """
 
 from __future__ import annotations
@@ -250,9 +253,12 @@ def _propagate(root: Any, grads: dict[Any, Any], create_graph: bool,
                 vjp = None
             else:
                 local = (None, None)
-                needs = {"needs": tuple(x.requires_grad for x in inputs)} \
-                    if op.takes_needs else {}
-                vjp = op.vjp(upstream, out, *args, *ctx, **needs)  # upstream × Jacobian
+                if op.takes_needs:  # it may skip the gradients nobody asked for
+                    needs = (a.requires_grad,) if b is None else \
+                        (a.requires_grad, b.requires_grad)
+                    vjp = op.vjp(upstream, out, *args, *ctx, needs=needs)
+                else:
+                    vjp = op.vjp(upstream, out, *args, *ctx)  # upstream × Jacobian
             i = 0
             for x in inputs:
                 if x._a is not None:  # a leaf is never waited for (see _use_counts)
