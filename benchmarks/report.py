@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.runner import RESULTS, fmt_cell, mlp_rows, target_cells
+from benchmarks.runner import RESULTS, fmt_cell, fmt_time, mlp_rows, target_cells
 
 
 def _ratio_text(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
@@ -53,6 +53,23 @@ def results_markdown(report: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def readme_markdown(report: dict[str, Any]) -> str:
+    """The MLP cases as the README shows them: one row per case, each system's median epoch
+    and its paired ratio to the NumPy floor."""
+    res = report["results"]
+    cases = res.get("mlp", {}).get("cases", {})
+    columns = ("chainrule, user loop", "chainrule-fused", "chainrule-compile", "torch",
+               "autograd", "NumPy floor")
+    rows = ["| MLP epoch | " + " | ".join(columns) + " |",
+            "|---" * (len(columns) + 1) + "|"]
+    for name, case in cases.items():
+        cells = {label: f"{fmt_time(entry.get('median'))} ({floor})"
+                 for label, entry, floor, _ in mlp_rows(case)}
+        cells["NumPy floor"] = cells.get("NumPy floor", "—").replace(" (1.00×)", "")
+        rows.append(f"| {name} | " + " | ".join(cells.get(c, "—") for c in columns) + " |")
+    return "\n".join(rows)
+
+
 def targets_markdown(report: dict[str, Any]) -> str:
     rows = ["| target | measured | limit | met |", "|---|---|---|---|"]
     for t in report["targets"]:
@@ -77,6 +94,9 @@ def main() -> None:
           f"threads per worker: {meta['threads']}, suite time {meta['seconds']:.0f} s.\n")
     print(results_markdown(report))
     print()
+    if report["results"].get("mlp"):
+        print(readme_markdown(report))
+        print()
     print(targets_markdown(report))
 
 

@@ -220,3 +220,18 @@ def test_mlp_cost_is_the_bce_of_sigmoid_outputs_summed_over_classes() -> None:
     b = params[-1]
     expected = float(np.sum(np.log1p(np.exp(b))) - b[3])
     assert mlp.mean_cost(params, x, y) == pytest.approx(expected, rel=1e-12)
+
+
+def test_readme_table_has_one_row_per_case_with_ratios_to_the_floor() -> None:
+    from benchmarks.report import readme_markdown
+
+    runs = {s: {"rounds": {0: [t]}} for s, t in
+            (("chainrule", 0.3), ("chainrule-compile", 0.2), ("numpy", 0.2), ("torch", 0.6))}
+    case = {"paired": runner._paired_ratios(runs),
+            "paired_systems": {s: runner._paired_ratios(runs, s) for s in runs
+                               if s != "chainrule"},
+            "systems": {s: {"median": v["rounds"][0][0]} for s, v in runs.items()}}
+    md = readme_markdown({"results": {"mlp": {"cases": {"batch 10, f64": case}}}}).splitlines()
+    assert md[0].startswith("| MLP epoch | chainrule, user loop |")
+    assert md[2] == ("| batch 10, f64 | 300.0 ms (1.50×) | — | 200.0 ms (1.00×) | 600.0 ms "
+                     "(3.00×) | — | 200.0 ms |")
