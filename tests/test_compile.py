@@ -250,6 +250,30 @@ def test_backward_after_the_next_call_is_refused() -> None:
         old.backward()
 
 
+def test_threads_sharing_a_compiled_step_get_their_own_answers() -> None:
+    import threading
+
+    w = tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    step = chainrule.compile(lambda x: (x * w).tanh().sum())
+    step(tensor(np.ones(3)))
+    step(tensor(np.ones(3)))
+    wrong: list[str] = []
+
+    def work(k: float) -> None:
+        for _ in range(200):
+            x = np.full(3, k)
+            got = step(tensor(x)).item()
+            if got != float(np.tanh(x * w.data).sum()):
+                wrong.append(f"{k}: {got}")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0.1, 0.2, 0.3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong
+
+
 def test_a_result_kept_by_the_caller_is_not_overwritten() -> None:
     w = tensor(np.ones(2), requires_grad=True)
     step = chainrule.compile(lambda x: (x * w).sum())

@@ -19,7 +19,8 @@ every call, so optimizer updates are seen.
 
 What ``fn`` does in Python is frozen at trace time, as in ``jax.jit``: a branch on a value
 (``if loss.item() > 1``), a number read with ``.item()`` or an array taken out with ``.data``
-and fed back through NumPy become constants of the plan. That is the caller's responsibility;
+and fed back through NumPy become constants of the plan, and the set of parameters that receive
+gradients is fixed. That is the caller's responsibility;
 a new input shape or dtype (a smaller last batch) traces again. A graph that cannot be replayed
 faithfully (``fn`` returns something other than one number with a gradient, a result computed
 under ``no_grad``, a constant that is a view of an input) runs eagerly with a warning instead,
@@ -29,6 +30,7 @@ and so does every call made while a backward listener is active or gradients are
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -175,6 +177,7 @@ class Plan:
         self.source = ""
         self.generation = 0
         self.verified = False
+        self.lock = threading.Lock()
         self._forward: Callable[..., Any] = _unset
         self._backward: Callable[..., Any] = _unset
         self._grad_leaves: list[tuple[int, int | Tensor]] = []
@@ -363,14 +366,16 @@ class Plan:
     def run(self, args: tuple[Any, ...]) -> CompiledLoss:
         """Forward through the plan with new inputs and the parameters' current arrays."""
         arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
-        try:
-            vals = self._forward(arrays)
-        except ValueError as exc:
-            raise ShapeError(f"compile: the replay failed ({exc}); the function's graph may "
-                             "depend on values, which a compiled function cannot follow") from None
-        self.generation += 1
-        root = vals[self._root_slot]
-        return CompiledLoss(root, self, self.generation, vals, args)
+        with self.lock:  # the buffers are shared: one call (forward or backward) at a time
+            try:
+                vals = self._forward(arrays)
+            except ValueError as exc:
+                raise ShapeError(f"compile: the replay failed ({exc}); the function's graph "
+                                 "may depend on values, which a compiled function cannot "
+                                 "follow") from None
+            self.generation += 1
+            generation = self.generation
+        return CompiledLoss(vals[self._root_slot], self, generation, vals, args)
 
     def backpropagate(self, seed: Any, vals: tuple[Any, ...], args: tuple[Any, ...]) -> None:
         """Gradients of a run into ``.grad`` of its parameters (and of inputs that require
@@ -477,11 +482,14 @@ class CompiledLoss(Tensor):
 
     def backward(self, grad: Any = None) -> None:
         """Accumulate ∂self/∂parameter into ``.grad`` of every parameter of the plan."""
-        if self._generation != self._plan.generation:
-            raise GraphError("backward: the compiled function was called again since this loss "
-                             "was computed, and its buffers now hold the newer call; call "
-                             "backward() before the next call")
-        self._plan.backpropagate(_seed(self, grad), self._values, self._args)
+        seed = _seed(self, grad)
+        plan = self._plan
+        with plan.lock:
+            if self._generation != plan.generation:
+                raise GraphError("backward: the compiled function was called again since this "
+                                 "loss was computed, and its buffers now hold the newer call; "
+                                 "call backward() before the next call")
+            plan.backpropagate(seed, self._values, self._args)
 
 
 class _ArgMarker:
