@@ -385,3 +385,24 @@ def test_compile_keeps_the_functions_name_and_is_exported() -> None:
     compiled = chainrule.compile(loss_fn)
     assert compiled.__name__ == "loss_fn"
     assert "compile" in chainrule.__all__
+
+
+def test_a_compiled_method_gets_its_instance() -> None:
+    class Trainer:
+        def __init__(self, scale: float) -> None:
+            self.model = LAYERS["tanh"]()
+            self.scale = scale
+
+        @chainrule.compile
+        def loss(self, x: Any, y: Any) -> Any:
+            return F.mse_loss(self.model(x), y) * self.scale
+
+    a, b = Trainer(1.0), Trainer(2.0)
+    for x, y in _batches(3):
+        la, lb = a.loss(tensor(x), tensor(y)), b.loss(tensor(x), tensor(y))
+        assert lb.item() == pytest.approx(2.0 * la.item(), rel=1e-15)
+        la.backward()
+        lb.backward()
+    assert isinstance(la, CompiledLoss) and isinstance(lb, CompiledLoss)
+    for pa, pb in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        np.testing.assert_allclose(pb.grad, 2.0 * pa.grad, rtol=1e-12)

@@ -83,6 +83,10 @@ class CompiledFunction:
         self.plans: dict[tuple[Any, ...], Plan | None] = {}
         functools.update_wrapper(self, fn)
 
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        # A decorated method: the instance is the first argument (part of the signature).
+        return self if instance is None else functools.partial(self, instance)
+
     def __call__(self, *args: Any) -> Any:
         if _GradMode.listeners or not _GradMode.enabled:
             # Listeners want the eager graph's events; under no_grad there is nothing to record.
