@@ -406,3 +406,14 @@ def test_a_compiled_method_gets_its_instance() -> None:
     assert isinstance(la, CompiledLoss) and isinstance(lb, CompiledLoss)
     for pa, pb in zip(a.model.parameters(), b.model.parameters(), strict=True):
         np.testing.assert_allclose(pb.grad, 2.0 * pa.grad, rtol=1e-12)
+
+
+def test_data_dependent_local_gradients_are_computed_on_every_call() -> None:
+    # relu of a 0-d value: its local gradient is a Python float, 1 or 0 depending on the data.
+    w = tensor(np.array(1.0), requires_grad=True)
+    step = chainrule.compile(lambda x: (x * w).relu() + (x * w).maximum(tensor(0.5)))
+    for value in (2.0, -3.0, 4.0, -1.0, 0.25):
+        w.grad = None
+        step(tensor(np.array(value))).backward()
+        expected = value * (value > 0) + value * (value >= 0.5)
+        assert w.grad == pytest.approx(expected), value

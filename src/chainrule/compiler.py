@@ -4,27 +4,31 @@ The eager engine builds a graph of Python node objects on every call and walks i
 for a training loop whose graph is the same every step, that bookkeeping costs as much as the
 arithmetic at small batches. ``compile`` runs ``fn`` once per input signature (shapes, dtypes),
 turns the graph it built into a *plan* — a list of gates, each an op of the catalogue with the
-indices of its inputs, plus the list of arrays they read and write — and afterwards runs the plan
-instead of ``fn``:
+indices of its inputs, plus the arrays they read — and afterwards runs the plan instead of
+``fn``. The plan is generated as two straight-line Python functions (``Plan.source``):
 
-- forward: each gate's ``op.array`` on the arrays of its inputs; elementwise ufuncs write into
-  buffers allocated at trace time and reused on every call;
-- backward: the same rule as :func:`chainrule.graph.backward_pass` (local gradient × upstream,
-  ``+=`` where a value fans out, broadcasting undone by ``graph.unbroadcast``), in the order
-  the eager pass uses, limited to the gates that lead to a parameter.
+- forward: one line per gate, the gate's ``op.array`` on its inputs' arrays; ufunc gates write
+  into buffers allocated at the trace and reused on every call;
+- backward: one block per gate that leads to a parameter, the same rule as
+  :func:`chainrule.graph.backward_pass` (the catalogue's local gradient × upstream, or its
+  ``vjp``; ``+=`` where a value fans out; broadcasting undone by ``graph.unbroadcast``), in the
+  order the eager pass uses.
 
 So the gradients are the eager ones (same formulas, same order of additions). Parameters are
 the ``requires_grad`` leaves ``fn`` reaches (a model it closes over); their ``.data`` is read on
-every call, so optimizer updates are seen.
+every call, so optimizer updates are seen. Computation on the inputs through Tensor ops is
+recorded too (the inputs are marked while ``fn`` is traced).
 
-What ``fn`` does in Python is frozen at trace time, as in ``jax.jit``: a branch on a value
+What ``fn`` does in Python is frozen at the trace, as in ``jax.jit``: a branch on a value
 (``if loss.item() > 1``), a number read with ``.item()`` or an array taken out with ``.data``
 and fed back through NumPy become constants of the plan, and the set of parameters that receive
-gradients is fixed. That is the caller's responsibility;
-a new input shape or dtype (a smaller last batch) traces again. A graph that cannot be replayed
-faithfully (``fn`` returns something other than one number with a gradient, a result computed
-under ``no_grad``, a constant that is a view of an input) runs eagerly with a warning instead,
-and so does every call made while a backward listener is active or gradients are disabled.
+gradients is fixed. That is the caller's responsibility; a new input shape or dtype (a smaller
+last batch) traces again. As a safety net the first replay of each plan is compared with an
+eager forward. A graph that cannot be replayed faithfully (``fn`` returns something other than
+one number with a gradient, a result computed under ``no_grad``, a constant that is a view of an
+input, a first replay that differs from the eager call) runs eagerly from then on with a
+:class:`CompileWarning`, and so does every call made while a backward listener is active or
+gradients are disabled.
 """
 
 from __future__ import annotations
@@ -40,10 +44,13 @@ import numpy as np
 
 from chainrule.errors import GraphError, ShapeError
 from chainrule.graph import _GradMode, no_grad, toposort, unbroadcast
-from chainrule.ops import NO_GRAD, Op
+from chainrule.ops import ADD, NEG, NO_GRAD, SUB, Op
 from chainrule.tensor import Tensor, _seed
 
-__all__ = ["CompiledFunction", "CompiledLoss", "Gate", "Plan", "compile"]
+__all__ = ["CompileWarning", "CompiledFunction", "CompiledLoss", "Gate", "Plan", "compile"]
+
+
+_CONSTANT_LOCALS = (ADD, SUB, NEG)
 
 
 class CompileWarning(UserWarning):
@@ -127,14 +134,13 @@ class CompiledFunction:
         self.plans[key] = None
 
     def _trace(self, key: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
-        traced = args
-        _GradMode.traced = frozenset(t for t in traced if isinstance(t, Tensor))
+        _GradMode.traced = frozenset(a for a in args if isinstance(a, Tensor))
         try:
-            out = self.fn(*traced)
+            out = self.fn(*args)
         finally:
             _GradMode.traced = frozenset()
         try:
-            plan = Plan.record(out, args, traced)
+            plan = Plan.record(out, args)
         except _Unrecordable as why:
             self._give_up(key, why)
             return out
@@ -190,7 +196,10 @@ class Plan:
     # ------------------------------------------------------------------ recording
 
     @classmethod
-    def record(cls, out: Any, args: tuple[Any, ...], traced: tuple[Any, ...]) -> Plan:
+    def record(cls, out: Any, args: tuple[Any, ...]) -> Plan:
+        """The plan of the graph ``out`` was computed by from ``args`` (raises
+        ``_Unrecordable`` when it cannot be replayed faithfully)."""
+        traced = args
         if not isinstance(out, Tensor):
             raise _Unrecordable(f"it returned {type(out).__name__}, not a Tensor")
         if out.data.size != 1:
@@ -241,9 +250,10 @@ class Plan:
             b = None if node._b is None else index[node._b]
             plan.gates.append(Gate(op, i, a, b, template))
             needs.append(needs[a] or (b is not None and needs[b]))
-            if op.local is not None:
-                # add, sub and neg have constant local gradients (±1): the replay hands the
-                # gradient on instead of multiplying by them.
+            if op in _CONSTANT_LOCALS:
+                # Their local gradients are ±1 whatever the data: the replay hands the gradient
+                # on instead of multiplying by them. (Other ops' floats, such as relu's on a
+                # 0-d tensor, depend on the data and are computed on every call.)
                 inputs = (node._a,) if node._b is None else (node._a, node._b)
                 local = op.local(node.data, *(x.data for x in inputs), *node.ctx)
                 for k, d in enumerate(local):
