@@ -7,7 +7,16 @@ from pathlib import Path
 
 from rich.console import Console
 
-from benchmarks.runner import BENCHMARKS, RESULTS, Runner, Settings, checks, table, target_table
+from benchmarks.runner import (
+    BENCHMARKS,
+    RESULTS,
+    Runner,
+    Settings,
+    checks,
+    mlp_table,
+    table,
+    target_table,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,9 +29,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="one repeat, small graphs only: a smoke run of a minute or so")
     parser.add_argument("--only", default="", metavar="NAME[,NAME]",
                         help=f"run only these benchmarks: {', '.join(BENCHMARKS)}")
-    parser.add_argument("--threads", type=int, default=1, metavar="N",
-                        help="BLAS/OpenMP threads per worker (default 1, so the systems do not "
-                             "fight over the cores; 0 keeps each library's default)")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="BLAS/OpenMP threads per worker (default 0: each library's "
+                             "default, as users run it; 1 pins every system to one thread)")
     parser.add_argument("--repeats", type=int, default=None, metavar="N",
                         help="processes per system and case (default 5, small timings 9)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json",
@@ -42,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
                         out=args.out)
     report = Runner(settings).run()
     console = Console(width=max(Console().width, 132))  # the table is wide; keep it one line
+    if "mlp" in report["results"]:
+        console.print(mlp_table(report))
     console.print(table(report))
     console.print(target_table(report))
     for line in checks(report):

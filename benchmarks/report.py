@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.runner import RESULTS, fmt_cell, fmt_ratio, mlp_ratio, target_cells
+from benchmarks.runner import RESULTS, fmt_cell, fmt_time, mlp_rows, target_cells
 
 
 def _ratio_text(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
@@ -18,16 +18,16 @@ def _ratio_text(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
 
 def results_markdown(report: dict[str, Any]) -> str:
     res = report["results"]
-    rows = ["| benchmark | chainrule | peer | peer time | ratio |", "|---|---|---|---|---|"]
-    for name, case in res.get("mlp", {}).get("cases", {}).items():
-        systems = case["systems"]
-        ours = systems.get("chainrule")
-        for i, peer in enumerate(p for p in ("numpy", "chainrule-nn", "torch", "autograd")
-                                 if p in systems):
-            label = "NumPy floor" if peer == "numpy" else peer
-            rows.append(f"| {f'MLP epoch, {name}' if i == 0 else ''} | "
-                        f"{fmt_cell(ours) if i == 0 else ''} | {label} | "
-                        f"{fmt_cell(systems[peer])} | {fmt_ratio(mlp_ratio(case, peer))} |")
+    rows: list[str] = []
+    cases = res.get("mlp", {}).get("cases", {})
+    if cases:
+        rows += ["| MLP epoch | system | time | × floor | × torch |", "|---|---|---|---|---|"]
+        for name, case in cases.items():
+            for i, (label, entry, floor, torch) in enumerate(mlp_rows(case)):
+                rows.append(f"| {name if i == 0 else ''} | {label} | {fmt_cell(entry)} | "
+                            f"{floor} | {torch} |")
+        rows.append("")
+    rows += ["| benchmark | chainrule | peer | peer time | ratio |", "|---|---|---|---|---|"]
     for shape, title in (("chain", "chain"), ("dag", "wide DAG")):
         for n, row in res.get(shape, {}).items():
             memory = int(n) >= 100_000
@@ -50,6 +50,23 @@ def results_markdown(report: dict[str, Any]) -> str:
             cell = fmt_cell(entry.get("chainrule")) if "chainrule" in entry \
                 else f"skipped: {entry.get('skipped')}"
             rows.append(f"| {label} | {cell} | | | |")
+    return "\n".join(rows)
+
+
+def readme_markdown(report: dict[str, Any]) -> str:
+    """The MLP cases as the README shows them: one row per case, each system's median epoch
+    and its paired ratio to the NumPy floor."""
+    res = report["results"]
+    cases = res.get("mlp", {}).get("cases", {})
+    columns = ("chainrule, user loop", "chainrule-fused", "chainrule-compile", "torch",
+               "autograd", "NumPy floor")
+    rows = ["| MLP epoch | " + " | ".join(columns) + " |",
+            "|---" * (len(columns) + 1) + "|"]
+    for name, case in cases.items():
+        cells = {label: f"{fmt_time(entry.get('median'))} ({floor})"
+                 for label, entry, floor, _ in mlp_rows(case)}
+        cells["NumPy floor"] = cells.get("NumPy floor", "—").replace(" (1.00×)", "")
+        rows.append(f"| {name} | " + " | ".join(cells.get(c, "—") for c in columns) + " |")
     return "\n".join(rows)
 
 
@@ -77,6 +94,9 @@ def main() -> None:
           f"threads per worker: {meta['threads']}, suite time {meta['seconds']:.0f} s.\n")
     print(results_markdown(report))
     print()
+    if report["results"].get("mlp"):
+        print(readme_markdown(report))
+        print()
     print(targets_markdown(report))
 
 

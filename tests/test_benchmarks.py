@@ -114,8 +114,9 @@ def test_mlp_ratio_pairs_rounds_so_drift_cancels() -> None:
     assert runner.mlp_ratio(case, "numpy") == pytest.approx(3.0)
     rows = {r["target"]: r for r in runner.targets({"mlp": {"cases": {
         "batch 10, f64": {"paired": paired}}}})}
-    assert rows["MLP epoch batch 10, f64 vs NumPy floor"]["value"] == pytest.approx(1.5)
-    assert rows["MLP epoch batch 10, f64 vs torch"]["met"] is False
+    target = rows["MLP epoch batch 10, f64, user loop vs NumPy floor"]
+    assert target["value"] == pytest.approx(1.5)
+    assert target["met"] is False
 
 
 def test_cost_check_flags_a_system_that_skips_work() -> None:
@@ -185,3 +186,52 @@ def test_report_without_results_says_what_to_run(
     where = f" in {missing}" if given else ""
     assert capsys.readouterr().err == (
         f"no results yet{where}: run `python -m benchmarks` (or `--quick`) first\n")
+
+
+def test_every_chainrule_loop_is_paired_with_floor_and_torch() -> None:
+    runs = {
+        "chainrule": {"rounds": {0: [3.0], 1: [1.5]}},
+        "chainrule-compile": {"rounds": {0: [2.0], 1: [1.0]}},
+        "numpy": {"rounds": {0: [2.0], 1: [1.0]}},
+        "torch": {"rounds": {0: [6.0], 1: [3.0]}},
+    }
+    case = {"paired": runner._paired_ratios(runs),
+            "paired_systems": {s: runner._paired_ratios(runs, s) for s in runs
+                               if s != "chainrule"},
+            "systems": {s: {"median": v["rounds"][0][0]} for s, v in runs.items()}}
+    rows = {label: (floor, torch) for label, _, floor, torch in runner.mlp_rows(case)}
+    assert rows["chainrule, user loop"] == ("1.50×", "0.50×")
+    assert rows["chainrule-compile"] == ("1.00×", "0.33×")
+    assert rows["torch"] == ("3.00×", "—")
+    assert rows["NumPy floor"] == ("1.00×", "—")
+    targets = {r["target"]: r for r in runner.targets({"mlp": {"cases": {"batch 10, f64": case}}})}
+    assert targets["MLP epoch batch 10, f64, chainrule.compile vs NumPy floor"]["met"] is True
+    assert targets["MLP epoch batch 10, f64, user loop vs NumPy floor"]["met"] is False
+
+
+def test_mlp_cost_is_the_bce_of_sigmoid_outputs_summed_over_classes() -> None:
+    # One example, one layer of zeros: z = b, and C = Σ_c softplus(b_c) − y_c·b_c.
+    sizes = mlp.SIZES
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        params += [np.zeros((n_in, n_out)), np.zeros(n_out)]
+    params[-1] = np.linspace(-2.0, 2.0, sizes[-1])
+    x, y = np.zeros((1, sizes[0])), np.array([3])
+    b = params[-1]
+    expected = float(np.sum(np.log1p(np.exp(b))) - b[3])
+    assert mlp.mean_cost(params, x, y) == pytest.approx(expected, rel=1e-12)
+
+
+def test_readme_table_has_one_row_per_case_with_ratios_to_the_floor() -> None:
+    from benchmarks.report import readme_markdown
+
+    runs = {s: {"rounds": {0: [t]}} for s, t in
+            (("chainrule", 0.3), ("chainrule-compile", 0.2), ("numpy", 0.2), ("torch", 0.6))}
+    case = {"paired": runner._paired_ratios(runs),
+            "paired_systems": {s: runner._paired_ratios(runs, s) for s in runs
+                               if s != "chainrule"},
+            "systems": {s: {"median": v["rounds"][0][0]} for s, v in runs.items()}}
+    md = readme_markdown({"results": {"mlp": {"cases": {"batch 10, f64": case}}}}).splitlines()
+    assert md[0].startswith("| MLP epoch | chainrule, user loop |")
+    assert md[2] == ("| batch 10, f64 | 300.0 ms (1.50×) | — | 200.0 ms (1.00×) | 600.0 ms "
+                     "(3.00×) | — | 200.0 ms |")

@@ -12,6 +12,7 @@ import importlib
 from typing import Any
 
 from chainrule.autodiff import grad
+from chainrule.compiler import compile
 from chainrule.errors import (
     ChainruleError,
     GradcheckError,
@@ -41,6 +42,7 @@ __all__ = [
     "Tensor",
     "Value",
     "abs",
+    "compile",
     "exp",
     "grad",
     "gradcheck",

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import blas
 from chainrule.i18n import N_, _
 
 __all__ = ["OPS", "Op", "is_node", "raw"]
@@ -509,20 +510,26 @@ def _matmul_vjp(
     """∂(A@B): Ā = G @ Bᵀ, B̄ = Aᵀ @ G (operands are at least 2-D; batches broadcast)."""
     # A data batch needs no gradient; skipping its product saves the largest matmul of a step.
     flat = a.ndim == 2 and b.ndim == 2  # arrays and Tensors both have ndim
-    ga = (g @ (b.T if flat else _swap_last(b))) if needs[0] else None
-    gb = ((a.T if flat else _swap_last(a)) @ g) if needs[1] else None
+    ga = _mm(g, b.T if flat else _swap_last(b)) if needs[0] else None
+    gb = _mm(a.T if flat else _swap_last(a), g) if needs[1] else None
     return ga, gb
 
 
+def _mm(a: Any, b: Any) -> Any:
+    # Arrays go through chainrule.blas (one thread for mid-sized products); Tensors (under
+    # create_graph) record a matmul node.
+    return blas.matmul(a, b) if type(a) is np.ndarray and type(b) is np.ndarray else a @ b
+
+
 def _matmul_t_array(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.matmul(a, b.T)
+    return blas.matmul(a, b.T)
 
 
 def _matmul_t_vjp(
     g: Any, out: Any, a: Any, b: Any, needs: tuple[bool, ...] = (True, True)
 ) -> tuple[Any, ...]:
     """∂(A@Bᵀ): Ā = G @ B, B̄ = Gᵀ @ A (2-D operands: a batch and a layer's (out, in) weight)."""
-    return (g @ b) if needs[0] else None, (g.T @ a) if needs[1] else None
+    return _mm(g, b) if needs[0] else None, _mm(g.T, a) if needs[1] else None
 
 
 def _reduced_shape(shape: tuple[int, ...], axis: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -861,6 +868,47 @@ CROSS_ENTROPY = _register(Op("cross_entropy", N_("softmax cross-entropy sends ea
                              "softmax probability minus its target, times the upstream gradient"),
                              _cross_entropy_vjp.__doc__ or "", 1, array=_cross_entropy_array,
                              vjp=_cross_entropy_vjp, saves=True))
+
+def _bce_logits_array(
+    z: np.ndarray, target: np.ndarray, scale: float | None
+) -> tuple[Any, np.ndarray]:
+    # softplus(z) − y·z with softplus(z) = max(z, 0) + ln(1 + e^−|z|): the exponent is ≤ 0, so
+    # logits of ±1000 neither overflow nor lose the answer. Saved for the gradient: e^−|z|.
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    losses = np.log1p(e)
+    losses += np.maximum(z, 0.0)
+    losses -= target * z
+    if scale is None:  # reduction "none": one loss per element
+        return losses, e
+    return np.add.reduce(losses, axis=None) * scale, e
+
+
+def _bce_logits_vjp(
+    g: Any, out: Any, z: Any, target: np.ndarray, scale: float | None, e: Any
+) -> tuple[Any, ...]:
+    """∂C/∂z = (σ(z) − y)·scale·g, with σ(z) = 1/(1 + e^−|z|) for z ≥ 0 and
+    e^−|z|/(1 + e^−|z|) below."""
+    if scale is None:
+        factor = g
+    elif type(g) is np.ndarray and g.ndim == 0:
+        factor = float(g) * scale  # a Python number: NumPy converts a 0-d array on every use
+    else:
+        factor = g * scale
+    if is_node(z):  # create_graph: the same formula through Tensor ops, differentiable again
+        return ((z.sigmoid() - target) * factor,)
+    p = np.where(z >= 0, 1.0, e)
+    p /= 1.0 + e
+    p -= target
+    p *= factor
+    return (p,)
+
+
+BCE_WITH_LOGITS = _register(Op("bce_with_logits", N_("binary cross-entropy of logits sends "
+                               "each logit σ(z) minus its target, times the upstream gradient"),
+                               _bce_logits_vjp.__doc__ or "", 1, array=_bce_logits_array,
+                               vjp=_bce_logits_vjp, saves=True))
 
 # The leaf marker for results computed under no_grad: they carry a value but no history.
 NO_GRAD = Op("no_grad", N_("computed under no_grad: no history was recorded"), "", 0)

@@ -223,6 +223,14 @@ class SGD(Optimizer):
         return ("velocity",)
 
     def step(self) -> None:
+        groups = self.param_groups
+        if len(groups) == 1 and not groups[0]["momentum"] and not groups[0]["weight_decay"]:
+            lr = groups[0]["lr"]  # plain SGD: p ← p − η·g, nothing else to look up per parameter
+            for p in groups[0]["params"]:
+                if p.grad is not None:
+                    p.data -= lr * p.grad
+            self.steps += 1
+            return
         for group, i, p in self._each():
             momentum, weight_decay = group["momentum"], group["weight_decay"]
             g = p.grad

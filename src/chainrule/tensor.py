@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import ops
+from chainrule import blas, ops
 from chainrule.display import CircuitDisplay
 from chainrule.errors import (
     ConfigError,
@@ -536,7 +536,8 @@ def _node(data: np.ndarray, op: Op, a: Tensor, b: Tensor | None, ctx: tuple[Any,
     t._retain = False
     t._version = 0
     t._made = _CLOCK.now
-    if _GradMode.enabled and (a.requires_grad or (b is not None and b.requires_grad)):
+    if _GradMode.enabled and (a.requires_grad or (b is not None and b.requires_grad)
+                              or (a in _GradMode.traced or b in _GradMode.traced)):
         t.requires_grad = True
         t.op = op
         t._a = a
@@ -641,7 +642,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0]:
         # The layers' case, taken first: one check instead of the general path's dozen
         # property lookups, which cost as much as a small batch's matmul.
-        return _node(np.matmul(ad, bd), ops.MATMUL, a, b, ())
+        return _node(blas.matmul(ad, bd), ops.MATMUL, a, b, ())
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: {a.shape} @ {b.shape}: matmul needs at least 1-D operands, "
                          "use * for scalars")
@@ -675,7 +676,7 @@ def matmul_t(a: Tensor, b: Tensor) -> Tensor:
     ad, bd = a.data, b.data
     if ad.ndim != 2 or bd.ndim != 2 or ad.shape[1] != bd.shape[1]:
         raise ShapeError(f"matmul_t: {a.shape} @ {b.shape}ᵀ: needs (n, k) and (m, k) operands")
-    return _node(np.matmul(ad, bd.T), ops.MATMUL_T, a, b, ())
+    return _node(blas.matmul(ad, bd.T), ops.MATMUL_T, a, b, ())
 
 
 def _seed(root: Tensor, grad: Any) -> np.ndarray:

@@ -32,7 +32,8 @@ import numpy as np
 from chainrule import ops
 from chainrule.errors import ShapeError
 from chainrule.nn.init import ConfigError
-from chainrule.tensor import Tensor, _binary, matmul_t, tensor
+from chainrule.ops import Op
+from chainrule.tensor import Tensor, _apply, _binary, matmul_t, tensor
 
 REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
 
@@ -152,7 +153,20 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, reduction: str 
     """binary_cross_entropy(σ(z), y) = softplus(z) − y·z, stable for any logit z."""
     y = _as_tensor(target, input)
     _same_shape("binary_cross_entropy_with_logits", input, y)
-    return _reduce(softplus(input) - y * input, reduction)
+    if y.requires_grad:  # a learned target needs its own gradient: the composed form
+        return _reduce(softplus(input) - y * input, reduction)
+    return _fused(ops.BCE_WITH_LOGITS, input, y.data.astype(input.data.dtype, copy=False),
+                  reduction)
+
+
+def _fused(op: Op, z: Tensor, y: np.ndarray, reduction: str) -> Tensor:
+    """One node for a loss the catalogue fuses: ``scale`` 1/size (mean), 1 (sum), None."""
+    if reduction not in REDUCTIONS:
+        raise ConfigError(f"unknown reduction {reduction!r}; choose one of: "
+                          f"{', '.join(REDUCTIONS)}")
+    scale = None if reduction == "none" else 1.0 if reduction == "sum" else \
+        (1.0 / z.data.size if z.data.size else math.nan)
+    return _apply(op, z, None, (y, scale))
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
