@@ -344,3 +344,45 @@ def test_lightning_callback(tmp_path: Path) -> None:
     assert (tmp_path / "report.html").stat().st_size > 5_000
     from torch.optim.optimizer import _global_optimizer_pre_hooks
     assert not _global_optimizer_pre_hooks
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning",
+                            "ignore::DeprecationWarning")
+def test_huggingface_callback(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    from transformers import Trainer, TrainingArguments
+
+    from chainrule.torch.huggingface import DoctorCallback
+
+    x, y = batch(256)
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = mlp([20, 64, 64, 10], nn.ReLU, kaiming)
+
+        def forward(self, inputs: Any, labels: Any = None) -> dict[str, Any]:
+            logits = self.net(inputs)
+            return {"loss": F.cross_entropy(logits, labels), "logits": logits}
+
+    class Data(torch.utils.data.Dataset):  # type: ignore[type-arg]
+        def __len__(self) -> int:
+            return len(y)
+
+        def __getitem__(self, i: int) -> dict[str, Any]:
+            return {"inputs": x[i].float(), "labels": y[i]}
+
+    torch.manual_seed(8)
+    doctor_cb = DoctorCallback(html=tmp_path / "report.html")
+    args = TrainingArguments(output_dir=str(tmp_path), max_steps=24, per_device_train_batch_size=32,
+                             learning_rate=0.05, optim="sgd", logging_steps=1, report_to=[],
+                             save_strategy="no", use_cpu=True, disable_tqdm=True)
+    Trainer(model=Model(), args=args, train_dataset=Data(), callbacks=[doctor_cb]).train()
+    report = doctor_cb.report
+    assert report is not None and len(report.steps) == 24
+    assert [r.name for r in report.layers] == ["net.0", "net.2", "net.4"]
+    assert report.verdict == "healthy" and report.history is not None
+    assert (tmp_path / "report.html").stat().st_size > 5_000
+    from torch.optim.optimizer import _global_optimizer_pre_hooks
+    assert not _global_optimizer_pre_hooks
