@@ -131,16 +131,17 @@ class Watch:
         grads = [w.grad if w.grad is not None else torch.zeros_like(w) for _, w, _ in self.layers]
         biases = [b.grad if b is not None and b.grad is not None else g
                   for (_, _, b), g in zip(self.layers, grads, strict=True)]
-        with torch.no_grad():
-            # 0-d tensors, stacked only when read: the hot path stays a few fused calls.
-            self._norms = torch._foreach_norm(grads + biases + self._weights)
-            self._plain = plain_lr
-            if plain_lr is None:
-                if self._buffers is None:
-                    self._buffers = [w.clone() for w in self._weights]
-                torch._foreach_copy_(self._buffers, self._weights)
-            else:
-                self._moved = plain_lr  # plain SGD: ‖ΔW‖ = lr·‖∂C/∂W‖, computed when read
+        # 0-d tensors, stacked only when read: the hot path stays a few fused calls. Every
+        # tensor here is a gradient, a detached weight or a buffer: nothing records a graph,
+        # so no no_grad() block is needed (it costs as much as a small norm).
+        self._norms = torch._foreach_norm(grads + biases + self._weights)
+        self._plain = plain_lr
+        if plain_lr is None:
+            if self._buffers is None:
+                self._buffers = [w.clone() for w in self._weights]
+            torch._foreach_copy_(self._buffers, self._weights)
+        else:
+            self._moved = plain_lr  # plain SGD: ‖ΔW‖ = lr·‖∂C/∂W‖, computed when read
         self._armed = True
 
     def _measure_update(self) -> None:
@@ -148,9 +149,8 @@ class Watch:
         if not self._armed:
             return
         if self._plain is None and self._buffers is not None:
-            with torch.no_grad():
-                torch._foreach_sub_(self._buffers, self._weights)
-                self._moved = torch._foreach_norm(self._buffers)
+            torch._foreach_sub_(self._buffers, self._weights)
+            self._moved = torch._foreach_norm(self._buffers)
         self._raw.append((self._count, self._norms, self._moved))
         self._armed = False
 
