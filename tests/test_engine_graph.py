@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -168,3 +170,84 @@ def test_fast_array_pass_matches_the_general_loop_on_random_graphs() -> None:
                 np.testing.assert_allclose(f, n.grad, rtol=1e-12, atol=1e-12)
                 compared += 1
     assert compared > 300
+
+
+# ---------------------------------------------------------------- scratch slots of the pass
+
+
+def _scratch_is_clean(root: Any) -> bool:
+    return all(n._g is None and n._n == 0 for n in cr.toposort(root))
+
+
+def test_scratch_slots_are_clean_after_a_pass_on_both_engines() -> None:
+    a, b = cr.Value(2.0), cr.Value(-3.0)
+    c = a * b
+    f = (c + a) * c  # c and a used twice: counts above 1
+    f.backward()
+    # f = (ab + a)·ab = a²b² + a²b, so ∂f/∂a = 2ab² + 2ab = 36 − 12 = 24 and
+    # ∂f/∂b = 2a²b + a² = −24 + 4 = −20 at a = 2, b = −3.
+    assert (a.grad, b.grad) == (24.0, -20.0)
+    assert _scratch_is_clean(f)
+    x = cr.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), requires_grad=True)
+    h = (x * x).sum(axis=1)
+    y = (h * h.retain_grad()).sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad, 4.0 * x.data * np.sum(x.data**2, axis=1, keepdims=True))
+    np.testing.assert_allclose(h.grad, 2.0 * np.sum(x.data**2, axis=1))
+    assert _scratch_is_clean(y)
+
+
+def test_an_error_midway_leaves_no_scratch_and_the_next_pass_is_right() -> None:
+    x = cr.Value(0.0)
+    w = cr.Value(3.0)
+    # The pass takes the root's last input first: d√x/dx at 0 raises while (w·w)·w, already
+    # handed its gradient, and w·w still wait.
+    f = (w * w) * w + x.sqrt()
+    with pytest.raises(cr.NumericError):
+        f.backward()
+    assert _scratch_is_clean(f)
+    w.grad = 0.0
+    g = (w * w) * w  # a fresh pass over nodes of the graph that failed
+    g.backward()
+    assert w.grad == 27.0
+    assert _scratch_is_clean(f) and _scratch_is_clean(g)
+
+
+def test_an_interrupt_from_a_listener_leaves_no_scratch() -> None:
+    x = cr.tensor(np.ones(3), requires_grad=True)
+    y = ((x * 2.0).exp() * x).sum()
+
+    def stop(event: BackwardEvent) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), cr.listen(stop):
+        y.backward()
+    assert _scratch_is_clean(y)
+    y.backward()  # the same graph again, now to the end
+    np.testing.assert_allclose(x.grad, np.exp(2.0) * 3.0)
+
+
+def test_threads_with_their_own_graphs_may_share_leaves() -> None:
+    import threading
+
+    w = cr.Value(0.5)  # a parameter both threads use
+    results: dict[int, list[bool]] = {0: [], 1: []}
+
+    def work(k: int) -> None:
+        for _ in range(300):
+            xs = [cr.Value(float(j + k)) for j in range(20)]
+            total = xs[0] * w
+            for x in xs[1:]:
+                total = total + x * w
+            grads = cr.grad(total, [w, *xs])
+            # ∂total/∂w = Σ x; ∂total/∂xⱼ = w: both exact in floating point
+            exact = grads[0].data == sum(j + k for j in range(20)) \
+                and all(g.data == 0.5 for g in grads[1:])
+            results[k].append(exact)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results[0] == [True] * 300 and results[1] == [True] * 300

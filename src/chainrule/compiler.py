@@ -491,6 +491,8 @@ class CompiledLoss(Tensor):
         self._retain = False
         self._version = 0
         self._made = 0
+        self._g = None
+        self._n = 0
         self._plan = plan
         self._generation = generation
         self._values = values

@@ -7,9 +7,11 @@ constants). The traversal never
 recurses: a graph a million nodes deep backpropagates under Python's default recursion limit.
 
 ``backward_pass`` is the one backward loop: each node hands each input ``upstream × local``
-(the chain rule on one edge), and gradients are kept in a dict keyed by node and accumulated
-with ``+`` where a node fans out (the CS231n rule: a variable used twice receives the sum of both
-gradients). Listeners receive one :class:`BackwardEvent` per edge; with no listener, no event is
+(the chain rule on one edge), and gradients are accumulated with ``+`` where a node fans out
+(the CS231n rule: a variable used twice receives the sum of both gradients) and returned as a
+dict keyed by node. While the pass runs, an intermediate node keeps its running gradient and
+its count of uses left in two scratch slots of its own (``_g``, ``_n``) rather than in dicts:
+that is what makes a million-node graph fast enough (see ``_propagate``). Listeners receive one :class:`BackwardEvent` per edge; with no listener, no event is
 built. Speed for graphs that repeat comes from replaying them (``chainrule.compile``), not
 from specialised copies of this loop.
 """
@@ -228,18 +230,64 @@ def backward_pass(
             gc.enable()
 
 
+def _count_uses(root: Any) -> None:
+    """Write into ``_n`` of every node below ``root`` that has inputs how many edges leave it.
+
+    The same count as :func:`_use_counts` (``leaves=False``), kept in the nodes' scratch slot
+    rather than a dict: the backward pass reads and lowers it once per edge, and a slot is
+    about twice as fast as a dict entry keyed by the node (a million-node graph counts in half
+    the time). Leaves are never counted, so a leaf shared by several graphs (a model's
+    parameter) is never written to.
+    """
+    stack = [root]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node = pop()
+        for x in (node._a, node._b):
+            if x is not None and x._a is not None:
+                n = x._n
+                x._n = n + 1
+                if not n:  # first time seen: visit its inputs once
+                    push(x)
+
+
+def _clear_scratch(root: Any) -> None:
+    """Reset ``_n`` and ``_g`` of every node below ``root`` (after a pass that stopped midway)."""
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        node._n = 0
+        node._g = None
+        for x in (node._a, node._b):
+            if x is not None and x._a is not None and id(x) not in seen:
+                seen.add(id(x))
+                stack.append(x)
+
+
 def _propagate(root: Any, grads: dict[Any, Any], create_graph: bool,
                drop_intermediate: bool) -> dict[Any, Any]:
-    uses_left = _use_counts(root, leaves=False)
+    # Scratch in the nodes, not in dicts (speed: a million-node graph backpropagates in about
+    # half the time). A node with inputs keeps its uses left in ``_n`` and its running gradient
+    # in ``_g``; both are back to 0 / None once the node has been processed, and the ``finally``
+    # below clears them if the pass stops midway. Leaves (parameters, shared between graphs and
+    # threads) keep their gradients in ``grads``. The consequence: one graph's intermediate
+    # nodes must not be backpropagated by two threads at the same time (each thread's own
+    # graph is fine, as is sharing leaves); nothing in chainrule does that.
+    _count_uses(root)
     shaped = getattr(type(root), "_shaped", False)  # Tensors: broadcasting to undo
     listeners = tuple(_GradMode.listeners)
+    root._g = grads.pop(root)
     ready = [root]
     node = root
+    finished = False
     try:
         while ready:
             node = ready.pop()
-            upstream = grads.pop(node) if drop_intermediate and not node._retain \
-                else grads[node]
+            upstream = node._g  # complete: every node using this one has added its share
+            node._g = None
+            if not drop_intermediate or node._retain:
+                grads[node] = upstream
             a, b = node._a, node._b
             inputs = (a,) if b is None else (a, b)
             if create_graph:
@@ -261,11 +309,6 @@ def _propagate(root: Any, grads: dict[Any, Any], create_graph: bool,
                     vjp = op.vjp(upstream, out, *args, *ctx)  # upstream × Jacobian
             i = 0
             for x in inputs:
-                if x._a is not None:  # a leaf is never waited for (see _use_counts)
-                    left = uses_left[x] - 1
-                    uses_left[x] = left
-                    if not left:
-                        ready.append(x)
                 if x.requires_grad:
                     if vjp is not None:
                         contribution = vjp[i]
@@ -275,16 +318,29 @@ def _propagate(root: Any, grads: dict[Any, Any], create_graph: bool,
                         contribution = upstream * local[i]  # the chain rule, one edge
                     if shaped and contribution.shape != x.data.shape:
                         contribution = unbroadcast(contribution, x.data.shape)
-                    earlier = grads.get(x)
-                    grads[x] = contribution if earlier is None else earlier + contribution
+                    if x._a is None:  # a leaf: its gradient goes straight into the result
+                        earlier = grads.get(x)
+                        grads[x] = contribution if earlier is None else earlier + contribution
+                    else:
+                        earlier = x._g
+                        x._g = contribution if earlier is None else earlier + contribution
                     if listeners:
                         event = BackwardEvent(node, x, i, upstream, local[i], contribution)
                         for listener in listeners:
                             listener(event)
+                if x._a is not None:  # a leaf is never waited for (see _count_uses)
+                    left = x._n - 1
+                    x._n = left
+                    if not left:
+                        ready.append(x)
                 i += 1
+        finished = True
     except (ArithmeticError, ValueError) as exc:
         # Python floats raise where arrays give inf/nan (d√x/dx at 0, 0 ** −0.5, …).
         raise _local_gradient_error(node, exc) from None
+    finally:
+        if not finished:  # an error or an interrupt: leave no scratch behind
+            _clear_scratch(root)
     return grads
 
 

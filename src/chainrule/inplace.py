@@ -114,6 +114,8 @@ def _snapshot(t: Tensor) -> Tensor:
     old._retain = False
     old._version = t._version
     old._made = t._made
+    old._g = None
+    old._n = 0
     return old
 
 

@@ -36,8 +36,10 @@ _REDUCTIONS = ("mean", "sum", "none")
 class Tensor(CircuitDisplay, TorchSurface):
     """An n-dimensional array node: ``data`` (ndarray), ``grad`` (ndarray or None)."""
 
+    # _g and _n are the backward pass's scratch (running gradient, uses left; see
+    # chainrule.graph._propagate): None and 0 between passes.
     __slots__ = ("data", "grad", "requires_grad", "op", "_a", "_b", "ctx", "label", "_retain",
-                 "_version", "_made")
+                 "_version", "_made", "_g", "_n")
 
     _is_node = True
     _shaped = True
@@ -58,6 +60,8 @@ class Tensor(CircuitDisplay, TorchSurface):
     # backward pass can tell a node whose input changed after it was used.
     _version: int
     _made: int
+    _g: Any
+    _n: int
 
     def __init__(
         self, data: Any, requires_grad: bool = False, dtype: Any = None, label: str = ""
@@ -83,6 +87,8 @@ class Tensor(CircuitDisplay, TorchSurface):
         self._retain = False
         self._version = 0
         self._made = _CLOCK.now
+        self._g = None
+        self._n = 0
 
     # ------------------------------------------------------------------ array facts
 
@@ -511,6 +517,8 @@ def _constant(array: np.ndarray) -> Tensor:
     t._retain = False
     t._version = 0
     t._made = _CLOCK.now
+    t._g = None
+    t._n = 0
     return t
 
 
@@ -536,6 +544,8 @@ def _node(data: np.ndarray, op: Op, a: Tensor, b: Tensor | None, ctx: tuple[Any,
     t._retain = False
     t._version = 0
     t._made = _CLOCK.now
+    t._g = None
+    t._n = 0
     if _GradMode.enabled and (a.requires_grad or (b is not None and b.requires_grad)
                               or (a in _GradMode.traced or b in _GradMode.traced)):
         t.requires_grad = True

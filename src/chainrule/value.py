@@ -33,7 +33,8 @@ _MICROGRAD_OPS = {"add": "+", "mul": "*", "pow_const": "**", "relu": "ReLU"}
 class Value(CircuitDisplay):
     """A scalar node: ``data`` (float), ``grad`` (float), an optional ``label`` for pictures."""
 
-    # _g and _n are the backward pass's scratch (running gradient, uses left); 0 between passes.
+    # _g and _n are the backward pass's scratch (running gradient, uses left; see
+    # chainrule.graph._propagate): None and 0 between passes.
     __slots__ = ("data", "grad", "label", "op", "_a", "_b", "ctx", "_g", "_n")
 
     _is_node = True
@@ -62,7 +63,7 @@ class Value(CircuitDisplay):
         self._a = None
         self._b = None
         self.ctx = ()
-        self._g = 0.0
+        self._g = None
         self._n = 0
 
     @property
@@ -293,7 +294,7 @@ def _binary(op: Op, a: Value, b: Value) -> Value:
     out.grad = 0.0
     out.label = ""
     out.ctx = ()
-    out._g = 0.0
+    out._g = None
     out._n = 0
     if _GradMode.enabled:
         out.op = op
@@ -315,7 +316,7 @@ def _unary(op: Op, a: Value, ctx: tuple[Any, ...] = ()) -> Value:
     out.grad = 0.0
     out.label = ""
     out.ctx = ctx
-    out._g = 0.0
+    out._g = None
     out._n = 0
     if _GradMode.enabled:
         out.op = op
