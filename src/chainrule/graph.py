@@ -11,9 +11,10 @@ recurses: a graph a million nodes deep backpropagates under Python's default rec
 (the CS231n rule: a variable used twice receives the sum of both gradients) and returned as a
 dict keyed by node. While the pass runs, an intermediate node keeps its running gradient and
 its count of uses left in two scratch slots of its own (``_g``, ``_n``) rather than in dicts:
-that is what makes a million-node graph fast enough (see ``_propagate``). Listeners receive one :class:`BackwardEvent` per edge; with no listener, no event is
-built. Speed for graphs that repeat comes from replaying them (``chainrule.compile``), not
-from specialised copies of this loop.
+that is what makes a million-node graph fast enough (see ``_propagate``). Listeners receive
+one :class:`BackwardEvent` per edge; with no listener, no event is built. Speed for graphs that
+repeat comes from replaying them (``chainrule.compile``), not from specialised copies of this
+loop.
 """
 
 from __future__ import annotations
