@@ -136,3 +136,62 @@ def test_matches_torch(kind: str, reduction: str) -> None:
     np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
     assert z.grad is not None and tz.grad is not None
     np.testing.assert_allclose(z.grad, tz.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------- a loss divided by a number
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def test_a_fused_loss_divided_by_a_number_is_one_gate_with_the_same_gradient() -> None:
+    rng = np.random.default_rng(3)
+    zs, ys = rng.normal(size=(4, 3)), (rng.random((4, 3)) < 0.5).astype(float)
+    z = cr.tensor(zs, requires_grad=True)
+    total = F.binary_cross_entropy_with_logits(z, ys, reduction="sum")
+    loss = total / 4
+    assert loss.op is total.op and loss.inputs == (z,)  # no "div" node, no constant leaf
+    assert float(loss.data) == float(total.data) / 4
+    loss.backward()
+    np.testing.assert_allclose(z.grad, (_sigmoid(zs) - ys) / 4, rtol=1e-14, atol=0)
+    # the two-gate form (a Tensor divisor is not folded) gives the same numbers
+    z2 = cr.tensor(zs, requires_grad=True)
+    two = F.binary_cross_entropy_with_logits(z2, ys, reduction="sum") / cr.tensor(4.0)
+    assert two.op is not None and two.op.name == "div"
+    two.backward()
+    assert float(two.data) == float(loss.data)
+    np.testing.assert_array_equal(z2.grad, z.grad)
+
+
+def test_folding_multiplies_the_scale_and_leaves_the_loss_itself_alone() -> None:
+    zs = np.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
+    labels = np.array([0, 1])
+    onehot = np.eye(3)[labels]
+    softmax = np.exp(zs) / np.exp(zs).sum(axis=1, keepdims=True)
+    z = cr.tensor(zs, requires_grad=True)
+    mean = F.cross_entropy(z, labels)  # scale 1/2
+    for scaled, factor in ((mean * 3, 3.0), (3 * mean, 3.0), (mean / 0.5, 2.0)):
+        assert scaled.op is mean.op
+        z.grad = None
+        scaled.backward()
+        np.testing.assert_allclose(z.grad, (softmax - onehot) / 2 * factor, rtol=1e-14)
+        np.testing.assert_allclose(float(scaled.data), float(mean.data) * factor, rtol=1e-15)
+    z.grad = None
+    mean.backward()  # the unscaled loss is still the mean
+    np.testing.assert_allclose(z.grad, (softmax - onehot) / 2, rtol=1e-14)
+
+
+def test_what_is_not_folded() -> None:
+    z = cr.tensor(np.array([0.5, -0.5]), requires_grad=True)
+    y = np.array([1.0, 0.0])
+    per_element = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+    assert (per_element / 2).op.name == "div"  # not reduced: no scale to fold into
+    total = F.binary_cross_entropy_with_logits(z, y, reduction="sum")
+    assert (total / np.float64(2.0)).op.name == "div"  # only Python numbers fold
+    from chainrule.errors import OperandError
+
+    with pytest.raises(OperandError, match="unsupported operand bool"):
+        total * True  # a bool is refused as before, not taken for 1
+    with cr.no_grad():
+        assert (total / 2).op is not total.op  # no history under no_grad

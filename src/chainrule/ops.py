@@ -50,6 +50,9 @@ class Op:
     # Whether the gradient reads the values of the inputs or of the output (mul does, add does
     # not): an input modified in place after use breaks only the gradients that read it.
     reads_values: bool = True
+    # A reduced loss whose ctx is (target, scale, ...) and whose output is scale × the sum:
+    # ``loss / c`` and ``loss * c`` fold into the scale (one node instead of two).
+    scaled: bool = False
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -867,7 +870,7 @@ SOFTMAX = _register(Op("softmax", N_("softmax couples its outputs: out·(g − �
 CROSS_ENTROPY = _register(Op("cross_entropy", N_("softmax cross-entropy sends each logit its "
                              "softmax probability minus its target, times the upstream gradient"),
                              _cross_entropy_vjp.__doc__ or "", 1, array=_cross_entropy_array,
-                             vjp=_cross_entropy_vjp, saves=True))
+                             vjp=_cross_entropy_vjp, saves=True, scaled=True))
 
 def _bce_logits_array(
     z: np.ndarray, target: np.ndarray, scale: float | None
@@ -908,7 +911,7 @@ def _bce_logits_vjp(
 BCE_WITH_LOGITS = _register(Op("bce_with_logits", N_("binary cross-entropy of logits sends "
                                "each logit σ(z) minus its target, times the upstream gradient"),
                                _bce_logits_vjp.__doc__ or "", 1, array=_bce_logits_array,
-                               vjp=_bce_logits_vjp, saves=True))
+                               vjp=_bce_logits_vjp, saves=True, scaled=True))
 
 # The leaf marker for results computed under no_grad: they carry a value but no history.
 NO_GRAD = Op("no_grad", N_("computed under no_grad: no history was recorded"), "", 0)

@@ -8,6 +8,7 @@ error names the op and both shapes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -169,12 +170,24 @@ class Tensor(CircuitDisplay, TorchSurface):
         return _binary(ops.SUB, _lift(other, self, "sub"), self)
 
     def __mul__(self, other: Any) -> Tensor:
+        if self.op is not None and self.op.scaled:
+            folded = _fold_scale(self, other, divide=False)
+            if folded is not None:
+                return folded
         return _binary(ops.MUL, self, other)
 
     def __rmul__(self, other: Any) -> Tensor:
+        if self.op is not None and self.op.scaled:
+            folded = _fold_scale(self, other, divide=False)
+            if folded is not None:
+                return folded
         return _binary(ops.MUL, _lift(other, self, "mul"), self)
 
     def __truediv__(self, other: Any) -> Tensor:
+        if self.op is not None and self.op.scaled:
+            folded = _fold_scale(self, other, divide=True)
+            if folded is not None:
+                return folded
         return _binary(ops.DIV, self, other)
 
     def __rtruediv__(self, other: Any) -> Tensor:
@@ -565,6 +578,25 @@ _plain_node = _node  # anomaly mode swaps _node for a checking one while it is o
 def anomaly_mode() -> bool:
     """Whether anomaly mode is on (its checking constructor is in place)."""
     return _node is not _plain_node
+
+
+def _fold_scale(loss: Tensor, c: Any, divide: bool) -> Tensor | None:
+    """``loss / c`` (or ``loss · c``) for a fused loss as one node: the same loss with its scale
+    multiplied by 1/c (or c), as the training loop's ``loss / len(batch)`` is written.
+
+    A separate ``/ c`` node would cost a constant tensor, a node and a local gradient per step.
+    The gradient is the same product (upstream · 1/c · scale), the value the same division.
+    ``None`` (not folded) for anything but a finite nonzero Python number or a loss that was
+    not reduced; ``loss`` itself is left as it was, so it may still be used elsewhere.
+    """
+    kind = type(c)
+    if (kind is not int and kind is not float) or not c or not math.isfinite(c) \
+            or loss.ctx[1] is None or loss._a is None:
+        return None
+    target, scale, *saved = loss.ctx
+    data = loss.data / c if divide else loss.data * c
+    factor = 1.0 / c if divide else float(c)
+    return _node(data, loss.op, loss._a, None, (target, factor * scale, *saved))  # type: ignore[arg-type]
 
 
 def _binary(op: Op, a: Tensor, other: Any) -> Tensor:
