@@ -45,7 +45,8 @@ def numeric_error(opname: str, operands: str, reason: str, where: str = "") -> N
     line of user code that called the op when known (anomaly mode). Both engines use it."""
     at = _(" (at {where})").format(where=where) if where else ""
     cls = DivisionByZeroError if reason == DIVISION_BY_ZERO else NumericError
-    return cls(f"{opname}({operands}): {_(reason)}{at}")
+    said = _(reason)
+    return cls(f"{opname}({operands}): {said}{at}")
 
 
 DIVISION_BY_ZERO = N_("division by zero")
