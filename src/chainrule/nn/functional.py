@@ -31,6 +31,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.errors import ShapeError
+from chainrule.i18n import _
 from chainrule.nn.init import ConfigError
 from chainrule.ops import Op
 from chainrule.tensor import Tensor, _apply, _binary, matmul_t, tensor
@@ -53,7 +54,8 @@ def _reduce(loss: Tensor, reduction: str, count: int | None = None) -> Tensor:
         return loss.sum()
     if reduction == "none":
         return loss
-    raise ConfigError(f"unknown reduction {reduction!r}; choose one of: {', '.join(REDUCTIONS)}")
+    raise ConfigError(_("unknown reduction {name}; choose one of: {choices}").format(
+        name=repr(reduction), choices=", ".join(REDUCTIONS)))
 
 
 def _same_shape(name: str, a: Tensor, y: Tensor) -> None:
@@ -95,7 +97,8 @@ def relu(x: Tensor) -> Tensor:
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, slope·x below: max(slope·x, x) for 0 ≤ slope < 1."""
     if not 0.0 <= negative_slope < 1.0:
-        raise ConfigError(f"leaky_relu: negative_slope must be in [0, 1), got {negative_slope}")
+        raise ConfigError(_("leaky_relu: negative_slope must be in [0, 1), got {value}").format(
+            value=negative_slope))
     # slope·x first: maximum sends a tie (x = 0) to its first input, so the gradient at 0 is
     # the slope, as in PyTorch (and as relu's 0 at 0).
     return (x * negative_slope).maximum(x)
@@ -111,7 +114,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # 
     ``training``; the identity otherwise. The mask comes from ``chainrule.manual_seed``'s
     generator."""
     if not 0.0 <= p <= 1.0:
-        raise ConfigError(f"dropout: p must be in [0, 1], got {p}")
+        raise ConfigError(_("dropout: p must be in [0, 1], got {p}").format(p=p))
     if not training or p == 0.0:
         return input
     from chainrule.factories import generator
@@ -162,8 +165,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, reduction: str 
 def _fused(op: Op, z: Tensor, y: np.ndarray, reduction: str) -> Tensor:
     """One node for a loss the catalogue fuses: ``scale`` 1/size (mean), 1 (sum), None."""
     if reduction not in REDUCTIONS:
-        raise ConfigError(f"unknown reduction {reduction!r}; choose one of: "
-                          f"{', '.join(REDUCTIONS)}")
+        raise ConfigError(_("unknown reduction {name}; choose one of: {choices}").format(
+            name=repr(reduction), choices=", ".join(REDUCTIONS)))
     scale = None if reduction == "none" else 1.0 if reduction == "sum" else \
         (1.0 / z.data.size if z.data.size else math.nan)
     return _apply(op, z, None, (y, scale))
@@ -191,11 +194,11 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     if isinstance(weight, str):
         reduction, weight = weight, None
     if reduction not in REDUCTIONS:
-        raise ConfigError(f"unknown reduction {reduction!r}; choose one of: "
-                          f"{', '.join(REDUCTIONS)}")
+        raise ConfigError(_("unknown reduction {name}; choose one of: {choices}").format(
+            name=repr(reduction), choices=", ".join(REDUCTIONS)))
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ConfigError(f"cross_entropy: label_smoothing must be in [0, 1], got "
-                          f"{label_smoothing}")
+        raise ConfigError(_("cross_entropy: label_smoothing must be in [0, 1], got {value}").format(
+            value=label_smoothing))
     y = target.data if isinstance(target, Tensor) else np.asarray(target)
     class_targets = y.ndim == 1 and y.dtype.kind in "iu"
     ignored = class_targets and bool(np.any(y == ignore_index))
@@ -213,8 +216,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     eps = float(label_smoothing)
     if not class_targets:
         if ignore_index != -100:
-            raise ConfigError("cross_entropy: ignore_index applies to class-index targets, "
-                              "not to class probabilities")
+            raise ConfigError(_("cross_entropy: ignore_index applies to class-index targets, "
+                                "not to class probabilities"))
         probs = _as_tensor(target, input)
         if probs.shape != input.shape:
             raise ShapeError(f"cross_entropy: input has shape {input.shape}, target has shape "
