@@ -23,6 +23,7 @@ from chainrule.errors import (
     ShapeError,
 )
 from chainrule.graph import _GradMode, backward_pass, listen
+from chainrule.i18n import _
 from chainrule.ops import NO_GRAD, Op
 from chainrule.surface import TorchSurface
 
@@ -70,9 +71,9 @@ class Tensor(CircuitDisplay, TorchSurface):
             )
         self.data = _to_array(data, dtype)
         if requires_grad and self.data.dtype.kind != "f":
-            raise OperandError(
-                f"tensor: only floating-point tensors can require gradients, got {self.data.dtype}"
-            )
+            raise OperandError(_(
+                "tensor: only floating-point tensors can require gradients, got {dtype}"
+            ).format(dtype=self.data.dtype))
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.op = None
@@ -356,16 +357,16 @@ class Tensor(CircuitDisplay, TorchSurface):
         with ``create_graph=True``.
         """
         if create_graph:
-            raise GraphError("backward(create_graph=True) is not supported; use "
-                             "chainrule.grad(output, inputs, create_graph=True)")
+            raise GraphError(_("backward(create_graph=True) is not supported; use "
+                               "chainrule.grad(output, inputs, create_graph=True)"))
         grad = gradient if grad is None else grad
         if not self.requires_grad:
             if self.op is NO_GRAD:
                 backward_pass(self, None)  # raises the no_grad explanation
-            raise GraphError(
+            raise GraphError(_(
                 "backward: this tensor does not require grad: no input it was computed from "
                 "has requires_grad=True"
-            )
+            ))
         if _CLOCK.now:  # some tensor was modified in place since the process started
             from chainrule.inplace import check_versions
 
@@ -410,7 +411,7 @@ class Tensor(CircuitDisplay, TorchSurface):
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         if self.op is not None and self.op is not NO_GRAD:
-            raise GraphError("requires_grad_: only leaf tensors can change requires_grad")
+            raise GraphError(_("requires_grad_: only leaf tensors can change requires_grad"))
         self.requires_grad = flag
         return self
 
@@ -682,15 +683,16 @@ def matmul_t(a: Tensor, b: Tensor) -> Tensor:
 def _seed(root: Tensor, grad: Any) -> np.ndarray:
     if grad is None:
         if root.data.size != 1:
-            raise GraphError(
-                f"backward: the output has shape {root.shape}; pass grad= (∂loss/∂output, same "
+            raise GraphError(_(
+                "backward: the output has shape {shape}; pass grad= (∂loss/∂output, same "
                 "shape) or reduce it to one number first (e.g. .sum())"
-            )
+            ).format(shape=root.shape))
         shape = root.data.shape
         # np.array is one C call; np.ones (and ones_like) are Python-level.
         return np.array(1.0, dtype=root.data.dtype) if shape == () else \
             np.ones(shape, dtype=root.data.dtype)
     seed = np.asarray(_raw(grad), dtype=root.data.dtype)
     if seed.shape != root.shape:
-        raise ShapeError(f"backward: grad has shape {seed.shape} but the output has {root.shape}")
+        raise ShapeError(_("backward: grad has shape {shape} but the output has {output}").format(
+            shape=seed.shape, output=root.shape))
     return seed
