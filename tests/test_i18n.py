@@ -563,3 +563,19 @@ def test_the_pytorch_doctor_explains_in_portuguese() -> None:
         diagnose(torch.nn.Linear(5, 2), x, torch.zeros(4, dtype=torch.long))
     with pytest.raises(DoctorError, match="the batch does not fit the model"):
         diagnose(torch.nn.Linear(5, 2), x, torch.zeros(4, dtype=torch.long))
+
+
+def test_tensor_errors_in_portuguese_and_english() -> None:
+    import chainrule as cr
+    from chainrule.errors import GraphError, ShapeError
+
+    a, b = cr.tensor([[1.0, 2.0]]), cr.tensor([[1.0, 2.0, 3.0]])
+    with pytest.raises(ShapeError, match=r"inner dimensions 2 and 1 differ$"):
+        a @ b
+    with use_language("pt-BR"):
+        with pytest.raises(ShapeError, match="as dimensões internas 2 e 1 diferem"):
+            a @ b
+        with pytest.raises(ShapeError, match="não é uma permutação dos eixos"):
+            a.permute(0, 0)
+        with pytest.raises(GraphError, match="este tensor não pede gradiente"):
+            a.sum().backward()
