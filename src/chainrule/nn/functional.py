@@ -60,7 +60,8 @@ def _reduce(loss: Tensor, reduction: str, count: int | None = None) -> Tensor:
 
 def _same_shape(name: str, a: Tensor, y: Tensor) -> None:
     if a.shape != y.shape:
-        raise ShapeError(f"{name}: input has shape {a.shape}, target has shape {y.shape}")
+        raise ShapeError(_("{name}: input has shape {shape}, target has shape {target}").format(
+            name=name, shape=a.shape, target=y.shape))
 
 
 # -- layers -------------------------------------------------------------------------------------
@@ -142,7 +143,7 @@ def binary_cross_entropy(input: Tensor, target: Any, reduction: str = "mean") ->
     _same_shape("binary_cross_entropy", input, y)
     data = input.data
     if data.size and (float(data.min()) < 0.0 or float(data.max()) > 1.0):
-        raise ShapeError("binary_cross_entropy: input must be probabilities in [0, 1]")
+        raise ShapeError(_("binary_cross_entropy: input must be probabilities in [0, 1]"))
     return _reduce(_binary(ops.BCE, input, y), reduction)
 
 
@@ -205,13 +206,14 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     if weight is None and label_smoothing == 0.0 and not ignored:
         return input.cross_entropy(target, reduction)
     if input.ndim != 2:
-        raise ShapeError(f"cross_entropy: logits must be (n, classes), got {input.shape}")
+        raise ShapeError(_("cross_entropy: logits must be (n, classes), got {shape}").format(
+            shape=input.shape))
     n, classes = input.shape
     w = np.ones(classes, dtype=input.dtype) if weight is None else np.asarray(
         weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
     if w.shape != (classes,):
-        raise ShapeError(f"cross_entropy: weight must have one entry per class ({classes}), "
-                         f"got shape {w.shape}")
+        raise ShapeError(_("cross_entropy: weight must have one entry per class ({classes}), "
+                           "got shape {shape}").format(classes=classes, shape=w.shape))
     logp = input.log_softmax(1)
     eps = float(label_smoothing)
     if not class_targets:
@@ -220,18 +222,20 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
                                 "not to class probabilities"))
         probs = _as_tensor(target, input)
         if probs.shape != input.shape:
-            raise ShapeError(f"cross_entropy: input has shape {input.shape}, target has shape "
-                             f"{probs.shape}")
+            raise ShapeError(_("cross_entropy: input has shape {shape}, target has shape "
+                               "{target}").format(shape=input.shape, target=probs.shape))
         if eps:
             probs = probs * (1.0 - eps) + eps / classes
         per_row = -(logp * (probs * w)).sum(1)
         return _reduce(per_row, reduction)
     if y.shape != (n,):
-        raise ShapeError(f"cross_entropy: {n} examples but {y.shape[0]} targets")
+        raise ShapeError(_("cross_entropy: {n} examples but {targets} targets").format(
+            n=n, targets=y.shape[0]))
     keep = y != ignore_index
     if np.any((y[keep] < 0) | (y[keep] >= classes)):
-        raise ShapeError(f"cross_entropy: targets must be in 0..{classes - 1} (or "
-                         f"ignore_index={ignore_index})")
+        raise ShapeError(_("cross_entropy: targets must be in 0..{last} (or "
+                           "ignore_index={ignore_index})").format(last=classes - 1,
+                                                                  ignore_index=ignore_index))
     safe = np.where(keep, y, 0)
     row_weight = w[safe] * keep  # 0 for ignored rows
     per_row = -logp[np.arange(n), safe] * row_weight
