@@ -458,3 +458,124 @@ def test_sweep_lists_of_decimals_in_portuguese(tmp_path: Path) -> None:
     code, out = run("--lang", "pt-BR", "sweep", "--lr", "0,5;1", "--depth", "1", "--dry-run",
                     "--out", out_file)
     assert code == 1 and "lr não afeta a medida norms" in out and not english_leaks(out)
+
+
+# ---------------------------------------------------------------- errors in Portuguese
+
+
+def _pt_error(*args: str) -> str:
+    """A pt-BR run that must fail with a one-line error in Portuguese, no traceback."""
+    code, out = run("--lang", "pt-BR", *args)
+    assert code in (1, 2), out
+    assert "Traceback" not in out and not english_leaks(out), (english_leaks(out), out)
+    return out
+
+
+def test_corrupt_checkpoints_are_explained_in_portuguese(tmp_path: Path) -> None:
+    import numpy as np
+
+    from chainrule.nn import MLP
+    from chainrule.nn.checkpoint import save_model
+
+    garbage = tmp_path / "broken.npz"
+    garbage.write_bytes(b"this is not a zip archive at all")
+    out = _pt_error("diagnose", str(garbage))
+    assert "não é um checkpoint legível (não é um arquivo zip)" in out
+    out = _pt_error("train", "--resume", "--checkpoint", str(garbage), "--epochs", "1",
+                    "--limit", "50")
+    assert "não é um checkpoint legível" in out
+    cut = tmp_path / "cut.npz"
+    save_model(MLP([4, 3, 2], seed=0), cut)
+    cut.write_bytes(cut.read_bytes()[:-40])
+    assert "não é um checkpoint legível" in _pt_error("diagnose", str(cut))
+    no_meta = tmp_path / "nometa.npz"
+    np.savez(no_meta, a=np.zeros(3))
+    assert "não é um checkpoint do chainrule (falta a entrada 'meta')" in _pt_error(
+        "diagnose", str(no_meta))
+    model_only = tmp_path / "model.npz"
+    save_model(MLP([4, 3, 2], seed=0), model_only)
+    out = _pt_error("train", "--resume", "--checkpoint", str(model_only), "--epochs", "1",
+                    "--limit", "50")
+    assert "não é um checkpoint de treino" in out
+    assert "arquivo de checkpoint inexistente" in _pt_error("diagnose",
+                                                            str(tmp_path / "absent.npz"))
+
+
+def test_a_gate_without_a_finite_local_gradient_in_portuguese() -> None:
+    out = _pt_error("circuit", "sqrt(x)", "--at", "x=0", "--steps")
+    assert "sqrt não tem gradiente finito em x = 0 (divisão de float por zero)" in out
+    assert "retropropagação" in out
+    out = _pt_error("circuit", "log(x)", "--at", "x=-1")
+    assert "a entrada está fora do domínio da operação" in out
+    out = _pt_error("circuit", "1/x", "--at", "x=0")
+    assert "div(1, 0): divisão por zero" in out
+
+
+def test_bad_sizes_for_train_in_portuguese() -> None:
+    out = _pt_error("train", "--sizes", "5,10", "--epochs", "1", "--limit", "50")
+    assert "o primeiro tamanho é 5, mas os dados têm 784 entradas por exemplo" in out
+    out = _pt_error("train", "--sizes", "784,30,3", "--epochs", "1", "--limit", "50")
+    assert "o último tamanho é 3, mas os dados têm 10 classes" in out
+
+
+def test_engine_and_library_errors_keep_english_and_translate(tmp_path: Path) -> None:
+    import chainrule as cr
+    from chainrule.errors import DivisionByZeroError, NumericError
+    from chainrule.nn.checkpoint import CheckpointError, read_checkpoint
+    from chainrule.nn.training import TrainConfig
+
+    x = cr.Value(0.0)
+    for lang, words in (("en", "the local gradient of sqrt at 0 is not finite "
+                                "(float division by zero)"),
+                        ("pt-BR", "o gradiente local de sqrt em 0 não é finito "
+                                  "(divisão de float por zero)")):
+        with use_language(lang):
+            y = x.sqrt()
+            with pytest.raises(NumericError, match=re.escape(words)):
+                y.backward()
+    with use_language("pt-BR"), pytest.raises(DivisionByZeroError, match="divisão por zero"):
+        cr.Value(1.0) / 0.0
+    with pytest.raises(DivisionByZeroError, match=r"div\(1, 0\): division by zero$"):
+        cr.Value(1.0) / 0.0
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"nope")
+    with use_language("pt-BR"), pytest.raises(CheckpointError, match="não é um arquivo zip"):
+        read_checkpoint(bad)
+    with pytest.raises(CheckpointError, match=r"not a readable checkpoint \(not a zip archive\)"):
+        read_checkpoint(bad)
+    with use_language("pt-BR"), pytest.raises(ValueError,
+                                              match="a taxa de aprendizado precisa ser positiva"):
+        TrainConfig(lr=-1.0)
+    with use_language("pt-BR"), pytest.raises(ValueError, match="ativação desconhecido"):
+        TrainConfig(activation="nope")
+
+
+def test_the_pytorch_doctor_explains_in_portuguese() -> None:
+    torch = pytest.importorskip("torch")
+    from chainrule.torch import diagnose
+    from chainrule.torch.doctor import DoctorError
+
+    x = torch.zeros(4, 3)
+    with use_language("pt-BR"), pytest.raises(DoctorError, match="não tem parâmetros"):
+        diagnose(torch.nn.ReLU(), x, torch.zeros(4, dtype=torch.long))
+    with use_language("pt-BR"), pytest.raises(DoctorError,
+                                              match="o lote não serve para o modelo"):
+        diagnose(torch.nn.Linear(5, 2), x, torch.zeros(4, dtype=torch.long))
+    with pytest.raises(DoctorError, match="the batch does not fit the model"):
+        diagnose(torch.nn.Linear(5, 2), x, torch.zeros(4, dtype=torch.long))
+
+
+def test_tensor_errors_in_portuguese_and_english() -> None:
+    import chainrule as cr
+    from chainrule.errors import GraphError, ShapeError
+
+    a, b = cr.tensor([[1.0, 2.0]]), cr.tensor([[1.0, 2.0, 3.0]])
+    with pytest.raises(ShapeError, match=r"inner dimensions 2 and 1 differ$"):
+        a @ b
+    with use_language("pt-BR"):
+        with pytest.raises(ShapeError, match="as dimensões internas 2 e 1 diferem"):
+            a @ b
+        with pytest.raises(ShapeError, match="não é uma permutação dos eixos"):
+            a.permute(0, 0)
+        with pytest.raises(GraphError, match="este tensor não pede gradiente"):
+            a.sum().backward()

@@ -30,6 +30,7 @@ import numpy as np
 
 from chainrule.errors import ChainruleError, numeric_error
 from chainrule.graph import BackwardEvent
+from chainrule.i18n import _
 
 # The module, not the function chainrule.tensor that shadows its name on the package.
 _tensor: Any = importlib.import_module("chainrule.tensor")
@@ -103,10 +104,11 @@ def _finite(x: Any) -> bool:
 def _checked_node(data: np.ndarray, op: Any, a: Any, b: Any, ctx: tuple[Any, ...]) -> Any:
     node = _State.plain_node(data, op, a, b, ctx)
     if not _finite(data) and _finite(a) and (b is None or _finite(b)):
-        operands = ", ".join(f"array of shape {x.shape}" for x in (a, b) if x is not None)
+        operands = ", ".join(_("array of shape {shape}").format(shape=x.shape)
+                             for x in (a, b) if x is not None)
         bad = "NaN" if np.isnan(np.asarray(data)).any() else "∞"
-        raise numeric_error(op.name, operands, f"produced {bad} from finite inputs",
-                            user_line())
+        raise numeric_error(op.name, operands,
+                            _("produced {bad} from finite inputs").format(bad=bad), user_line())
     if node.op is not None:
         origins = _State.origins
         origins[node] = user_line()
@@ -126,8 +128,7 @@ def check_event(event: BackwardEvent) -> None:
         return
     node = event.node
     where = origin(node)
-    made = f"; {node.op.name} was computed at {where}" if where else ""
-    raise AnomalyError(
-        f"backward: {node.op.name} produced a non-finite gradient for its input "
-        f"{event.index + 1} from a finite one{made}"
-    )
+    made = _("; {op} was computed at {where}").format(op=node.op.name, where=where) if where else ""
+    raise AnomalyError(_(
+        "backward: {op} produced a non-finite gradient for its input {index} from a finite one"
+    ).format(op=node.op.name, index=event.index + 1) + made)

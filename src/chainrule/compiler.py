@@ -44,6 +44,7 @@ import numpy as np
 
 from chainrule.errors import GraphError, ShapeError
 from chainrule.graph import _GradMode, no_grad, toposort, unbroadcast
+from chainrule.i18n import _
 from chainrule.ops import ADD, NEG, NO_GRAD, SUB, Op
 from chainrule.tensor import Tensor, _seed
 
@@ -123,14 +124,14 @@ class CompiledFunction:
                                                    equal_nan=True):
             plan.verified = True
             return result
-        self._give_up(key, "its replay differs from the eager call on new inputs (a value "
-                      "read in Python, e.g. with .item() or .data, was frozen at the trace)")
+        self._give_up(key, _("its replay differs from the eager call on new inputs (a value read "
+                             "in Python, e.g. with .item() or .data, was frozen at the trace)"))
         return self.fn(*args)
 
     def _give_up(self, key: tuple[Any, ...], why: object) -> None:
-        name = getattr(self.fn, "__qualname__", "the function")
-        warnings.warn(f"chainrule.compile: {name} runs eagerly: {why}", CompileWarning,
-                      stacklevel=4)
+        name = getattr(self.fn, "__qualname__", None) or _("the function")
+        warnings.warn(_("chainrule.compile: {name} runs eagerly: {why}").format(name=name, why=why),
+                      CompileWarning, stacklevel=4)
         self.plans[key] = None
 
     def _trace(self, key: tuple[Any, ...], args: tuple[Any, ...]) -> Any:
@@ -201,16 +202,18 @@ class Plan:
         ``_Unrecordable`` when it cannot be replayed faithfully)."""
         traced = args
         if not isinstance(out, Tensor):
-            raise _Unrecordable(f"it returned {type(out).__name__}, not a Tensor")
+            raise _Unrecordable(_("it returned {kind}, not a Tensor").format(
+                kind=type(out).__name__))
         if out.data.size != 1:
-            raise _Unrecordable(f"it returned a tensor of shape {out.shape}, not one number")
+            raise _Unrecordable(_("it returned a tensor of shape {shape}, not one number").format(
+                shape=out.shape))
         if not out.requires_grad:
-            raise _Unrecordable("its result does not depend on any parameter or input that "
-                                "requires grad")
+            raise _Unrecordable(_("its result does not depend on any parameter or input that "
+                                  "requires grad"))
         for t in traced:
             if isinstance(t, Tensor) and t._a is not None:
-                raise _Unrecordable("an argument is itself computed by a graph; pass leaf "
-                                    "tensors (or arrays) and compute the rest inside")
+                raise _Unrecordable(_("an argument is itself computed by a graph; pass leaf "
+                                      "tensors (or arrays) and compute the rest inside"))
         plan = cls()
         position = {id(t): i for i, t in enumerate(traced) if isinstance(t, Tensor)}
         # An array argument enters the graph as a constant leaf holding that very array.
@@ -226,7 +229,7 @@ class Plan:
             plan.shapes.append(node.data.shape)
             if node._a is None:
                 if node.op is NO_GRAD:
-                    raise _Unrecordable("a value computed under no_grad() feeds the result")
+                    raise _Unrecordable(_("a value computed under no_grad() feeds the result"))
                 pos = position.get(id(node))
                 if pos is None and not node.requires_grad:
                     pos = input_arrays.get(id(node.data))
@@ -384,9 +387,9 @@ class Plan:
             try:
                 vals = self._forward(arrays)
             except ValueError as exc:
-                raise ShapeError(f"compile: the replay failed ({exc}); the function's graph "
-                                 "may depend on values, which a compiled function cannot "
-                                 "follow") from None
+                raise ShapeError(_("compile: the replay failed ({reason}); the function's graph "
+                                   "may depend on values, which a compiled function cannot "
+                                   "follow").format(reason=exc)) from None
             self.generation += 1
             generation = self.generation
         return CompiledLoss(vals[self._root_slot], self, generation, vals, args)
@@ -400,7 +403,7 @@ class Plan:
         # own its .grad, as after an eager backward. One C-level pass tells whether any is.
         shared = len({id(g) for g in grads}) < len(grads)
         assigned: set[int] = set()
-        for (_, leaf), g in zip(self._grad_leaves, grads, strict=True):
+        for (_index, leaf), g in zip(self._grad_leaves, grads, strict=True):
             node = leaf if isinstance(leaf, Tensor) else args[leaf]
             if node.grad is None:
                 if g.base is not None or g is seed or (shared and id(g) in assigned):
@@ -453,12 +456,12 @@ class Plan:
 
 
 def _unset(*args: Any) -> Any:
-    raise GraphError("compile: this plan was never generated")
+    raise GraphError(_("compile: this plan was never generated"))
 
 
 def _shape_changed(before: tuple[int, ...], now: tuple[int, ...]) -> None:
-    raise ShapeError(f"compile: a parameter changed shape from {before} to {now} since the "
-                     "trace; compile the function again")
+    raise ShapeError(_("compile: a parameter changed shape from {before} to {now} since the "
+                       "trace; compile the function again").format(before=before, now=now))
 
 
 def compile_source(source: str) -> Any:
@@ -502,15 +505,15 @@ class CompiledLoss(Tensor):
                  create_graph: bool = False, *, grad: Any = None) -> None:
         """Accumulate ∂self/∂parameter into ``.grad`` of every parameter of the plan."""
         if create_graph:
-            raise GraphError("backward(create_graph=True) needs the eager graph: call the "
-                             "function without chainrule.compile for higher derivatives")
+            raise GraphError(_("backward(create_graph=True) needs the eager graph: call the "
+                               "function without chainrule.compile for higher derivatives"))
         seed = _seed(self, grad if grad is not None else gradient)
         plan = self._plan
         with plan.lock:
             if self._generation != plan.generation:
-                raise GraphError("backward: the compiled function was called again since this "
-                                 "loss was computed, and its buffers now hold the newer call; "
-                                 "call backward() before the next call")
+                raise GraphError(_("backward: the compiled function was called again since "
+                                   "this loss was computed, and its buffers now hold the newer "
+                                   "call; call backward() before the next call"))
             plan.backpropagate(seed, self._values, self._args)
 
 
@@ -562,6 +565,6 @@ def _check_constant(array: Any, traced: tuple[Any, ...]) -> None:
     for t in traced:
         if isinstance(t, (Tensor, np.ndarray)) and np.may_share_memory(
                 array, t.data if isinstance(t, Tensor) else t):
-            raise _Unrecordable("a constant of the graph is a view of an input (taken with "
-                                ".data or NumPy), so a replay would keep the first call's "
-                                "values; compute it with Tensor ops")
+            raise _Unrecordable(_("a constant of the graph is a view of an input (taken with "
+                                  ".data or NumPy), so a replay would keep the first call's "
+                                  "values; compute it with Tensor ops"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from chainrule.i18n import N_, _
+
 
 class ChainruleError(Exception):
     """Base class of every error chainrule raises on purpose."""
@@ -41,12 +43,35 @@ class IndexOutOfRangeError(ShapeError, IndexError):
 def numeric_error(opname: str, operands: str, reason: str, where: str = "") -> NumericError:
     """The one wording for an op that left the real numbers: ``op(operands): reason``, plus the
     line of user code that called the op when known (anomaly mode). Both engines use it."""
-    at = f" (at {where})" if where else ""
+    at = _(" (at {where})").format(where=where) if where else ""
     cls = DivisionByZeroError if reason == DIVISION_BY_ZERO else NumericError
-    return cls(f"{opname}({operands}): {reason}{at}")
+    said = _(reason)
+    return cls(f"{opname}({operands}): {said}{at}")
 
 
-DIVISION_BY_ZERO = "division by zero"
+DIVISION_BY_ZERO = N_("division by zero")
+OVERFLOW = N_("the result overflows a float")
+OUTSIDE_DOMAIN = N_("the input is outside the op's domain")
+
+# What Python's float arithmetic says when it refuses (English in every locale): the usual
+# ones are shown in the reader's language, anything else as Python wrote it.
+_PYTHON_REASONS = {
+    "float division by zero": N_("float division by zero"),
+    "division by zero": DIVISION_BY_ZERO,
+    "float divmod()": N_("float divmod()"),
+    "math domain error": N_("math domain error"),
+    "math range error": N_("math range error"),
+    "0.0 cannot be raised to a negative power": N_("0.0 cannot be raised to a negative power"),
+    "negative number cannot be raised to a fractional power":
+        N_("negative number cannot be raised to a fractional power"),
+    "(34, 'Numerical result out of range')": N_("(34, 'Numerical result out of range')"),
+}
+
+
+def python_reason(exc: BaseException) -> str:
+    """Python's words for an arithmetic failure, in the reader's language when we know them."""
+    text = str(exc)
+    return _(_PYTHON_REASONS[text]) if text in _PYTHON_REASONS else text
 
 
 class GradcheckError(ChainruleError, AssertionError):

@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from chainrule.errors import GraphError, NumericError
+from chainrule.errors import GraphError, NumericError, python_reason
+from chainrule.i18n import _
 from chainrule.ops import NO_GRAD
 
 __all__ = [
@@ -213,10 +214,10 @@ def backward_pass(
     than this loop gives are replayed by ``chainrule.compile`` instead.
     """
     if root.op is NO_GRAD:
-        raise GraphError(
+        raise GraphError(_(
             "backward: this result was computed under chainrule.no_grad(), so no graph was "
             "recorded; compute it outside no_grad() to differentiate it"
-        )
+        ))
     grads: dict[Any, Any] = {root: seed}
     if root._a is None:  # a leaf: its gradient is the seed
         return grads
@@ -353,12 +354,13 @@ def accumulate_scalar(root: Any, seed: float) -> None:
 
 def _local_gradient_error(node: Any, exc: Exception) -> NumericError:
     where = ", ".join(_short(x.data) for x in (node._a, node._b) if x is not None)
-    error = NumericError(
-        f"backward: the local gradient of {node.op.name} at {where} is not finite ({exc})"
-    )
+    error = NumericError(_(
+        "backward: the local gradient of {op} at {where} is not finite ({reason})"
+    ).format(op=node.op.name, where=where, reason=python_reason(exc)))
     error.node = node  # lets a circuit view point at the gate
     return error
 
 
 def _short(x: Any) -> str:
-    return f"{x:g}" if isinstance(x, float) else f"array of shape {getattr(x, 'shape', '?')}"
+    return f"{x:g}" if isinstance(x, float) else _("array of shape {shape}").format(
+        shape=getattr(x, "shape", "?"))

@@ -20,6 +20,7 @@ import numpy as np
 
 from chainrule.errors import GraphError, ShapeError
 from chainrule.graph import grad_enabled
+from chainrule.i18n import _
 from chainrule.ops import NO_GRAD, Op
 from chainrule.tensor import _CLOCK, Tensor, _binary, _lift, _new
 
@@ -50,8 +51,9 @@ def setitem(t: Tensor, index: Any, value: Any) -> None:
     try:
         np.broadcast_shapes(v.shape, target_shape)
     except ValueError:
-        raise ShapeError(f"setitem: a value of shape {v.shape} does not fit the {target_shape} "
-                         "elements selected") from None
+        raise ShapeError(_("setitem: a value of shape {shape} does not fit the {selected} "
+                           "elements selected").format(
+            shape=v.shape, selected=target_shape)) from None
     if grad_enabled() and (t.requires_grad or v.requires_grad):
         keep = np.ones(t.shape, dtype=t.dtype)
         keep[index] = 0
@@ -76,30 +78,30 @@ def check_versions(root: Tensor) -> None:
         if node._a is None or op is None or op is NO_GRAD:
             continue
         if node._version > node._made and op.reads_values:
-            raise _modified(op, "its output")
+            raise _modified(op, _("its output"))
         for i, x in enumerate(node.inputs):
             if x._made > node._made or (x._version > node._made and op.reads_values):
-                raise _modified(op, f"its input {i + 1}")
+                raise _modified(op, _("its input {index}").format(index=i + 1))
             if id(x) not in seen:
                 seen.add(id(x))
                 stack.append(x)
 
 
 def _modified(op: Op, what: str) -> GraphError:
-    return GraphError(
-        f"backward: {what} of {op.name} was modified in place after {op.name} used it, so its "
+    return GraphError(_(
+        "backward: {what} of {op} was modified in place after {op} used it, so its "
         "gradient cannot be computed; write x = x + y instead of x += y (or add_), or modify "
         ".clone() of the tensor"
-    )
+    ).format(what=what, op=op.name))
 
 
 def _refuse_leaf(t: Tensor, name: str) -> None:
     if t.requires_grad and t.op is None and grad_enabled():
-        raise GraphError(
-            f"{name}: a leaf tensor that requires grad cannot be modified in place; update it "
+        raise GraphError(_(
+            "{name}: a leaf tensor that requires grad cannot be modified in place; update it "
             "inside `with chainrule.no_grad():` (as an optimizer step does), or write x = x + y "
             "for a new tensor"
-        )
+        ).format(name=name))
 
 
 def _snapshot(t: Tensor) -> Tensor:
@@ -126,16 +128,17 @@ def _plain(t: Tensor) -> Tensor:
 
 def _write(t: Tensor, values: np.ndarray, name: str) -> None:
     if values.shape != t.data.shape:
-        raise ShapeError(f"{name}: the result has shape {values.shape}, but the tensor modified "
-                         f"in place has shape {t.shape}; in-place ops cannot change a shape")
+        raise ShapeError(_("{name}: the result has shape {shape}, but the tensor modified in place "
+                           "has shape {target}; in-place ops cannot change a shape").format(
+            name=name, shape=values.shape, target=t.shape))
     try:
         np.copyto(t.data, values, casting="same_kind")
     except TypeError:
-        raise ShapeError(f"{name}: a {values.dtype} result cannot be written into a {t.dtype} "
-                         "tensor in place") from None
+        raise ShapeError(_("{name}: a {dtype} result cannot be written into a {target} tensor in "
+                           "place").format(name=name, dtype=values.dtype, target=t.dtype)) from None
     except ValueError:  # a read-only array (a broadcast view from expand)
-        raise ShapeError(f"{name}: this tensor's memory is shared by broadcasting (expand); "
-                         ".clone() it before modifying it in place") from None
+        raise ShapeError(_("{name}: this tensor's memory is shared by broadcasting (expand); "
+                           ".clone() it before modifying it in place").format(name=name)) from None
     _CLOCK.now += 1
     t._version = _CLOCK.now
 

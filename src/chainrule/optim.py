@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import ChainruleError, ShapeError
+from chainrule.i18n import _
 
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 
@@ -92,7 +93,8 @@ class Optimizer:
         full = {**self.defaults, **group, "params": params}
         full["lr"] = float(full["lr"])
         if not (full["lr"] > 0 and math.isfinite(full["lr"])):
-            raise OptimizerError(f"learning rate must be positive, got {full['lr']}")
+            raise OptimizerError(_("learning rate must be positive, got {value}").format(
+                value=full["lr"]))
         self._check(full)
         self.param_groups.append(full)
         self.params.extend(params)
@@ -153,20 +155,21 @@ class Optimizer:
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Restore what `state_dict` returned; shapes must match the parameters."""
         if "steps" not in state:
-            raise OptimizerError("optimizer state has no 'steps' entry")
+            raise OptimizerError(_("optimizer state has no 'steps' entry"))
         restored: dict[str, list[np.ndarray | None]] = {}
         for key, value in state.items():
             if key == "steps":
                 continue
-            slot, _, index = key.rpartition(".")
+            slot, _dot, index = key.rpartition(".")
             if slot not in self._slots() or not index.isdigit():
-                raise OptimizerError(
-                    f"{self.name} state has unexpected entry {key!r} (slots: {self._slots()})"
-                )
+                raise OptimizerError(_(
+                    "{optimizer} state has unexpected entry {key} (slots: {slots})"
+                ).format(optimizer=self.name, key=repr(key), slots=self._slots()))
             i = int(index)
             if i >= len(self.params) or value.shape != self.params[i].data.shape:
-                want = self.params[i].data.shape if i < len(self.params) else "no parameter"
-                raise ShapeError(f"optimizer state {key!r} has shape {value.shape}, want {want}")
+                want = self.params[i].data.shape if i < len(self.params) else _("no parameter")
+                raise ShapeError(_("optimizer state {key} has shape {shape}, want {want}").format(
+                    key=repr(key), shape=value.shape, want=want))
             slots = restored.setdefault(slot, [None] * len(self.params))
             slots[i] = np.array(value, dtype=self.params[i].data.dtype)
         self.steps = int(state["steps"])
@@ -200,9 +203,11 @@ class SGD(Optimizer):
         if not 0.0 <= group["dampening"] <= 1.0:
             raise OptimizerError(f"dampening must be in [0, 1], got {group['dampening']}")
         if not 0.0 <= group["momentum"] < 1.0:
-            raise OptimizerError(f"momentum must be in [0, 1), got {group['momentum']}")
+            raise OptimizerError(_("momentum must be in [0, 1), got {value}").format(
+                value=group["momentum"]))
         if group["weight_decay"] < 0.0:
-            raise OptimizerError(f"weight_decay must be ≥ 0, got {group['weight_decay']}")
+            raise OptimizerError(_("weight_decay must be ≥ 0, got {value}").format(
+                value=group["weight_decay"]))
 
     @property
     def momentum(self) -> float:
@@ -340,7 +345,7 @@ class AdamW(Adam):
         return 0.0  # the decay is decoupled: applied to the weights in step(), not to g
 
     def step(self) -> None:
-        for group, _, p in self._each():
+        for group, _index, p in self._each():
             if group["weight_decay"]:
                 p.data *= 1.0 - group["lr"] * group["weight_decay"]
         super().step()
@@ -399,7 +404,8 @@ class RMSprop(Optimizer):
 def make_optimizer(name: str, params: Iterable[Any], **kwargs: Any) -> Optimizer:
     """Build an optimizer by name (``sgd`` or ``adam``); unknown names list the valid ones."""
     if name not in OPTIMIZERS:
-        raise OptimizerError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
+        raise OptimizerError(_("unknown optimizer {name}; choose one of: {choices}").format(
+            name=repr(name), choices=", ".join(OPTIMIZERS)))
     if name == "sgd":
         return SGD(params, **kwargs)
     return Adam(params, **kwargs)

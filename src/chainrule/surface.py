@@ -18,6 +18,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.errors import OperandError, ShapeError
+from chainrule.i18n import _
 
 if TYPE_CHECKING:
     from chainrule.ops import Op
@@ -41,8 +42,8 @@ def as_dtype(dtype: Any) -> np.dtype[Any]:
     try:
         return np.dtype(dtype)
     except TypeError:
-        raise OperandError(f"unknown dtype {dtype!r}; use chainrule.float32, float64, int64 or "
-                           "bool") from None
+        raise OperandError(_("unknown dtype {dtype}; use chainrule.float32, float64, int64 or "
+                             "bool").format(dtype=repr(dtype))) from None
 
 
 class TorchSurface:
@@ -100,7 +101,8 @@ class TorchSurface:
             if name == "device" and value is not None:
                 as_device(value)
         if kwargs:
-            raise OperandError(f"to: unexpected argument {next(iter(kwargs))!r}")
+            raise OperandError(_("to: unexpected argument {name}").format(
+                name=repr(next(iter(kwargs)))))
         for arg in args:
             if isinstance(arg, _t.Tensor):
                 dtype = arg.dtype
@@ -151,8 +153,8 @@ class TorchSurface:
         """``reshape`` (torch's view shares memory; here the values may be a copy, the gradient
         is the same)."""
         if len(shape) == 1 and not isinstance(shape[0], (tuple, list, builtins.int, np.integer)):
-            raise OperandError("view(dtype) reinterprets the bytes in torch, which chainrule "
-                               "does not do; use .to(dtype) to convert the values")
+            raise OperandError(_("view(dtype) reinterprets the bytes in torch, which chainrule "
+                                 "does not do; use .to(dtype) to convert the values"))
         return self.reshape(*shape)
 
     def contiguous(self: Any) -> Tensor:
@@ -171,15 +173,17 @@ class TorchSurface:
         start = _t._one_axis(start_dim, self.ndim, "flatten")
         end = _t._one_axis(end_dim, self.ndim, "flatten")
         if start > end:
-            raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+            raise ShapeError(_("flatten: start_dim {start} comes after end_dim {end}").format(
+                start=start_dim, end=end_dim))
         shape = self.shape
         return self.reshape(*shape[:start], math.prod(shape[start:end + 1]), *shape[end + 1:])
 
     def unsqueeze(self: Any, dim: builtins.int) -> Tensor:
         ndim = self.ndim + 1
         if not -ndim <= dim < ndim:
-            raise ShapeError(f"unsqueeze: dim {dim} is out of range for a {self.ndim}-d tensor "
-                             f"(use {-ndim}..{ndim - 1})")
+            raise ShapeError(_("unsqueeze: dim {dim} is out of range for a {ndim}-d tensor "
+                               "(use {low}..{high})").format(dim=dim, ndim=self.ndim, low=-ndim,
+                                                             high=ndim - 1))
         d = dim % ndim
         return self.reshape(*self.shape[:d], 1, *self.shape[d:])
 
@@ -196,16 +200,19 @@ class TorchSurface:
     def permute(self: Any, *dims: Any) -> Tensor:
         perm = _shape_args(dims)
         if len(perm) != self.ndim:
-            raise ShapeError(f"permute: {len(perm)} dims given for a {self.ndim}-d tensor")
+            raise ShapeError(_("permute: {count} dims given for a {ndim}-d tensor").format(
+                count=len(perm), ndim=self.ndim))
         axes = tuple(d % self.ndim for d in perm) if self.ndim else ()
         if sorted(axes) != list(range(self.ndim)):
-            raise ShapeError(f"permute: {perm} is not a permutation of the axes of {self.shape}")
+            raise ShapeError(
+                _("permute: {perm} is not a permutation of the axes of {shape}").format(
+                    perm=perm, shape=self.shape))
         return _t._apply(ops.TRANSPOSE, self, None, (axes,))
 
     def t(self: Any) -> Tensor:
         if self.ndim > 2:
-            raise ShapeError(f"t: expects a tensor of at most 2 dimensions, got {self.shape}; "
-                             "use transpose(d0, d1)")
+            raise ShapeError(_("t: expects a tensor of at most 2 dimensions, got {shape}; "
+                               "use transpose(d0, d1)").format(shape=self.shape))
         return self.transpose() if self.ndim == 2 else self
 
     @property
@@ -217,11 +224,12 @@ class TorchSurface:
         target = _shape_args(sizes)
         lead = len(target) - self.ndim
         if lead < 0:
-            raise ShapeError(f"expand: {len(target)} sizes for a {self.ndim}-d tensor")
+            raise ShapeError(_("expand: {count} sizes for a {ndim}-d tensor").format(
+                count=len(target), ndim=self.ndim))
         shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n
                       for i, n in enumerate(target))
         if any(n < 0 for n in shape):
-            raise ShapeError("expand: -1 is only allowed for existing dimensions")
+            raise ShapeError(_("expand: -1 is only allowed for existing dimensions"))
         return self if shape == self.shape else self.broadcast_to(shape)
 
     def expand_as(self: Any, other: Tensor) -> Tensor:
@@ -230,7 +238,8 @@ class TorchSurface:
     def repeat(self: Any, *sizes: Any) -> Tensor:
         reps = _shape_args(sizes)
         if len(reps) < self.ndim:
-            raise ShapeError(f"repeat: {len(reps)} repeats for a {self.ndim}-d tensor")
+            raise ShapeError(_("repeat: {count} repeats for a {ndim}-d tensor").format(
+                count=len(reps), ndim=self.ndim))
         x = self.reshape((1,) * (len(reps) - self.ndim) + self.shape)
         # Tile as broadcast + reshape: (1, n) → (r, 1, n) → (r, n), axis by axis.
         for axis, r in enumerate(reps):
@@ -280,12 +289,12 @@ class TorchSurface:
 
     def mm(self: Any, other: Any) -> Tensor:
         if self.ndim != 2 or getattr(other, "ndim", 0) != 2:
-            raise ShapeError("mm: both operands must be 2-D; use matmul for other shapes")
+            raise ShapeError(_("mm: both operands must be 2-D; use matmul for other shapes"))
         return self @ other
 
     def clamp(self: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         if min is None and max is None:
-            raise OperandError("clamp: give min, max or both")
+            raise OperandError(_("clamp: give min, max or both"))
         return _t._apply(ops.CLAMP, self, None, (_bound(min), _bound(max)))
 
     clip = clamp
@@ -360,7 +369,8 @@ class TorchSurface:
 
     def __invert__(self: Any) -> Tensor:
         if self.data.dtype != np.bool_:
-            raise OperandError(f"~: only boolean tensors can be inverted, got {self.dtype}")
+            raise OperandError(_("~: only boolean tensors can be inverted, got {dtype}").format(
+                dtype=self.dtype))
         return _t._constant(~self.data)
 
     def __and__(self: Any, other: Any) -> Tensor:
@@ -474,8 +484,8 @@ def _compare(fn: Any, a: Tensor, other: Any) -> Tensor:
         return _t._constant(np.asarray(fn(a.data, b)))
     except ValueError:
         shape = getattr(b, "shape", ())
-        raise ShapeError(f"compare: shapes {a.shape} and {shape} cannot be broadcast together"
-                         ) from None
+        raise ShapeError(_("compare: shapes {a} and {b} cannot be broadcast together").format(
+            a=a.shape, b=shape)) from None
 
 
 class MaxMin(NamedTuple):
@@ -488,9 +498,12 @@ class MaxMin(NamedTuple):
 def _extreme(t: Tensor, op: Op, dim: Any, keepdim: bool, axis: Any, keepdims: bool | None,
              name: str) -> Any:
     if dim is not None and axis is not None:
-        raise OperandError(f"{name}: give dim (torch) or axis (NumPy), not both")
+        raise OperandError(_("{name}: give dim (torch) or axis (NumPy), not both").format(
+            name=name))
     if t.data.size == 0:
-        raise ShapeError(f"{name}: the tensor is empty, so it has no {name}imum")
+        raise ShapeError((_("{name}: the tensor is empty, so it has no maximum") if name == "max"
+                          else _("{name}: the tensor is empty, so it has no minimum")).format(
+            name=name))
     keep = bool(keepdim if keepdims is None else keepdims)
     source = t if name == "max" else -t
     if dim is None:
@@ -515,7 +528,7 @@ def _extreme(t: Tensor, op: Op, dim: Any, keepdim: bool, axis: Any, keepdims: bo
 
 def _arg(t: Tensor, fn: Any, dim: int | None, keepdim: bool, name: str) -> Tensor:
     if t.data.size == 0:
-        raise ShapeError(f"{name}: the tensor is empty")
+        raise ShapeError(_("{name}: the tensor is empty").format(name=name))
     if dim is None:
         return _t._constant(np.asarray(fn(t.data)))
     axis = _t._one_axis(dim, t.ndim, name)

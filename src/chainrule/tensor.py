@@ -24,6 +24,7 @@ from chainrule.errors import (
     ShapeError,
 )
 from chainrule.graph import _GradMode, backward_pass, listen
+from chainrule.i18n import _
 from chainrule.ops import NO_GRAD, Op
 from chainrule.surface import TorchSurface
 
@@ -69,15 +70,15 @@ class Tensor(CircuitDisplay, TorchSurface):
     ) -> None:
         if not isinstance(requires_grad, (bool, np.bool_)):
             # torch.Tensor(2, 3) makes a 2×3 tensor; here the 3 would silently mean True.
-            raise OperandError(
-                f"Tensor(data, requires_grad): requires_grad must be True or False, got "
-                f"{requires_grad!r}; for a tensor of a given shape use chainrule.zeros(*shape)"
-            )
+            raise OperandError(_(
+                "Tensor(data, requires_grad): requires_grad must be True or False, got "
+                "{value}; for a tensor of a given shape use chainrule.zeros(*shape)"
+            ).format(value=repr(requires_grad)))
         self.data = _to_array(data, dtype)
         if requires_grad and self.data.dtype.kind != "f":
-            raise OperandError(
-                f"tensor: only floating-point tensors can require gradients, got {self.data.dtype}"
-            )
+            raise OperandError(_(
+                "tensor: only floating-point tensors can require gradients, got {dtype}"
+            ).format(dtype=self.data.dtype))
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self.op = None
@@ -113,25 +114,26 @@ class Tensor(CircuitDisplay, TorchSurface):
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
-            raise OperandError("len() of a 0-d tensor: it holds one number, use .item()")
+            raise OperandError(_("len() of a 0-d tensor: it holds one number, use .item()"))
         return len(self.data)
 
     def __iter__(self) -> Iterator[Tensor]:
         # Rows along the first axis, as torch and NumPy iterate (each row a node of the graph).
         if self.data.ndim == 0:
-            raise OperandError("iteration over a 0-d tensor: it holds one number, use .item()")
+            raise OperandError(_("iteration over a 0-d tensor: it holds one number, use .item()"))
         return (self[i] for i in range(len(self.data)))
 
     def item(self) -> Any:
         """The one number this tensor holds, as a Python float (int or bool for those dtypes)."""
         if self.data.size != 1:
-            raise ShapeError(f"item: only a one-element tensor has an item, shape is {self.shape}")
+            raise ShapeError(_("item: only a one-element tensor has an item, shape is {shape}")
+                             .format(shape=self.shape))
         return self.data.reshape(()).item()
 
     def __bool__(self) -> bool:
         if self.data.size != 1:
-            raise ShapeError(f"bool: the truth value of a tensor of shape {self.shape} is "
-                             "ambiguous; use .any() or .all()")
+            raise ShapeError(_("bool: the truth value of a tensor of shape {shape} is "
+                               "ambiguous; use .any() or .all()").format(shape=self.shape))
         return bool(self.data.reshape(()))
 
     def __int__(self) -> int:
@@ -139,7 +141,7 @@ class Tensor(CircuitDisplay, TorchSurface):
 
     def __index__(self) -> int:
         if self.data.dtype.kind not in "iu" or self.data.size != 1:
-            raise OperandError("only a one-element integer tensor can be used as an index")
+            raise OperandError(_("only a one-element integer tensor can be used as an index"))
         return int(self.data.reshape(()))
 
     def numpy(self) -> np.ndarray:
@@ -281,24 +283,28 @@ class Tensor(CircuitDisplay, TorchSurface):
         differentiated through log_softmax instead.
         """
         if reduction not in _REDUCTIONS:
-            raise ConfigError(f"unknown reduction {reduction!r}; choose one of: "
-                              f"{', '.join(_REDUCTIONS)}")
+            raise ConfigError(_("unknown reduction {name}; choose one of: {choices}").format(
+                name=repr(reduction), choices=", ".join(_REDUCTIONS)))
         if self.data.ndim != 2:
-            raise ShapeError(f"cross_entropy: logits must be (n, classes), got {self.shape}")
+            raise ShapeError(_("cross_entropy: logits must be (n, classes), got {shape}").format(
+                shape=self.shape))
         n, classes = self.data.shape
         y = target.data if isinstance(target, Tensor) else np.asarray(target)
         if y.ndim == 1:
             if y.dtype.kind not in "iu":
-                raise ShapeError(f"cross_entropy: class targets must be integers, got {y.dtype}")
+                raise ShapeError(_("cross_entropy: class targets must be integers, got {dtype}")
+                                 .format(dtype=y.dtype))
             if y.shape != (n,):
-                raise ShapeError(f"cross_entropy: {n} examples but {y.shape[0]} targets")
+                raise ShapeError(_("cross_entropy: {n} examples but {targets} targets").format(
+                    n=n, targets=y.shape[0]))
             # Seen as unsigned, a negative target is huge: one maximum checks both ends.
             if y.size and int(np.maximum.reduce(y.view(_UNSIGNED[y.dtype.itemsize]))) >= classes:
-                raise ShapeError(f"cross_entropy: targets must be in 0..{classes - 1}")
+                raise ShapeError(_("cross_entropy: targets must be in 0..{last}").format(
+                    last=classes - 1))
         else:
             if y.shape != self.data.shape:
-                raise ShapeError(f"cross_entropy: input has shape {self.shape}, target has shape "
-                                 f"{y.shape}")
+                raise ShapeError(_("cross_entropy: input has shape {shape}, target has shape "
+                                   "{target}").format(shape=self.shape, target=y.shape))
             if isinstance(target, Tensor) and target.requires_grad:
                 # The fused op treats targets as constants; a target that is itself being
                 # learned needs its own gradient, which the composed form provides.
@@ -316,9 +322,9 @@ class Tensor(CircuitDisplay, TorchSurface):
         try:
             new_shape = self.data.reshape(target).shape
         except ValueError:
-            raise ShapeError(
-                f"reshape: cannot reshape {self.shape} ({self.data.size} elements) into {target}"
-            ) from None
+            raise ShapeError(_(
+                "reshape: cannot reshape {shape} ({size} elements) into {target}"
+            ).format(shape=self.shape, size=self.data.size, target=target)) from None
         if new_shape == self.shape:
             return self
         return _apply(ops.RESHAPE, self, None, (new_shape,))
@@ -335,7 +341,8 @@ class Tensor(CircuitDisplay, TorchSurface):
             axes = tuple(swapped)
         perm = tuple(axes) if axes else tuple(range(self.ndim - 1, -1, -1))
         if sorted(perm) != list(range(self.ndim)):
-            raise ShapeError(f"transpose: {perm} is not a permutation of the axes of {self.shape}")
+            raise ShapeError(_("transpose: {perm} is not a permutation of the axes of {shape}")
+                             .format(perm=perm, shape=self.shape))
         return _apply(ops.TRANSPOSE, self, None, (perm,))
 
     @property
@@ -346,7 +353,8 @@ class Tensor(CircuitDisplay, TorchSurface):
         try:
             np.broadcast_shapes(self.shape, shape)
         except ValueError:
-            raise ShapeError(f"broadcast_to: cannot broadcast {self.shape} to {shape}") from None
+            raise ShapeError(_("broadcast_to: cannot broadcast {shape} to {target}").format(
+                shape=self.shape, target=shape)) from None
         return _apply(ops.BROADCAST_TO, self, None, (tuple(shape),))
 
     def __getitem__(self, index: Any) -> Tensor:
@@ -375,16 +383,16 @@ class Tensor(CircuitDisplay, TorchSurface):
         with ``create_graph=True``.
         """
         if create_graph:
-            raise GraphError("backward(create_graph=True) is not supported; use "
-                             "chainrule.grad(output, inputs, create_graph=True)")
+            raise GraphError(_("backward(create_graph=True) is not supported; use "
+                               "chainrule.grad(output, inputs, create_graph=True)"))
         grad = gradient if grad is None else grad
         if not self.requires_grad:
             if self.op is NO_GRAD:
                 backward_pass(self, None)  # raises the no_grad explanation
-            raise GraphError(
+            raise GraphError(_(
                 "backward: this tensor does not require grad: no input it was computed from "
                 "has requires_grad=True"
-            )
+            ))
         if _CLOCK.now:  # some tensor was modified in place since the process started
             from chainrule.inplace import check_versions
 
@@ -429,7 +437,7 @@ class Tensor(CircuitDisplay, TorchSurface):
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         if self.op is not None and self.op is not NO_GRAD:
-            raise GraphError("requires_grad_: only leaf tensors can change requires_grad")
+            raise GraphError(_("requires_grad_: only leaf tensors can change requires_grad"))
         self.requires_grad = flag
         return self
 
@@ -459,13 +467,13 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
     elif getattr(type(data), "_is_node", False):
-        raise OperandError("tensor: cannot make a Tensor from a Value; use value.data")
+        raise OperandError(_("tensor: cannot make a Tensor from a Value; use value.data"))
     if dtype is not None:
         try:
             return np.asarray(data, dtype=dtype)
         except (TypeError, ValueError) as exc:
-            raise OperandError(f"tensor: cannot convert {type(data).__name__} to {dtype}: {exc}")\
-                from None
+            raise OperandError(_("tensor: cannot convert {kind} to {dtype}: {reason}").format(
+                kind=type(data).__name__, dtype=dtype, reason=exc)) from None
     if isinstance(data, np.ndarray) and data.dtype.kind in "fbiu":
         return data  # an array keeps its dtype (integer class labels stay integers)
     if isinstance(data, (bool, np.bool_)) or _all_bools(data):
@@ -473,10 +481,9 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     try:
         array = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError):
-        raise OperandError(
-            f"tensor: expected numbers or nested lists of numbers, got {type(data).__name__} "
-            f"{data!r:.60}"
-        ) from None
+        raise OperandError(_(
+            "tensor: expected numbers or nested lists of numbers, got {kind} {value}"
+        ).format(kind=type(data).__name__, value=f"{data!r:.60}")) from None
     return array
 
 
@@ -506,16 +513,15 @@ def _lift(other: Any, like: Tensor, opname: str) -> Tensor:
         kind = like.data.dtype if other.dtype.kind != "f" else other.dtype
         return _constant(other.astype(kind, copy=False))
     if getattr(type(other), "_is_node", False):
-        raise OperandError(
-            f"{opname}: cannot combine a Tensor (array engine) with a Value (scalar engine); "
+        raise OperandError(_(
+            "{op}: cannot combine a Tensor (array engine) with a Value (scalar engine); "
             "use chainrule.tensor for both, or pass value.data"
-        )
+        ).format(op=opname))
     if isinstance(other, (list, tuple)):
         return _constant(_to_array(other, like.data.dtype))
-    raise OperandError(
-        f"{opname}: unsupported operand {type(other).__name__} {other!r:.40}; expected a "
-        "number, an array or a Tensor"
-    )
+    raise OperandError(_(
+        "{op}: unsupported operand {kind} {value}; expected a number, an array or a Tensor"
+    ).format(op=opname, kind=type(other).__name__, value=f"{other!r:.40}"))
 
 
 def _constant(array: np.ndarray) -> Tensor:
@@ -604,9 +610,8 @@ def _binary(op: Op, a: Tensor, other: Any) -> Tensor:
     try:
         data = op.array(a.data, b.data)  # type: ignore[misc]
     except ValueError:
-        raise ShapeError(
-            f"{op.name}: shapes {a.shape} and {b.shape} cannot be broadcast together"
-        ) from None
+        raise ShapeError(_("{op}: shapes {a} and {b} cannot be broadcast together").format(
+            op=op.name, a=a.shape, b=b.shape)) from None
     return _node(data, op, a, b, ())
 
 
@@ -629,7 +634,8 @@ def _normalize_axis(axis: Axis, ndim: int, opname: str) -> tuple[int, ...] | Non
     out = []
     for ax in axes:
         if not -ndim <= ax < ndim:
-            raise ShapeError(f"{opname}: axis {ax} is out of range for a {ndim}-d tensor")
+            raise ShapeError(_("{op}: axis {axis} is out of range for a {ndim}-d tensor").format(
+                op=opname, axis=ax, ndim=ndim))
         out.append(int(ax) % ndim)
     return tuple(sorted(set(out)))
 
@@ -645,8 +651,9 @@ def _checked_index(t: Tensor, index: Any, opname: str) -> Any:
     try:
         t.data[index]
     except IndexError as exc:
-        raise IndexOutOfRangeError(f"{opname}: index {_show(index)} does not fit shape "
-                                   f"{t.shape}: {exc}") from None
+        raise IndexOutOfRangeError(_("{op}: index {index} does not fit shape {shape}: {reason}")
+                                   .format(op=opname, index=_show(index), shape=t.shape,
+                                           reason=exc)) from None
     return index
 
 
@@ -667,8 +674,8 @@ def _clean_index(index: Any) -> Any:
     if isinstance(index, Tensor):
         if index.data.dtype.kind == "f":
             if index.data.size and not np.all(np.mod(index.data, 1) == 0):
-                raise OperandError("index: a float tensor with fractional values cannot index; "
-                                   "use integers or a boolean mask")
+                raise OperandError(_("index: a float tensor with fractional values cannot "
+                                     "index; use integers or a boolean mask"))
             return index.data.astype(np.intp)
         return index.data
     if isinstance(index, tuple):
@@ -686,22 +693,22 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         # property lookups, which cost as much as a small batch's matmul.
         return _node(blas.matmul(ad, bd), ops.MATMUL, a, b, ())
     if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"matmul: {a.shape} @ {b.shape}: matmul needs at least 1-D operands, "
-                         "use * for scalars")
+        raise ShapeError(_("matmul: {a} @ {b}: matmul needs at least 1-D operands, use * for "
+                           "scalars").format(a=a.shape, b=b.shape))
     inner_a = a.shape[-1]
     inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
     if inner_a != inner_b:
-        raise ShapeError(
-            f"matmul: {a.shape} @ {b.shape}: inner dimensions {inner_a} and {inner_b} differ"
-        )
+        raise ShapeError(_(
+            "matmul: {a} @ {b}: inner dimensions {inner_a} and {inner_b} differ"
+        ).format(a=a.shape, b=b.shape, inner_a=inner_a, inner_b=inner_b))
     a2 = a.reshape(1, inner_a) if a.ndim == 1 else a
     b2 = b.reshape(inner_b, 1) if b.ndim == 1 else b
     try:
         data = np.matmul(a2.data, b2.data)
     except ValueError:
-        raise ShapeError(
-            f"matmul: {a.shape} @ {b.shape}: batch dimensions cannot be broadcast"
-        ) from None
+        raise ShapeError(_(
+            "matmul: {a} @ {b}: batch dimensions cannot be broadcast"
+        ).format(a=a.shape, b=b.shape)) from None
     out = _node(data, ops.MATMUL, a2, b2, ())
     if a.ndim == 1 and b.ndim == 1:
         return out.reshape(())
@@ -717,22 +724,24 @@ def matmul_t(a: Tensor, b: Tensor) -> Tensor:
     kept as (out, in)."""
     ad, bd = a.data, b.data
     if ad.ndim != 2 or bd.ndim != 2 or ad.shape[1] != bd.shape[1]:
-        raise ShapeError(f"matmul_t: {a.shape} @ {b.shape}ᵀ: needs (n, k) and (m, k) operands")
+        raise ShapeError(_("matmul_t: {a} @ {b}ᵀ: needs (n, k) and (m, k) operands").format(
+            a=a.shape, b=b.shape))
     return _node(blas.matmul(ad, bd.T), ops.MATMUL_T, a, b, ())
 
 
 def _seed(root: Tensor, grad: Any) -> np.ndarray:
     if grad is None:
         if root.data.size != 1:
-            raise GraphError(
-                f"backward: the output has shape {root.shape}; pass grad= (∂loss/∂output, same "
+            raise GraphError(_(
+                "backward: the output has shape {shape}; pass grad= (∂loss/∂output, same "
                 "shape) or reduce it to one number first (e.g. .sum())"
-            )
+            ).format(shape=root.shape))
         shape = root.data.shape
         # np.array is one C call; np.ones (and ones_like) are Python-level.
         return np.array(1.0, dtype=root.data.dtype) if shape == () else \
             np.ones(shape, dtype=root.data.dtype)
     seed = np.asarray(_raw(grad), dtype=root.data.dtype)
     if seed.shape != root.shape:
-        raise ShapeError(f"backward: grad has shape {seed.shape} but the output has {root.shape}")
+        raise ShapeError(_("backward: grad has shape {shape} but the output has {output}").format(
+            shape=seed.shape, output=root.shape))
     return seed

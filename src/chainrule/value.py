@@ -21,8 +21,16 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.display import CircuitDisplay
-from chainrule.errors import DIVISION_BY_ZERO, NumericError, OperandError, numeric_error
+from chainrule.errors import (
+    DIVISION_BY_ZERO,
+    OUTSIDE_DOMAIN,
+    OVERFLOW,
+    NumericError,
+    OperandError,
+    numeric_error,
+)
 from chainrule.graph import _GradMode, accumulate_scalar, backward_pass, has_listeners
+from chainrule.i18n import _
 from chainrule.ops import NO_GRAD, Op
 
 __all__ = ["Value", "maximum", "minimum"]
@@ -232,9 +240,8 @@ def _to_float(data: Any) -> float:
         return float(data)
     if isinstance(data, np.ndarray) and data.ndim == 0 and data.dtype.kind in "biuf":
         return float(data)
-    raise OperandError(
-        f"Value: expected a real number, got {type(data).__name__} {data!r:.60}"
-    )
+    raise OperandError(_("Value: expected a real number, got {kind} {value}").format(
+        kind=type(data).__name__, value=f"{data!r:.60}"))
 
 
 def _compared(other: Any) -> float:
@@ -248,19 +255,18 @@ def _lift(other: Any, opname: str) -> Value:
     if type(other) in (int, float) or isinstance(other, (np.integer, np.floating)):
         return Value(other)
     if getattr(type(other), "_shaped", False):
-        raise OperandError(
-            f"{opname}: cannot combine a Value (scalar engine) with a Tensor (array engine); "
+        raise OperandError(_(
+            "{op}: cannot combine a Value (scalar engine) with a Tensor (array engine); "
             "use chainrule.tensor for both, or .item() to take the Tensor's number"
-        )
+        ).format(op=opname))
     if isinstance(other, np.ndarray):
-        raise OperandError(
-            f"{opname}: cannot combine a Value with a NumPy array of shape {other.shape}; "
+        raise OperandError(_(
+            "{op}: cannot combine a Value with a NumPy array of shape {shape}; "
             "use chainrule.tensor(...) for arrays"
-        )
-    raise OperandError(
-        f"{opname}: unsupported operand {type(other).__name__} {other!r:.40}; "
-        "expected a number or a Value"
-    )
+        ).format(op=opname, shape=other.shape))
+    raise OperandError(_(
+        "{op}: unsupported operand {kind} {value}; expected a number or a Value"
+    ).format(op=opname, kind=type(other).__name__, value=f"{other!r:.40}"))
 
 
 def _numeric_error(op: Op, args: tuple[float, ...], exc: Exception) -> NumericError:
@@ -268,9 +274,9 @@ def _numeric_error(op: Op, args: tuple[float, ...], exc: Exception) -> NumericEr
     if isinstance(exc, ZeroDivisionError):
         reason = DIVISION_BY_ZERO
     elif isinstance(exc, OverflowError):
-        reason = "the result overflows a float"
+        reason = OVERFLOW
     else:
-        reason = "the input is outside the op's domain"
+        reason = OUTSIDE_DOMAIN
     # In anomaly mode the message also names the user's line (the mode is only ever on if its
     # module was imported, so a plain run never loads it).
     anomaly = sys.modules.get("chainrule.anomaly")

@@ -29,6 +29,7 @@ import numpy as np
 
 from chainrule.errors import ChainruleError
 from chainrule.files import atomic_output, clean_stale_temporaries, new_temporary
+from chainrule.i18n import _, number
 
 __all__ = [
     "FORMAT", "MAX_MODEL_BYTES", "VERSION", "Checkpoint", "CheckpointError", "atomic_savez",
@@ -75,7 +76,8 @@ def check_writable(path: str | os.PathLike[str], needed: int) -> Path:
     """
     target = Path(path)
     if target.is_dir():
-        raise CheckpointError(f"cannot write checkpoint {target}: it is a folder")
+        raise CheckpointError(_("cannot write checkpoint {path}: it is a folder").format(
+            path=target))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         clean_stale_temporaries(target)
@@ -85,11 +87,13 @@ def check_writable(path: str | os.PathLike[str], needed: int) -> Path:
         free = shutil.disk_usage(target.parent).free
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise CheckpointError(f"cannot write checkpoint {target}: {reason}") from None
+        raise CheckpointError(_("cannot write checkpoint {path}: {reason}").format(
+            path=target, reason=reason)) from None
     if free < needed:
         raise CheckpointError(
-            f"cannot write checkpoint {target}: a save needs about {needed / 2**20:,.1f} MB "
-            f"and the disk has {free / 2**20:,.1f} MB free")
+            _("cannot write checkpoint {path}: a save needs about {needed} MB and the disk has "
+              "{free} MB free").format(path=target, needed=number(needed / 2**20, ",.1f"),
+                                       free=number(free / 2**20, ",.1f")))
     return target
 
 
@@ -128,7 +132,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """
     p = Path(path)
     if not p.is_file():
-        raise CheckpointError(f"{p}: no such checkpoint file")
+        raise CheckpointError(_("{path}: no such checkpoint file").format(path=p))
     try:
         with zipfile.ZipFile(p) as archive:
             return _read_archive(p, archive)
@@ -136,10 +140,16 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error,
             NotImplementedError, RecursionError, MemoryError) as exc:
-        raise CheckpointError(f"{p}: not a readable checkpoint ({_short(exc)})") from None
+        raise CheckpointError(_("{path}: not a readable checkpoint ({reason})").format(
+            path=p, reason=_short(exc))) from None
 
 
 def _short(exc: BaseException) -> str:
+    # The archive library's own words are English; the usual ones are said in the reader's.
+    if isinstance(exc, zipfile.BadZipFile):
+        return _("not a zip archive")
+    if isinstance(exc, (EOFError, zlib.error)):
+        return _("the file is cut short or damaged")
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text if len(text) <= 200 else text[:200] + "…"
 
@@ -147,17 +157,21 @@ def _short(exc: BaseException) -> str:
 def _read_archive(p: Path, archive: zipfile.ZipFile) -> Checkpoint:
     infos = archive.infolist()
     if len(infos) > MAX_ENTRIES:
-        raise CheckpointError(f"{p}: {len(infos):,} entries; a checkpoint has far fewer")
+        raise CheckpointError(_("{path}: {count} entries; a checkpoint has far fewer").format(
+            path=p, count=number(len(infos), ",")))
     entries = {info.filename: info for info in infos}
     meta_info = entries.get("meta.npy")
     if meta_info is None:
-        raise CheckpointError(f"{p}: not a chainrule checkpoint (no 'meta' entry)")
+        raise CheckpointError(
+            _("{path}: not a chainrule checkpoint (no 'meta' entry)").format(path=p))
     if meta_info.file_size > MAX_META_BYTES:
-        raise CheckpointError(f"{p}: its description claims {meta_info.file_size:,} bytes; the "
-                              f"limit is {MAX_META_BYTES:,}")
+        raise CheckpointError(_("{path}: its description claims {size} bytes; the limit is "
+                                "{limit}").format(path=p, size=number(meta_info.file_size, ","),
+                                                  limit=number(MAX_META_BYTES, ",")))
     meta_array = _read_entry(p, archive, meta_info, _header(p, archive, meta_info))
     if meta_array.shape != () or meta_array.dtype.kind != "U":
-        raise CheckpointError(f"{p}: not a chainrule checkpoint (its 'meta' is not text)")
+        raise CheckpointError(
+            _("{path}: not a chainrule checkpoint (its 'meta' is not text)").format(path=p))
     meta = json.loads(str(meta_array))
     _check_meta(p, meta)
     shapes = _declared_shapes(p, meta["model"])
@@ -170,23 +184,27 @@ def _read_archive(p: Path, archive: zipfile.ZipFile) -> Checkpoint:
         if name == "meta.npy":
             continue
         if not name.startswith(("model/", "optim/")) or not name.endswith(".npy"):
-            raise CheckpointError(f"{p}: unexpected entry {name[:100]!r}")
+            raise CheckpointError(_("{path}: unexpected entry {name}").format(
+                path=p, name=repr(name[:100])))
         headers[name] = (info, _header(p, archive, info))
     model_shapes = sorted(h[0] for n, (_, h) in headers.items() if n.startswith("model/"))
     floats = all(h[2].kind == "f" for n, (_, h) in headers.items() if n.startswith("model/"))
     if model_shapes != sorted(shapes) or not floats:
-        raise CheckpointError(f"{p}: its parameters do not fit the network it describes "
-                              f"({describe_architecture(meta['model'])})")
+        raise CheckpointError(_("{path}: its parameters do not fit the network it describes "
+                                "({network})").format(
+            path=p, network=describe_architecture(meta["model"])))
     total = 0
-    for name, (_info, (shape, _, dtype)) in headers.items():
+    for name, (_info, (shape, _fortran, dtype)) in headers.items():
         nbytes = math.prod(shape) * dtype.itemsize
         if name.startswith("optim/") and nbytes > max(largest, 1024):
-            raise CheckpointError(f"{p}: optimizer entry {name[6:-4]!r} of shape {shape} is "
-                                  "larger than any parameter")
+            raise CheckpointError(_("{path}: optimizer entry {name} of shape {shape} is larger "
+                                    "than any parameter").format(
+                path=p, name=repr(name[6:-4]), shape=shape))
         total += nbytes
     if total > 3 * model_bytes + 2**20:
-        raise CheckpointError(f"{p}: its arrays claim {total:,} bytes, more than the declared "
-                              f"model and its optimizer state need ({model_bytes:,} bytes)")
+        raise CheckpointError(_("{path}: its arrays claim {total} bytes, more than the declared "
+                                "model and its optimizer state need ({needed} bytes)").format(
+            path=p, total=number(total, ","), needed=number(model_bytes, ",")))
     model: dict[str, np.ndarray] = {}
     optim: dict[str, np.ndarray] = {}
     for name, (info, header) in headers.items():
@@ -197,32 +215,36 @@ def _read_archive(p: Path, archive: zipfile.ZipFile) -> Checkpoint:
 
 def _check_meta(p: Path, meta: Any) -> None:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{p}: not a chainrule checkpoint")
+        raise CheckpointError(_("{path}: not a chainrule checkpoint").format(path=p))
     if meta.get("version") != VERSION:
-        raise CheckpointError(f"{p}: checkpoint version {meta.get('version')!r:.40}, "
-                              f"expected {VERSION}")
+        raise CheckpointError(_("{path}: checkpoint version {version}, expected {expected}").format(
+            path=p, version=f"{meta.get('version')!r:.40}", expected=VERSION))
     arch = meta.get("model")
     if not isinstance(arch, dict):
-        raise CheckpointError(f"{p}: checkpoint does not describe a model")
+        raise CheckpointError(_("{path}: checkpoint does not describe a model").format(path=p))
     for key in ("activation", "output_activation"):
         if not isinstance(arch.get(key), str):
-            raise CheckpointError(f"{p}: the model's {key} is missing or not a name")
+            raise CheckpointError(_("{path}: the model's {key} is missing or not a name").format(
+                path=p, key=key))
     if arch.get("dtype") not in DTYPES:
-        raise CheckpointError(f"{p}: the model's dtype must be one of {', '.join(DTYPES)}")
+        raise CheckpointError(_("{path}: the model's dtype must be one of {choices}").format(
+            path=p, choices=", ".join(DTYPES)))
     if "init" in arch and not isinstance(arch["init"], str):
-        raise CheckpointError(f"{p}: the model's init is not a name")
+        raise CheckpointError(_("{path}: the model's init is not a name").format(path=p))
     for key, kind in (("config", dict), ("history", list), ("rng", dict)):
         if key in meta and not isinstance(meta[key], kind):
-            raise CheckpointError(f"{p}: its {key!r} entry is a {type(meta[key]).__name__}, "
-                                  f"not a{'n object' if kind is dict else ' list'}")
+            expected = _("an object") if kind is dict else _("a list")
+            raise CheckpointError(_("{path}: its {key} entry is a {found}, not {expected}").format(
+                path=p, key=repr(key), found=type(meta[key]).__name__, expected=expected))
     if "config" in meta:
         from chainrule.nn.training import TrainConfig
 
         try:
             TrainConfig.from_json(meta["config"])
         except (ChainruleError, TypeError, ValueError, OverflowError) as exc:
-            raise CheckpointError(f"{p}: its training settings are not valid "
-                                  f"({_short(exc)})") from None
+            raise CheckpointError(
+                _("{path}: its training settings are not valid ({reason})").format(
+                    path=p, reason=_short(exc))) from None
 
 
 def _declared_shapes(p: Path, arch: dict[str, Any]) -> list[tuple[int, ...]]:
@@ -230,13 +252,14 @@ def _declared_shapes(p: Path, arch: dict[str, Any]) -> list[tuple[int, ...]]:
     sizes = arch.get("sizes")
     if (not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_LAYERS + 1
             or not all(type(n) is int and n >= 1 for n in sizes)):
-        raise CheckpointError(f"{p}: the model's sizes must be a list of positive whole "
-                              "numbers, inputs first")
+        raise CheckpointError(_("{path}: the model's sizes must be a list of positive whole "
+                                "numbers, inputs first").format(path=p))
     itemsize = DTYPES[arch["dtype"]]
     count = sum(a * b + b for a, b in itertools.pairwise(sizes))
     if count * itemsize > MAX_MODEL_BYTES:
-        raise CheckpointError(f"{p}: it declares a model of {count:,} parameters; the limit "
-                              f"is {MAX_MODEL_BYTES // itemsize:,}")
+        raise CheckpointError(_("{path}: it declares a model of {count} parameters; the limit "
+                                "is {limit}").format(
+            path=p, count=number(count, ","), limit=number(MAX_MODEL_BYTES // itemsize, ",")))
     shapes: list[tuple[int, ...]] = []
     for a, b in itertools.pairwise(sizes):
         shapes += [(b, a), (b,)]
@@ -255,12 +278,14 @@ def _header(p: Path, archive: zipfile.ZipFile,
         elif version == (2, 0):
             shape, fortran, dtype = npy.read_array_header_2_0(fh)
         else:
-            raise CheckpointError(f"{p}: entry {info.filename[:100]!r} has .npy version "
-                                  f"{version}")
+            raise CheckpointError(_("{path}: entry {name} has .npy version {version}").format(
+                path=p, name=repr(info.filename[:100]), version=version))
     if dtype.hasobject or dtype.kind not in "fiuU" or dtype.itemsize == 0:
-        raise CheckpointError(f"{p}: entry {info.filename[:100]!r} holds {dtype}, not numbers")
+        raise CheckpointError(_("{path}: entry {name} holds {dtype}, not numbers").format(
+            path=p, name=repr(info.filename[:100]), dtype=dtype))
     if any(type(n) is not int or n < 0 for n in shape):
-        raise CheckpointError(f"{p}: entry {info.filename[:100]!r} has a bad shape")
+        raise CheckpointError(_("{path}: entry {name} has a bad shape").format(
+            path=p, name=repr(info.filename[:100])))
     return tuple(shape), bool(fortran), dtype
 
 
@@ -272,7 +297,8 @@ def _read_entry(p: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
     shape, fortran, dtype = header
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes > info.file_size:  # the zip's own size bounds what decompression may produce
-        raise CheckpointError(f"{p}: entry {info.filename[:100]!r} is shorter than its header")
+        raise CheckpointError(_("{path}: entry {name} is shorter than its header").format(
+            path=p, name=repr(info.filename[:100])))
     with archive.open(info) as fh:
         version = npy.read_magic(fh)
         if version == (1, 0):
@@ -286,7 +312,8 @@ def _read_entry(p: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
         while done < nbytes:
             chunk = fh.read(min(1 << 20, nbytes - done))
             if not chunk:
-                raise CheckpointError(f"{p}: entry {info.filename[:100]!r} is cut short")
+                raise CheckpointError(_("{path}: entry {name} is cut short").format(
+                    path=p, name=repr(info.filename[:100])))
             raw[done:done + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
             done += len(chunk)
     return array.reshape(shape, order="F" if fortran else "C")
@@ -294,10 +321,9 @@ def _read_entry(p: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
 
 def describe_architecture(arch: dict[str, Any]) -> str:
     sizes = ",".join(str(s) for s in arch.get("sizes", []))
-    return (
-        f"sizes {sizes}, activation {arch.get('activation')}, output "
-        f"{arch.get('output_activation')}, {arch.get('dtype')}"
-    )
+    return _("sizes {sizes}, activation {activation}, output {output}, {dtype}").format(
+        sizes=sizes, activation=arch.get("activation"), output=arch.get("output_activation"),
+        dtype=arch.get("dtype"))
 
 
 def check_architecture(path: Path | str, saved: dict[str, Any], wanted: dict[str, Any]) -> None:
@@ -308,8 +334,8 @@ def check_architecture(path: Path | str, saved: dict[str, Any], wanted: dict[str
     keys = ("sizes", "activation", "output_activation", "dtype")
     if any(saved.get(k) != wanted.get(k) for k in keys):
         raise CheckpointError(
-            f"{path} holds a network with {describe_architecture(saved)}; "
-            f"you asked for {describe_architecture(wanted)}"
+            _("{path} holds a network with {saved}; you asked for {wanted}").format(
+                path=path, saved=describe_architecture(saved), wanted=describe_architecture(wanted))
         )
 
 
@@ -325,7 +351,7 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     ckpt = read_checkpoint(path)
     arch = ckpt.meta.get("model")
     if not isinstance(arch, dict):
-        raise CheckpointError(f"{path}: checkpoint does not describe a model")
+        raise CheckpointError(_("{path}: checkpoint does not describe a model").format(path=path))
     model = MLP(
         arch["sizes"],
         activation=arch["activation"],

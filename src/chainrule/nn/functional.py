@@ -31,6 +31,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.errors import ShapeError
+from chainrule.i18n import _
 from chainrule.nn.init import ConfigError
 from chainrule.ops import Op
 from chainrule.tensor import Tensor, _apply, _binary, matmul_t, tensor
@@ -53,12 +54,14 @@ def _reduce(loss: Tensor, reduction: str, count: int | None = None) -> Tensor:
         return loss.sum()
     if reduction == "none":
         return loss
-    raise ConfigError(f"unknown reduction {reduction!r}; choose one of: {', '.join(REDUCTIONS)}")
+    raise ConfigError(_("unknown reduction {name}; choose one of: {choices}").format(
+        name=repr(reduction), choices=", ".join(REDUCTIONS)))
 
 
 def _same_shape(name: str, a: Tensor, y: Tensor) -> None:
     if a.shape != y.shape:
-        raise ShapeError(f"{name}: input has shape {a.shape}, target has shape {y.shape}")
+        raise ShapeError(_("{name}: input has shape {shape}, target has shape {target}").format(
+            name=name, shape=a.shape, target=y.shape))
 
 
 # -- layers -------------------------------------------------------------------------------------
@@ -95,7 +98,8 @@ def relu(x: Tensor) -> Tensor:
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, slope·x below: max(slope·x, x) for 0 ≤ slope < 1."""
     if not 0.0 <= negative_slope < 1.0:
-        raise ConfigError(f"leaky_relu: negative_slope must be in [0, 1), got {negative_slope}")
+        raise ConfigError(_("leaky_relu: negative_slope must be in [0, 1), got {value}").format(
+            value=negative_slope))
     # slope·x first: maximum sends a tie (x = 0) to its first input, so the gradient at 0 is
     # the slope, as in PyTorch (and as relu's 0 at 0).
     return (x * negative_slope).maximum(x)
@@ -111,7 +115,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # 
     ``training``; the identity otherwise. The mask comes from ``chainrule.manual_seed``'s
     generator."""
     if not 0.0 <= p <= 1.0:
-        raise ConfigError(f"dropout: p must be in [0, 1], got {p}")
+        raise ConfigError(_("dropout: p must be in [0, 1], got {p}").format(p=p))
     if not training or p == 0.0:
         return input
     from chainrule.factories import generator
@@ -139,7 +143,7 @@ def binary_cross_entropy(input: Tensor, target: Any, reduction: str = "mean") ->
     _same_shape("binary_cross_entropy", input, y)
     data = input.data
     if data.size and (float(data.min()) < 0.0 or float(data.max()) > 1.0):
-        raise ShapeError("binary_cross_entropy: input must be probabilities in [0, 1]")
+        raise ShapeError(_("binary_cross_entropy: input must be probabilities in [0, 1]"))
     return _reduce(_binary(ops.BCE, input, y), reduction)
 
 
@@ -162,8 +166,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, reduction: str 
 def _fused(op: Op, z: Tensor, y: np.ndarray, reduction: str) -> Tensor:
     """One node for a loss the catalogue fuses: ``scale`` 1/size (mean), 1 (sum), None."""
     if reduction not in REDUCTIONS:
-        raise ConfigError(f"unknown reduction {reduction!r}; choose one of: "
-                          f"{', '.join(REDUCTIONS)}")
+        raise ConfigError(_("unknown reduction {name}; choose one of: {choices}").format(
+            name=repr(reduction), choices=", ".join(REDUCTIONS)))
     scale = None if reduction == "none" else 1.0 if reduction == "sum" else \
         (1.0 / z.data.size if z.data.size else math.nan)
     return _apply(op, z, None, (y, scale))
@@ -191,44 +195,47 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     if isinstance(weight, str):
         reduction, weight = weight, None
     if reduction not in REDUCTIONS:
-        raise ConfigError(f"unknown reduction {reduction!r}; choose one of: "
-                          f"{', '.join(REDUCTIONS)}")
+        raise ConfigError(_("unknown reduction {name}; choose one of: {choices}").format(
+            name=repr(reduction), choices=", ".join(REDUCTIONS)))
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ConfigError(f"cross_entropy: label_smoothing must be in [0, 1], got "
-                          f"{label_smoothing}")
+        raise ConfigError(_("cross_entropy: label_smoothing must be in [0, 1], got {value}").format(
+            value=label_smoothing))
     y = target.data if isinstance(target, Tensor) else np.asarray(target)
     class_targets = y.ndim == 1 and y.dtype.kind in "iu"
     ignored = class_targets and bool(np.any(y == ignore_index))
     if weight is None and label_smoothing == 0.0 and not ignored:
         return input.cross_entropy(target, reduction)
     if input.ndim != 2:
-        raise ShapeError(f"cross_entropy: logits must be (n, classes), got {input.shape}")
+        raise ShapeError(_("cross_entropy: logits must be (n, classes), got {shape}").format(
+            shape=input.shape))
     n, classes = input.shape
     w = np.ones(classes, dtype=input.dtype) if weight is None else np.asarray(
         weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
     if w.shape != (classes,):
-        raise ShapeError(f"cross_entropy: weight must have one entry per class ({classes}), "
-                         f"got shape {w.shape}")
+        raise ShapeError(_("cross_entropy: weight must have one entry per class ({classes}), "
+                           "got shape {shape}").format(classes=classes, shape=w.shape))
     logp = input.log_softmax(1)
     eps = float(label_smoothing)
     if not class_targets:
         if ignore_index != -100:
-            raise ConfigError("cross_entropy: ignore_index applies to class-index targets, "
-                              "not to class probabilities")
+            raise ConfigError(_("cross_entropy: ignore_index applies to class-index targets, "
+                                "not to class probabilities"))
         probs = _as_tensor(target, input)
         if probs.shape != input.shape:
-            raise ShapeError(f"cross_entropy: input has shape {input.shape}, target has shape "
-                             f"{probs.shape}")
+            raise ShapeError(_("cross_entropy: input has shape {shape}, target has shape "
+                               "{target}").format(shape=input.shape, target=probs.shape))
         if eps:
             probs = probs * (1.0 - eps) + eps / classes
         per_row = -(logp * (probs * w)).sum(1)
         return _reduce(per_row, reduction)
     if y.shape != (n,):
-        raise ShapeError(f"cross_entropy: {n} examples but {y.shape[0]} targets")
+        raise ShapeError(_("cross_entropy: {n} examples but {targets} targets").format(
+            n=n, targets=y.shape[0]))
     keep = y != ignore_index
     if np.any((y[keep] < 0) | (y[keep] >= classes)):
-        raise ShapeError(f"cross_entropy: targets must be in 0..{classes - 1} (or "
-                         f"ignore_index={ignore_index})")
+        raise ShapeError(_("cross_entropy: targets must be in 0..{last} (or "
+                           "ignore_index={ignore_index})").format(last=classes - 1,
+                                                                  ignore_index=ignore_index))
     safe = np.where(keep, y, 0)
     row_weight = w[safe] * keep  # 0 for ignored rows
     per_row = -logp[np.arange(n), safe] * row_weight

@@ -33,14 +33,21 @@ import numpy as np
 
 # Defined with the other errors (Tensor.cross_entropy raises it too); still importable here.
 from chainrule.errors import ConfigError
+from chainrule.i18n import N_, _
 
 INITS: tuple[str, ...] = ("nielsen-large", "nielsen", "xavier", "he", "uniform")
+
+
+# The kinds of names check_name is given, for the catalog (they are shown translated).
+_KINDS = (N_("activation"), N_("output activation"), N_("init scheme"), N_("loss"),
+          N_("optimizer"), N_("preprocessing"), N_("dtype"))
 
 
 def check_name(kind: str, name: str, valid: tuple[str, ...] | list[str]) -> str:
     """Return ``name`` if it is one of ``valid``, else raise `ConfigError` listing them."""
     if name not in valid:
-        raise ConfigError(f"unknown {kind} {name!r}; choose one of: {', '.join(valid)}")
+        raise ConfigError(_("unknown {kind} {name}; choose one of: {choices}").format(
+            kind=_(kind), name=repr(name), choices=", ".join(valid)))
     return name
 
 

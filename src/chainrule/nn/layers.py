@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.i18n import _
 from chainrule.nn import functional as F
 from chainrule.nn.init import INITS, ConfigError, check_name, linear_weights
 from chainrule.nn.module import Module
@@ -24,7 +25,7 @@ DTYPES: dict[str, Any] = {"float64": np.float64, "float32": np.float32}
 def _dtype(dtype: Any) -> np.dtype[Any]:
     dt = np.dtype(DTYPES.get(dtype, dtype) if isinstance(dtype, str) else dtype)
     if dt not in (np.dtype(np.float64), np.dtype(np.float32)):
-        raise ConfigError(f"dtype must be float64 or float32, got {dt}")
+        raise ConfigError(_("dtype must be float64 or float32, got {dtype}").format(dtype=dt))
     return dt
 
 
@@ -46,7 +47,8 @@ class Linear(Module):
 
             as_device(device)
         if in_features < 1 or out_features < 1:
-            raise ConfigError(f"Linear needs positive sizes, got ({in_features}, {out_features})")
+            raise ConfigError(_("Linear needs positive sizes, got ({inputs}, {outputs})").format(
+                inputs=in_features, outputs=out_features))
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         if rng is None:  # chainrule.manual_seed makes the initial weights repeatable
@@ -149,19 +151,23 @@ def parse_sizes(sizes: str | Sequence[int]) -> tuple[int, ...]:
     if isinstance(sizes, str):
         parts = [p.strip() for p in sizes.split(",")]
         if any(not p for p in parts):
-            raise ConfigError(f"sizes {sizes!r} has an empty layer; give sizes like 784,30,10")
+            raise ConfigError(
+                _("sizes {sizes} has an empty layer; give sizes like 784,30,10").format(
+                    sizes=repr(sizes)))
         try:
             values = tuple(int(p) for p in parts)
         except ValueError:
-            raise ConfigError(
-                f"sizes must be comma-separated integers like 784,30,10, got {sizes!r}"
-            ) from None
+            raise ConfigError(_(
+                "sizes must be comma-separated integers like 784,30,10, got {sizes}"
+            ).format(sizes=repr(sizes))) from None
     else:
         values = tuple(int(s) for s in sizes)
     if len(values) < 2:
-        raise ConfigError(f"sizes need at least two layers (inputs and outputs), got {values}")
+        raise ConfigError(
+            _("sizes need at least two layers (inputs and outputs), got {sizes}").format(
+                sizes=values))
     if any(v < 1 for v in values):
-        raise ConfigError(f"every layer size must be positive, got {values}")
+        raise ConfigError(_("every layer size must be positive, got {sizes}").format(sizes=values))
     return values
 
 

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.errors import ChainruleError, ShapeError
+from chainrule.i18n import _
 
 
 class StateError(ChainruleError, ValueError):
@@ -102,7 +103,7 @@ class Module:
             p.grad = None
 
     def train(self, mode: bool = True) -> Module:
-        for _, module in self.named_modules():
+        for _name, module in self.named_modules():
             module.training = mode
         return self
 
@@ -132,16 +133,17 @@ class Module:
         elif missing or extra:
             parts = []
             if missing:
-                parts.append(f"missing {', '.join(missing)}")
+                parts.append(_("missing {names}").format(names=", ".join(missing)))
             if extra:
-                parts.append(f"unexpected {', '.join(extra)}")
-            raise StateError(f"state does not fit {type(self).__name__}: {'; '.join(parts)}")
+                parts.append(_("unexpected {names}").format(names=", ".join(extra)))
+            raise StateError(_("state does not fit {module}: {problems}").format(
+                module=type(self).__name__, problems="; ".join(parts)))
         for name, p in params.items():
             value = np.asarray(state[name])
             if value.shape != p.data.shape:
                 raise ShapeError(
-                    f"state {name!r} has shape {value.shape}, parameter has {p.data.shape}"
-                )
+                    _("state {name} has shape {shape}, parameter has {expected}").format(
+                        name=repr(name), shape=value.shape, expected=p.data.shape))
         for name, p in params.items():
             p.data[...] = state[name]
         return result

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.errors import ConfigError
+from chainrule.i18n import _
 from chainrule.nn import functional as F
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
@@ -59,7 +60,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5) -> None:
         if not 0.0 <= p <= 1.0:
-            raise ConfigError(f"Dropout: p must be in [0, 1], got {p}")
+            raise ConfigError(_("Dropout: p must be in [0, 1], got {p}").format(p=p))
         self.p = float(p)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -88,8 +89,8 @@ class Softmax(Module):
 class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         if reduction not in F.REDUCTIONS:
-            raise ConfigError(f"unknown reduction {reduction!r}; choose one of: "
-                              f"{', '.join(F.REDUCTIONS)}")
+            raise ConfigError(_("unknown reduction {name}; choose one of: {choices}").format(
+                name=repr(reduction), choices=", ".join(F.REDUCTIONS)))
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -120,8 +121,8 @@ class CrossEntropyLoss(_Loss):
             weight.data if isinstance(weight, Tensor) else weight)
         self.ignore_index = ignore_index
         if not 0.0 <= label_smoothing <= 1.0:
-            raise ConfigError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got "
-                              f"{label_smoothing}")
+            raise ConfigError(_("CrossEntropyLoss: label_smoothing must be in [0, 1], got {value}")
+                              .format(value=label_smoothing))
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002

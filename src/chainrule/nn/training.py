@@ -37,6 +37,7 @@ import numpy as np
 from chainrule.data import Dataset
 from chainrule.data.dataset import PREPROCESSING
 from chainrule.graph import no_grad
+from chainrule.i18n import _
 from chainrule.nn import functional as F
 from chainrule.nn.checkpoint import (
     CheckpointError,
@@ -117,28 +118,35 @@ class TrainConfig:
             value = getattr(self, name)
             if (isinstance(value, bool) or not isinstance(value, (int, float))
                     or not math.isfinite(value)):
-                raise ConfigError(f"{name} must be a finite number, got {value!r}")
+                raise ConfigError(_("{name} must be a finite number, got {value}").format(
+                    name=name, value=repr(value)))
         for name in ("batch", "epochs", "seed", "limit"):
             value = getattr(self, name)
             if (value is not None or name != "limit") and (
                     isinstance(value, bool) or not isinstance(value, int)):
-                raise ConfigError(f"{name} must be a whole number, got {value!r}")
+                raise ConfigError(_("{name} must be a whole number, got {value}").format(
+                    name=name, value=repr(value)))
         if self.seed < 0:
-            raise ConfigError(f"seed must be ≥ 0, got {self.seed}")
+            raise ConfigError(_("seed must be ≥ 0, got {value}").format(value=self.seed))
         if not 0 <= self.momentum < 1:
-            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+            raise ConfigError(_("momentum must be in [0, 1), got {value}").format(
+                value=self.momentum))
         if self.weight_decay < 0:
-            raise ConfigError(f"weight decay must be ≥ 0, got {self.weight_decay}")
+            raise ConfigError(_("weight decay must be ≥ 0, got {value}").format(
+                value=self.weight_decay))
         if self.batch < 1:
-            raise ConfigError(f"batch size must be at least 1, got {self.batch}")
+            raise ConfigError(_("batch size must be at least 1, got {value}").format(
+                value=self.batch))
         if self.epochs < 0:
-            raise ConfigError(f"epochs must be ≥ 0, got {self.epochs}")
+            raise ConfigError(_("epochs must be ≥ 0, got {value}").format(value=self.epochs))
         if not self.lr > 0:
-            raise ConfigError(f"learning rate must be positive, got {self.lr}")
+            raise ConfigError(_("learning rate must be positive, got {value}").format(
+                value=self.lr))
         if self.optimizer == "adam" and self.momentum:
-            raise ConfigError("--momentum applies to sgd; adam has its own (beta1 = 0.9)")
+            raise ConfigError(_("--momentum applies to sgd; adam has its own (beta1 = 0.9)"))
         if self.limit is not None and self.limit < 1:
-            raise ConfigError(f"limit must be at least 1, got {self.limit}")
+            raise ConfigError(_("limit must be at least 1, got {value}").format(
+                value=self.limit))
 
     @property
     def architecture(self) -> dict[str, Any]:
@@ -245,15 +253,15 @@ class Trainer:
     def _check_data(self, data: Dataset) -> None:
         sizes = self.config.sizes
         if sizes[0] != data.n_features:
-            raise ConfigError(
-                f"the first size is {sizes[0]} but the data has {data.n_features} inputs "
-                f"per example: use --sizes {data.n_features},...,{sizes[-1]}"
-            )
+            raise ConfigError(_(
+                "the first size is {first} but the data has {n_features} inputs per example: "
+                "use --sizes {n_features},...,{last}"
+            ).format(first=sizes[0], n_features=data.n_features, last=sizes[-1]))
         if sizes[-1] != data.n_classes:
-            raise ConfigError(
-                f"the last size is {sizes[-1]} but the data has {data.n_classes} classes: "
-                f"use --sizes ...,{data.n_classes}"
-            )
+            raise ConfigError(_(
+                "the last size is {last} but the data has {n_classes} classes: "
+                "use --sizes ...,{n_classes}"
+            ).format(last=sizes[-1], n_classes=data.n_classes))
 
     def _make_optimizer(self) -> Optimizer:
         c = self.config
@@ -302,7 +310,8 @@ class Trainer:
         try:
             saved = TrainConfig.from_json(ckpt.meta["config"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: not a training checkpoint ({exc})") from None
+            raise CheckpointError(_("{path}: not a training checkpoint ({reason})").format(
+                path=path, reason=exc)) from None
         overrides = dict(overrides or {})
         if "sizes" in overrides:
             overrides["sizes"] = parse_sizes(overrides["sizes"])
@@ -310,10 +319,10 @@ class Trainer:
         check_architecture(Path(path), ckpt.meta.get("model", {}), wanted.architecture)
         for key, value in overrides.items():
             if key != "epochs" and getattr(saved, key) != value:
-                raise CheckpointError(
-                    f"{path} was trained with {key}={getattr(saved, key)!r}; you passed "
-                    f"{value!r} (leave it out to continue the saved run)"
-                )
+                raise CheckpointError(_(
+                    "{path} was trained with {key}={saved}; you passed {value} (leave it out to "
+                    "continue the saved run)"
+                ).format(path=path, key=key, saved=repr(getattr(saved, key)), value=repr(value)))
         trainer = cls(wanted, data)
         try:
             trainer.model.load_state_dict(ckpt.model)
@@ -330,7 +339,8 @@ class Trainer:
                 history=[EpochStats(**h) for h in meta["history"]],
             )
         except (KeyError, TypeError, ValueError, OverflowError) as exc:
-            raise CheckpointError(f"{path}: checkpoint does not fit this run ({exc})") from None
+            raise CheckpointError(_("{path}: checkpoint does not fit this run ({reason})").format(
+                path=path, reason=exc)) from None
         return trainer
 
     # -- training ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from chainrule.errors import ChainruleError
+from chainrule.i18n import _
 from chainrule.lab.diagnosis import Diagnosis
 from chainrule.lab.verdict import (
     RAW_INPUT,
@@ -57,7 +58,7 @@ def _torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise DoctorError('chainrule.torch needs PyTorch: pip install "chainrule[torch]"') \
+        raise DoctorError(_('chainrule.torch needs PyTorch: pip install "chainrule[torch]"')) \
             from None
     return torch
 
@@ -112,7 +113,7 @@ def _consumers(root: Any) -> dict[int, list[str]]:
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
-        for child, _ in getattr(node, "next_functions", ()):
+        for child, _index in getattr(node, "next_functions", ()):
             if child is not None:
                 found.setdefault(id(child), []).append(type(node).__name__)
                 stack.append(child)
@@ -186,8 +187,8 @@ def _loss_fn(out: Any, y: Any, loss_fn: Callable[..., Any] | None) -> tuple[Any,
     if loss_fn is not None:
         return loss_fn(out, y), getattr(loss_fn, "__name__", type(loss_fn).__name__)
     if not isinstance(out, torch.Tensor):
-        raise DoctorError(f"the model returns a {type(out).__name__}, not a tensor: pass "
-                          "loss_fn=… that turns it into a scalar loss")
+        raise DoctorError(_("the model returns a {kind}, not a tensor: pass loss_fn=… that turns "
+                            "it into a scalar loss").format(kind=type(out).__name__))
     if isinstance(y, torch.Tensor) and not y.is_floating_point() and out.dim() >= 2:
         return torch.nn.functional.cross_entropy(out, y), "cross-entropy"
     return torch.nn.functional.mse_loss(out, y), "mse"
@@ -202,10 +203,10 @@ def measure_torch(model: Any, x: Any, y: Any, loss_fn: Callable[..., Any] | None
     torch = _torch()
     owners = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
     if not owners:
-        raise DoctorError(f"{type(model).__name__} has no parameters: nothing learns, so "
-                          "there is no gradient to diagnose")
+        raise DoctorError(_("{model} has no parameters: nothing learns, so there is no gradient "
+                            "to diagnose").format(model=type(model).__name__))
     if isinstance(x, torch.Tensor) and x.is_floating_point() and not _finite(x):
-        raise DoctorError("the batch x contains NaN or Inf")
+        raise DoctorError(_("the batch x contains NaN or Inf"))
     model.train()
     for p in model.parameters():
         p.grad = None
@@ -214,22 +215,24 @@ def measure_torch(model: Any, x: Any, y: Any, loss_fn: Callable[..., Any] | None
             out = model(x)
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DoctorError(f"the batch does not fit the model: {first}") from None
+            raise DoctorError(_("the batch does not fit the model: {reason}").format(
+                reason=first)) from None
         try:
             loss, loss_name = _loss_fn(out, y, loss_fn)
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DoctorError(f"the loss cannot be computed from the model's output and y: "
-                              f"{first}") from None
+            raise DoctorError(_("the loss cannot be computed from the model's output and y: "
+                                "{reason}").format(reason=first)) from None
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
-            raise DoctorError(f"the loss must be a scalar, got {shape}: reduce it (mean or sum)")
+            raise DoctorError(_("the loss must be a scalar, got {shape}: reduce it (mean or sum)")
+                              .format(shape=shape))
         if not _finite(loss.detach()) and probe.forward_bad is None:
-            raise DoctorError(f"the loss is already {float(loss.detach())} although every "
-                              "module's output is finite: check the targets y and the loss "
-                              "function")
+            raise DoctorError(_("the loss is already {value} although every module's output is "
+                                "finite: check the targets y and the loss function").format(
+                value=float(loss.detach())))
         if not loss.requires_grad:
-            raise DoctorError("the loss does not depend on any parameter that takes gradients")
+            raise DoctorError(_("the loss does not depend on any parameter that takes gradients"))
         consumers = _consumers(loss.grad_fn)
         loss.backward()
     rows: list[LayerMeasures] = []
@@ -389,9 +392,11 @@ def diagnose(model: Any, x: Any, y: Any, loss_fn: Callable[..., Any] | None = No
     """
     torch = _torch()
     if not isinstance(model, torch.nn.Module):
-        raise DoctorError(f"expected a torch.nn.Module, got {type(model).__name__}")
+        raise DoctorError(_("expected a torch.nn.Module, got {kind}").format(
+            kind=type(model).__name__))
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise DoctorError(f"the learning rate must be a positive number, got {lr!r}")
+        raise DoctorError(_("the learning rate must be a positive number, got {value}").format(
+            value=repr(lr)))
     with preserved(model):
         rows, context, loss_name, factors = measure_torch(model, x, y, loss_fn, lr)
         if trial_steps and context.first_nonfinite is None and context.samples >= trial_batch \

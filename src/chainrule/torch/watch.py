@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from chainrule.i18n import _
 from chainrule.lab.diagnosis import Diagnosis, History
 from chainrule.lab.verdict import Context, LayerMeasures, Setup, judge
 
@@ -35,9 +36,10 @@ class Watch:
 
         self._torch = _torch()
         if not isinstance(model, self._torch.nn.Module):
-            raise TypeError(f"watch() needs a torch.nn.Module, got {type(model).__name__}")
+            raise TypeError(_("watch() needs a torch.nn.Module, got {kind}").format(
+                kind=type(model).__name__))
         if every < 1:
-            raise ValueError(f"every must be ≥ 1, got {every}")
+            raise ValueError(_("every must be ≥ 1, got {value}").format(value=every))
         self.model = model
         self.every = every
         self.layers: list[tuple[str, Any, Any]] = []  # (name, weight, bias or None)
@@ -201,8 +203,8 @@ class Watch:
         """The verdict over the run: the rules applied to the mean of the last ``last``
         recorded steps, with the logged losses as history; ``.steps`` holds every record."""
         if not self.records:
-            raise ValueError("nothing recorded: no optimizer step touched the model's "
-                             "parameters inside the watch block")
+            raise ValueError(_("nothing recorded: no optimizer step touched the model's "
+                               "parameters inside the watch block"))
         tail = self.records[-last:]
         rows = []
         for i, (name, weight, bias) in enumerate(self.layers):
