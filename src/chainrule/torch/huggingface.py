@@ -43,11 +43,6 @@ class DoctorCallback(TrainerCallback):
             self.watch.log(float(logs["loss"]))
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self.watch is None:
-            return
-        self.watch.__exit__(None, None, None)
-        if self.watch.records:
-            self.report = self.watch.report()
-            if self.html is not None:
-                self.report.save_html(self.html)
-        self.watch = None
+        if self.watch is not None:
+            self.report = self.watch.finish(self.html)
+            self.watch = None

@@ -42,14 +42,9 @@ class DoctorCallback(Callback):
             self.watch.log(loss)
 
     def _finish(self) -> None:
-        if self.watch is None:
-            return
-        self.watch.__exit__(None, None, None)
-        if self.watch.records:
-            self.report = self.watch.report()
-            if self.html is not None:
-                self.report.save_html(self.html)
-        self.watch = None
+        if self.watch is not None:
+            self.report = self.watch.finish(self.html)
+            self.watch = None
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
         self._finish()

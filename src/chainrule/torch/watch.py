@@ -192,6 +192,17 @@ class Watch:
         self.records  # noqa: B018 - converts what is pending
         return self._events
 
+    def finish(self, html: Any = None) -> Diagnosis | None:
+        """Remove the hooks and, if anything was recorded, return the report (also written to
+        ``html`` when given): what a training framework's callback does when fitting ends."""
+        self.__exit__(None, None, None)
+        if not self.records:
+            return None
+        report = self.report()
+        if html is not None:
+            report.save_html(html)
+        return report
+
     def log(self, loss: Any) -> None:
         """Record this step's loss (a number or a one-element tensor)."""
         value = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
