@@ -159,17 +159,11 @@ def _load(path: Path) -> tuple[Any, dict[str, Any], Any]:
     """The checkpoint's model, its training settings and its per-epoch history (if any)."""
     from chainrule.lab._util import LabError
     from chainrule.lab.diagnosis import as_history
-    from chainrule.nn.checkpoint import CheckpointError, load_model, read_checkpoint
+    from chainrule.nn.checkpoint import CheckpointError, model_from, read_checkpoint
 
-    meta = read_checkpoint(path).meta
-    try:
-        model = load_model(path)
-    except (KeyError, TypeError, ValueError) as exc:
-        if isinstance(exc, CheckpointError):
-            raise
-        raise CheckpointError(_(
-            "{path}: the checkpoint's model description is not usable ({exc})").format(
-                path=path, exc=exc)) from None
+    ckpt = read_checkpoint(path)  # read once: the model and the settings come from it
+    model = model_from(ckpt, path)
+    meta = ckpt.meta
     config = meta.get("config", {})
     config = config if isinstance(config, dict) else {}
     rows = meta.get("history")

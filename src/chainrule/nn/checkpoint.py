@@ -34,7 +34,7 @@ from chainrule.i18n import _, number
 __all__ = [
     "FORMAT", "MAX_MODEL_BYTES", "VERSION", "Checkpoint", "CheckpointError", "atomic_savez",
     "check_architecture", "check_writable", "clean_stale_temporaries", "describe_architecture",
-    "load_model", "read_checkpoint", "save_checkpoint", "save_model",
+    "load_model", "model_from", "read_checkpoint", "save_checkpoint", "save_model",
 ]
 
 FORMAT = "chainrule-checkpoint"
@@ -346,20 +346,29 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> Path:
 
 def load_model(path: str | os.PathLike[str]) -> Any:
     """Rebuild the `MLP` saved by `save_model` (or found in a training checkpoint)."""
+    return model_from(read_checkpoint(path), path)
+
+
+def model_from(ckpt: Checkpoint, path: str | os.PathLike[str]) -> Any:
+    """The `MLP` a checkpoint already read describes (``path`` names it in errors)."""
     from chainrule.nn.layers import MLP
 
-    ckpt = read_checkpoint(path)
     arch = ckpt.meta.get("model")
     if not isinstance(arch, dict):
         raise CheckpointError(_("{path}: checkpoint does not describe a model").format(path=path))
-    model = MLP(
-        arch["sizes"],
-        activation=arch["activation"],
-        init=arch.get("init", "nielsen"),
-        output_activation=arch["output_activation"],
-        dtype=arch["dtype"],
-        seed=0,
-    )
+    try:
+        model = MLP(
+            arch["sizes"],
+            activation=arch["activation"],
+            init=arch.get("init", "nielsen"),
+            output_activation=arch["output_activation"],
+            dtype=arch["dtype"],
+            seed=0,
+        )
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(_(
+            "{path}: the checkpoint's model description is not usable ({exc})").format(
+                path=path, exc=exc)) from None
     try:
         model.load_state_dict(ckpt.model)
     except ValueError as exc:
