@@ -356,10 +356,11 @@ def diagnose(
     """
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise LabError(_("the learning rate must be a positive number, got {lr!r}").format(lr=lr))
-    rows, context = measure(model, x, y, lr, loss, optimizer, momentum)
+    # One conversion of the batch serves the measurement and the trial run.
+    xt = x if isinstance(x, Tensor) else tensor(np.asarray(x),
+                                                dtype=linears(model)[0].weight.dtype)
+    rows, context = measure(model, xt, y, lr, loss, optimizer, momentum)
     if trial_steps and context.first_nonfinite is None and context.samples >= TRIAL_BATCH:
-        xt = x if isinstance(x, Tensor) else tensor(np.asarray(x),
-                                                    dtype=linears(model)[0].weight.dtype)
         bad_step, spike = trial(model, xt, y, loss, lr, optimizer, momentum, trial_steps,
                                 trial_batch)
         context.trial_steps, context.trial_batch = trial_steps, trial_batch

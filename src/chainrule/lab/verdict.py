@@ -440,8 +440,6 @@ def _names(layers: Sequence[LayerMeasures]) -> tuple[str, ...]:
     return tuple(layer.name for layer in layers)
 
 
-Rule = Any  # (layers, history, context, setup) -> list[Finding]
-
 
 def _nonfinite(layers: Sequence[LayerMeasures], history: History | None, context: Context,
                setup: Setup) -> list[Finding]:
@@ -657,12 +655,15 @@ def _vanishing(layers: Sequence[LayerMeasures], history: History | None, context
         (layers[0].name,), numbers)]
 
 
+def _largest_step(layers: Sequence[LayerMeasures]) -> float:
+    """The largest finite update ratio of any layer (0 when none is measured)."""
+    return max((layer.update_ratio or 0.0 for layer in layers if _finite(layer.update_ratio)),
+               default=0.0)
+
+
 def _lr_small(layers: Sequence[LayerMeasures], history: History | None, context: Context,
               setup: Setup) -> list[Finding]:
-    ratios = [layer.update_ratio for layer in layers if _finite(layer.update_ratio)]
-    if not ratios:
-        return []
-    top = max(r for r in ratios if r is not None)
+    top = _largest_step(layers)
     if top >= STEP_TOO_SMALL or top <= 0.0:
         return []
     text = _("The largest step changes a layer's weights by {top} of their size (below "
@@ -703,10 +704,9 @@ def _nice(x: float) -> float:
 def _lr_to(setup: Setup, layers: Sequence[LayerMeasures]) -> float | None:
     """The learning rate that brings the largest measured update ratio to `STEP_TARGET`
     (lowering) or `STEP_RAISE_TARGET` (raising)."""
-    ratios = [r for r in (layer.update_ratio for layer in layers) if _finite(r) and r]
-    if setup.lr is None or not ratios:
+    top = _largest_step(layers)
+    if setup.lr is None or top <= 0.0:
         return None
-    top = max(r for r in ratios if r is not None)
     target = STEP_TARGET if top > STEP_TARGET else STEP_RAISE_TARGET
     return _nice(setup.lr * target / top)
 
@@ -743,8 +743,7 @@ def _fixes(f: Finding, layers: Sequence[LayerMeasures], s: Setup,
     code = f.rule
     fixes: list[Suggestion] = []
     lr_to = _lr_to(s, layers)
-    top_step = max((layer.update_ratio or 0.0 for layer in layers
-                    if _finite(layer.update_ratio)), default=0.0)
+    top_step = _largest_step(layers)
 
     def lower_lr(why: str) -> None:
         if s.lr is not None and lr_to is not None and lr_to < s.lr:
