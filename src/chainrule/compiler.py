@@ -46,7 +46,7 @@ from chainrule.errors import GraphError, ShapeError
 from chainrule.graph import _GradMode, no_grad, toposort, unbroadcast
 from chainrule.i18n import _
 from chainrule.ops import ADD, NEG, NO_GRAD, SUB, Op
-from chainrule.tensor import Tensor, _seed
+from chainrule.tensor import Tensor, _fill_leaf, _seed
 
 __all__ = ["CompileWarning", "CompiledFunction", "CompiledLoss", "Gate", "Plan", "compile"]
 
@@ -483,19 +483,7 @@ class CompiledLoss(Tensor):
 
     def __init__(self, data: np.ndarray, plan: Plan, generation: int, values: tuple[Any, ...],
                  args: tuple[Any, ...]) -> None:
-        # The fields of a leaf without the checks of Tensor.__init__: data is the plan's own.
-        self.data = data
-        self.grad = None
-        self.requires_grad = False
-        self.op = None
-        self._a = self._b = None
-        self.ctx = ()
-        self.label = ""
-        self._retain = False
-        self._version = 0
-        self._made = 0
-        self._g = None
-        self._n = 0
+        _fill_leaf(self, data)  # data is the plan's own buffer
         self._plan = plan
         self._generation = generation
         self._values = values

@@ -526,6 +526,14 @@ def _lift(other: Any, like: Tensor, opname: str) -> Tensor:
 
 def _constant(array: np.ndarray) -> Tensor:
     t = _new(Tensor)
+    _fill_leaf(t, array)
+    return t
+
+
+def _fill_leaf(t: Tensor, array: np.ndarray) -> None:
+    """Set every field of a leaf that needs no gradient, skipping ``Tensor.__init__``'s checks
+    (``array`` is already an array of the right dtype). Also used by ``chainrule.compile``'s
+    result, a Tensor subclass, so the list of fields lives in one place."""
     t.data = array
     t.grad = None
     t.requires_grad = False
@@ -538,7 +546,6 @@ def _constant(array: np.ndarray) -> Tensor:
     t._made = _CLOCK.now
     t._g = None
     t._n = 0
-    return t
 
 
 _new = object.__new__
