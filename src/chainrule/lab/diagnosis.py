@@ -33,6 +33,7 @@ from chainrule.lab._util import LabError, finite_or_none, jsonable
 from chainrule.lab.flow import LossArg, _norm, cost, linears, trace_linears
 from chainrule.lab.verdict import (
     SATURATION_Z,
+    SEVERITIES,
     VERDICTS,
     Context,
     Finding,
@@ -41,7 +42,9 @@ from chainrule.lab.verdict import (
     Setup,
     Suggestion,
     judge,
+    severity_text,
     thresholds,
+    verdict_text,
 )
 from chainrule.tensor import Tensor, tensor
 
@@ -88,8 +91,6 @@ class Diagnosis:
     @property
     def evidence(self) -> list[str]:
         """The findings' sentences, worst first."""
-        from chainrule.lab.verdict import SEVERITIES
-
         ranked = sorted(self.findings, key=lambda f: -SEVERITIES.index(f.severity))
         return [f.message for f in ranked]
 
@@ -120,8 +121,6 @@ class Diagnosis:
         return result
 
     def __str__(self) -> str:
-        from chainrule.lab.verdict import severity_text, verdict_text
-
         lines = [_("verdict: {verdict}").format(verdict=verdict_text(self.verdict))]
         lines += [f"  [{severity_text(f.severity)}] {f.message}" for f in self.findings]
         if self.suggestions:
