@@ -68,8 +68,13 @@ def diagnosis_html(d: dict[str, Any]) -> str:
         out.append(" — " + escape(_("(NaN/Inf first in layer {layer})").format(
             layer=d["first_nonfinite"])))
     out.append("</p><ul>")
-    order = {"problem": 0, "warning": 1, "note": 2, "ok": 3}
-    for f in sorted(d.get("findings", []), key=lambda f: order.get(f.get("severity"), 4)):
+    from chainrule.lab.verdict import SEVERITIES  # ok < note < warning < problem
+
+    def worst_first(f: dict[str, Any]) -> int:
+        sev = f.get("severity")
+        return -SEVERITIES.index(sev) if sev in SEVERITIES else 1
+
+    for f in sorted(d.get("findings", []), key=worst_first):
         sev = str(f.get("severity"))
         word = escape(severity_text(sev))
         out.append(f'<li><span style="color:{_COLOURS.get(sev, "black")}">{word}</span> '
