@@ -20,7 +20,7 @@ the result type, `Diagnosis`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -272,12 +272,29 @@ TRIAL_STEPS = 100
 TRIAL_BATCH = 10
 
 
+Trial = tuple[int | None, float | None]
+
+
+def trial_outcome(start: float, steps: int, step: Callable[[int], float]) -> Trial:
+    """The trial rule's two numbers, whatever the framework: ``step(k)`` takes mini-batch step
+    ``k`` and returns its cost (updating only when that cost is finite); ``start`` is the cost
+    of the whole batch before. Returns the step where the cost stopped being finite (or None)
+    and the largest mini-batch cost over ``start``."""
+    if not math.isfinite(start) or start <= 0.0:
+        return None, None
+    top = 0.0
+    for k in range(1, steps + 1):
+        value = step(k)
+        if not math.isfinite(value):
+            return k, None
+        top = max(top, value)
+    return None, top / start
+
+
 def trial(model: Any, x: Tensor, y: Any, loss: LossArg, lr: float, optimizer: str = "sgd",
-          momentum: float = 0.0, steps: int = TRIAL_STEPS,
-          batch: int = TRIAL_BATCH) -> tuple[int | None, float | None]:
+          momentum: float = 0.0, steps: int = TRIAL_STEPS, batch: int = TRIAL_BATCH) -> Trial:
     """A short training run on a copy of ``model``: ``steps`` mini-batch steps drawn (seeded)
-    from the batch. Returns the step where the cost stopped being finite (or None) and the
-    largest mini-batch cost over the cost of the whole batch at the start."""
+    from the batch (see `trial_outcome`)."""
     import copy
 
     from chainrule.graph import no_grad
@@ -289,23 +306,21 @@ def trial(model: Any, x: Tensor, y: Any, loss: LossArg, lr: float, optimizer: st
     raw = y.data if isinstance(y, Tensor) else np.asarray(y)
     rng = np.random.default_rng(0)
     n = int(x.shape[0])
+
+    def step(k: int) -> float:
+        idx = rng.integers(0, n, min(batch, n))
+        opt.zero_grad()
+        c = cost(twin(x[idx]), raw[idx], loss)
+        value = c.item()
+        if math.isfinite(value):
+            c.backward()
+            opt.step()
+        return value
+
     with np.errstate(all="ignore"):
         with no_grad():
             start = cost(twin(x), raw, loss).item()
-        if not math.isfinite(start) or start <= 0.0:
-            return None, None
-        top = 0.0
-        for k in range(1, steps + 1):
-            idx = rng.integers(0, n, min(batch, n))
-            opt.zero_grad()
-            c = cost(twin(x[idx]), raw[idx], loss)
-            value = c.item()
-            if not math.isfinite(value):
-                return k, None
-            top = max(top, value)
-            c.backward()
-            opt.step()
-    return None, top / start
+        return trial_outcome(start, steps, step)
 
 
 def _accuracy(out: Tensor, y: Any) -> float | None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from chainrule.errors import ChainruleError
 from chainrule.i18n import _
-from chainrule.lab.diagnosis import Diagnosis
+from chainrule.lab.diagnosis import Diagnosis, Trial, trial_outcome
 from chainrule.lab.verdict import (
     RAW_INPUT,
     SATURATION_Z,
@@ -352,9 +352,8 @@ def torch_how(s: Suggestion) -> str:
 
 
 def trial_torch(model: Any, x: Any, y: Any, loss_fn: Callable[..., Any] | None, lr: float,
-                steps: int = 100, batch: int = 10) -> tuple[int | None, float | None]:
-    """A short SGD run on a deep copy (see `chainrule.lab.diagnosis.trial`): the step where
-    the loss stopped being finite, and the largest mini-batch loss over the starting loss."""
+                steps: int = 100, batch: int = 10) -> Trial:
+    """A short SGD run on a deep copy (see `chainrule.lab.diagnosis.trial_outcome`)."""
     import copy
 
     torch = _torch()
@@ -363,22 +362,20 @@ def trial_torch(model: Any, x: Any, y: Any, loss_fn: Callable[..., Any] | None, 
     opt = torch.optim.SGD([p for p in twin.parameters() if p.requires_grad], lr=lr)
     g = torch.Generator().manual_seed(0)
     n = int(x.shape[0])
-    with torch.no_grad():
-        start = float(_loss_fn(twin(x), y, loss_fn)[0])
-    if not math.isfinite(start) or start <= 0.0:
-        return None, None
-    top = 0.0
-    for k in range(1, steps + 1):
+
+    def step(k: int) -> float:
         idx = torch.randint(0, n, (min(batch, n),), generator=g)
         opt.zero_grad()
         loss = _loss_fn(twin(x[idx]), y[idx], loss_fn)[0]
         value = float(loss.detach())
-        if not math.isfinite(value):
-            return k, None
-        top = max(top, value)
-        loss.backward()
-        opt.step()
-    return None, top / start
+        if math.isfinite(value):
+            loss.backward()
+            opt.step()
+        return value
+
+    with torch.no_grad():
+        start = float(_loss_fn(twin(x), y, loss_fn)[0])
+    return trial_outcome(start, steps, step)
 
 
 def diagnose(model: Any, x: Any, y: Any, loss_fn: Callable[..., Any] | None = None,
