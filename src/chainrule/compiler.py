@@ -46,7 +46,7 @@ from chainrule.errors import GraphError, ShapeError
 from chainrule.graph import _GradMode, no_grad, toposort, unbroadcast
 from chainrule.i18n import _
 from chainrule.ops import ADD, NEG, NO_GRAD, SUB, Op
-from chainrule.tensor import Tensor, _fill_leaf, _seed
+from chainrule.tensor import Tensor, _fill_leaf, _seed, _store_grads
 
 __all__ = ["CompileWarning", "CompiledFunction", "CompiledLoss", "Gate", "Plan", "compile"]
 
@@ -399,20 +399,10 @@ class Plan:
         grad), added to what is there, as ``Tensor.backward`` does."""
         arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
         grads = self._backward(seed, vals, arrays)
-        # Two leaves may have received the very same array (add hands it on as is): each must
-        # own its .grad, as after an eager backward. One C-level pass tells whether any is.
-        shared = len({id(g) for g in grads}) < len(grads)
-        assigned: set[int] = set()
-        for (_index, leaf), g in zip(self._grad_leaves, grads, strict=True):
-            node = leaf if isinstance(leaf, Tensor) else args[leaf]
-            if node.grad is None:
-                if g.base is not None or g is seed or (shared and id(g) in assigned):
-                    g = g.copy()
-                if shared:
-                    assigned.add(id(g))
-                node.grad = g
-            else:
-                node.grad = node.grad + g
+        # Into .grad exactly as an eager backward() stores them (each leaf owns its array).
+        nodes = (leaf if isinstance(leaf, Tensor) else args[leaf]
+                 for _index, leaf in self._grad_leaves)
+        _store_grads(zip(nodes, grads, strict=True), seed)
 
     # ------------------------------------------------------------------ reading
 

@@ -9,7 +9,7 @@ error names the op and both shapes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -406,22 +406,7 @@ class Tensor(CircuitDisplay, TorchSurface):
                 grads = backward_pass(self, seed, drop_intermediate=True)
         else:
             grads = backward_pass(self, seed, drop_intermediate=True)
-        # Several nodes may have received the very same array (add hands it on as is); each
-        # must own its .grad. One C-level pass tells whether any array is shared at all.
-        shared = len({id(g) for g in grads.values()}) < len(grads)
-        assigned: set[int] = set()
-        for node, g in grads.items():
-            if type(g) is not np.ndarray:  # a 0-d result of NumPy arithmetic is a scalar
-                g = np.asarray(g)
-            if node.grad is None:
-                # (g.base is not None: a view; cheaper to ask than g.flags.owndata)
-                if g.base is not None or g is seed or (shared and id(g) in assigned):
-                    g = g.copy()
-                if shared:
-                    assigned.add(id(g))
-                node.grad = g
-            else:
-                node.grad = node.grad + g
+        _store_grads(grads.items(), seed)
 
     def retain_grad(self) -> Tensor:
         """Keep this intermediate's ``.grad`` after backward (leaves always keep theirs)."""
@@ -522,6 +507,28 @@ def _lift(other: Any, like: Tensor, opname: str) -> Tensor:
     raise OperandError(_(
         "{op}: unsupported operand {kind} {value}; expected a number, an array or a Tensor"
     ).format(op=opname, kind=type(other).__name__, value=f"{other!r:.40}"))
+
+
+def _store_grads(pairs: Iterable[tuple[Any, Any]], seed: Any) -> None:
+    """Add each ``(node, g)`` gradient into ``node.grad``: what ``backward()`` and a compiled
+    plan's backward both end with. Several nodes may have received the very same array (add
+    hands it on as is), a view or the seed itself; each must own its ``.grad``. One C-level
+    pass tells whether any array is shared at all."""
+    pairs = list(pairs)
+    shared = len({id(g) for _, g in pairs}) < len(pairs)
+    assigned: set[int] = set()
+    for node, g in pairs:
+        if type(g) is not np.ndarray:  # a 0-d result of NumPy arithmetic is a scalar
+            g = np.asarray(g)
+        if node.grad is None:
+            # (g.base is not None: a view; cheaper to ask than g.flags.owndata)
+            if g.base is not None or g is seed or (shared and id(g) in assigned):
+                g = g.copy()
+            if shared:
+                assigned.add(id(g))
+            node.grad = g
+        else:
+            node.grad = node.grad + g
 
 
 def _constant(array: np.ndarray) -> Tensor:
