@@ -341,6 +341,9 @@ def test_lightning_callback(tmp_path: Path) -> None:
     assert report is not None and len(report.steps) == 24
     assert [r.name for r in report.layers][:2] == ["net.0", "net.2"]
     assert report.verdict == "vanishing"
+    # Advice in PyTorch's terms; a setting nobody told the recorder reads "?", not "None".
+    assert report.suggestions and all("nn." in s.how for s in report.suggestions)
+    assert all("None" not in s.summary for s in report.suggestions)
     assert (tmp_path / "report.html").stat().st_size > 5_000
     from torch.optim.optimizer import _global_optimizer_pre_hooks
     assert not _global_optimizer_pre_hooks

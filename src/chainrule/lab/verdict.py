@@ -429,6 +429,8 @@ def severity_text(severity: str) -> str:
 
 
 def _value_text(v: Any) -> str:
+    if v is None:
+        return "?"  # a setting the diagnosis was not told (e.g. a PyTorch model's init)
     if isinstance(v, float):
         return f"{v:g}"
     if isinstance(v, (tuple, list)):

@@ -19,11 +19,13 @@ update instead. Hooks are removed on exit, also on an error. ``every=k`` records
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from chainrule.i18n import _
 from chainrule.lab.diagnosis import Diagnosis, History
 from chainrule.lab.verdict import Context, LayerMeasures, Setup, judge
+from chainrule.torch.doctor import torch_how
 
 __all__ = ["Watch", "watch"]
 
@@ -239,7 +241,8 @@ class Watch:
         j = judge(rows, setup, history, Context(samples=0, first_nonfinite=first))
         steps = [dict(r) for r in self.records]
         return Diagnosis(layers=rows, verdict=j.verdict, findings=j.findings,
-                         suggestions=j.suggestions, lr=None, samples=0, loss="logged",
+                         suggestions=[replace(s, how=torch_how(s)) for s in j.suggestions],
+                         lr=None, samples=0, loss="logged",
                          first_nonfinite=first, setup=setup, history=history, steps=steps)
 
 

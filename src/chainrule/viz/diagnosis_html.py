@@ -102,7 +102,9 @@ def diagnosis_html(d: dict[str, Any]) -> str:
                for k in ("saturated_fraction", "dead_fraction")]
         out.append(
             f"<tr><td>{escape(str(r.get('name')))}</td><td>{_num(r.get('units'))}</td>"
-            f"<td>{escape(str(r.get('activation') or 'linear'))}</td>"
+            # No activation found after the layer: an output layer, or a recording (watch)
+            # that does not see the forward pass.
+            f"<td>{escape(str(r.get('activation') or '—'))}</td>"
             f"<td>{_num(r.get('speed'))}</td><td>{_num(r.get('ratio_to_last'))}</td>"
             f"<td>{_num(r.get('update_ratio'))}</td><td>{pct[0]}</td><td>{pct[1]}</td>"
             f"<td>{yes if r.get('nonfinite') else ''}</td></tr>")
