@@ -15,6 +15,7 @@ from chainrule.compiler import CompiledLoss, CompileWarning
 from chainrule.errors import GraphError, ShapeError
 from chainrule.graph import listen
 from chainrule.nn import functional as F  # noqa: N812 - torch's alias
+from chainrule.ops import OPS
 
 RNG = np.random.default_rng(7)
 
@@ -419,3 +420,60 @@ def test_data_dependent_local_gradients_are_computed_on_every_call() -> None:
         step(tensor(np.array(value))).backward()
         expected = value * (value > 0) + value * (value >= 0.5)
         assert w.grad == pytest.approx(expected), value
+
+
+def _spelled(template: str, names: dict[str, Any]) -> Any:
+    return eval(template.format(**{k: k for k in names}), {"np": np}, names)  # noqa: S307
+
+
+@pytest.mark.parametrize("name", sorted(n for n, op in OPS.items() if op.code is not None))
+def test_an_ops_numpy_spelling_is_its_functions_bit_for_bit(name: str) -> None:
+    # The catalogue spells a few ops twice (functions and source for compiled plans); both must
+    # give the very same bits, or a compiled step would drift from the eager one.
+    op = OPS[name]
+    code = op.code
+    assert code is not None
+    a = RNG.standard_normal((6, 4))
+    b = RNG.standard_normal((4, 3)) if name == "matmul" else RNG.standard_normal((5, 4)) \
+        if name == "matmul_t" else RNG.standard_normal((6, 4))
+    inputs = (a, b) if op.arity == 2 else (a,)
+    out = op.array(*inputs)  # type: ignore[misc]
+    g = RNG.standard_normal(out.shape)
+    names = {"a": a, "b": b, "out": out, "g": g, "mm": np.matmul}
+    if code.forward is not None:
+        assert np.array_equal(_spelled(code.forward, names), out)
+    if op.local is not None:
+        want = [g * local for local in op.local(out, *inputs)]
+    else:
+        assert op.vjp is not None
+        want = list(op.vjp(g, out, *inputs))
+    assert len(code.grads) == len(inputs)
+    for k, template in enumerate(code.grads):
+        assert np.array_equal(_spelled(template, names), want[k]), (name, k)
+
+
+def test_spelled_ops_and_broadcasts_replay_the_eager_gradients_bit_for_bit() -> None:
+    w = tensor(RNG.standard_normal((3, 4)), requires_grad=True)
+    v = tensor(RNG.standard_normal((4, 2)), requires_grad=True)
+    scale = tensor(RNG.standard_normal(4), requires_grad=True)
+    batched = tensor(RNG.standard_normal((2, 4, 3)), requires_grad=True)
+
+    def fn(x: Any) -> Any:
+        h = (x @ w * scale).tanh()  # matmul, a broadcast mul, tanh
+        deep = (batched @ w).sigmoid().sum()  # a 3-D product: the op's functions
+        return (h @ v).sigmoid().sum() + (h * h).mean() + deep
+
+    compiled = chainrule.compile(fn)
+    for batch in (5, 5, 5, 7, 7):  # a trace, its check and a replay; a new shape traced
+        x = tensor(RNG.standard_normal((batch, 3)))
+        grads = []
+        for f in (fn, compiled):
+            for p in (w, v, scale, batched):
+                p.grad = None
+            f(x).backward()
+            grads.append([p.grad.copy() for p in (w, v, scale, batched)])
+        for eager, replayed in zip(*grads, strict=True):
+            assert np.array_equal(eager, replayed)
+    assert all(plan is not None and plan.verified for plan in compiled.plans.values())
+    source = "\n".join(plan.source for plan in compiled.plans.values() if plan is not None)
+    assert "matmul(" in source and "add_reduce(" in source

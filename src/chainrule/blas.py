@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SINGLE_BELOW", "matmul"]
+__all__ = ["SINGLE_BELOW", "matmul", "switches_threads"]
 
 # Multiply-adds: below OpenBLAS's own threshold it is single-threaded already (no call needed).
 _OPENBLAS_SINGLE = 65536 * 4
@@ -54,6 +54,12 @@ _calls: tuple[_ThreadCall, _ThreadCall] | None | bool = False  # False: not look
 _lock = threading.Lock()
 _active = 0  # small products running now (threads may run them at once: NumPy frees the GIL)
 _saved = 1  # the thread count to restore when the last of them ends
+
+
+def switches_threads(m: int, k: int, n: int) -> bool:
+    """Whether an (m, k) @ (k, n) product is one :func:`matmul` runs on one thread by hand
+    (``chainrule.compile`` calls NumPy directly for the others, at its trace)."""
+    return _OPENBLAS_SINGLE < m * k * n < SINGLE_BELOW
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

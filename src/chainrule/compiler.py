@@ -42,10 +42,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import blas
 from chainrule.errors import GraphError, ShapeError
 from chainrule.graph import _GradMode, no_grad, toposort, unbroadcast
 from chainrule.i18n import _
-from chainrule.ops import ADD, NEG, NO_GRAD, SUB, Op
+from chainrule.ops import ADD, NEG, NO_GRAD, SUB, Code, Op
 from chainrule.tensor import Tensor, _fill_leaf, _seed, _store_grads
 
 __all__ = ["CompileWarning", "CompiledFunction", "CompiledLoss", "Gate", "Plan", "compile"]
@@ -273,7 +274,9 @@ class Plan:
                   buffers: dict[int, np.ndarray]) -> None:
         """Write the forward and backward passes as Python source and compile them."""
         env: dict[str, Any] = {"ndarray": np.ndarray, "asarray": np.asarray,
-                               "unbroadcast": unbroadcast, "_shape_changed": _shape_changed}
+                               "unbroadcast": unbroadcast, "_shape_changed": _shape_changed,
+                               "matmul": np.matmul, "blas_matmul": blas.matmul,
+                               "add_reduce": np.add.reduce}
         shapes = self.shapes
         refs: set[int] = set()
 
@@ -309,6 +312,10 @@ class Plan:
         for gate in self.gates:
             i = gate.out
             operands = [f"v{gate.a}"] + ([] if gate.b is None else [f"v{gate.b}"])
+            code = self._code(gate)
+            if code is not None and code.forward is not None:
+                body.append(f"    v{i} = {self._spell(code.forward, gate)}  # {gate.op.name}")
+                continue
             call = ", ".join(operands + ctx_args(gate))
             env[f"op{i}"] = gate.op.array
             if i in buffers:
@@ -341,7 +348,12 @@ class Plan:
             wanted = [needs[x] for x in inputs]
             names = [f"d{i}_{k}" for k in range(len(inputs))]
             bwd.append(f"    # {op.name}")
-            if op.local is not None:
+            code = self._code(gate)
+            if code is not None:
+                for k in range(len(inputs)):
+                    if wanted[k]:
+                        bwd.append(f"    {names[k]} = {self._spell(code.grads[k], gate)}")
+            elif op.local is not None:
                 if not all(unit_locals.get((i, k)) is not None or not w
                            for k, w in enumerate(wanted)):
                     env[f"local{i}"] = op.local
@@ -362,7 +374,12 @@ class Plan:
                 if not wanted[k]:
                     continue
                 env[f"s{x}"] = shapes[x]
-                if shapes[x] != shapes[i] or op.local is None:
+                if op.local is not None:
+                    # An elementwise contribution has the output's shape, known at the trace.
+                    if shapes[x] != shapes[i]:
+                        undo = _unbroadcast_call(names[k], shapes[i], x, shapes[x])
+                        bwd.append(f"    {names[k]} = {undo}")
+                elif not (code is not None and code.two_d):  # (a product's fit exactly)
                     bwd.append(f"    if {names[k]}.shape != s{x}: "
                                f"{names[k]} = unbroadcast({names[k]}, s{x})")
                 # += where a value fans out
@@ -377,6 +394,28 @@ class Plan:
         self.source = "\n".join(fwd) + "\n\n\n" + "\n".join(bwd) + "\n"
         exec(compile_source(self.source), env)  # noqa: S102 - our own generated source
         self._forward, self._backward = env["forward"], env["backward"]
+
+    def _code(self, gate: Gate) -> Code | None:
+        """The op's NumPy spelling where it applies to this gate (arrays of the traced shapes,
+        no constants in the ctx), else None: the plan calls the op's functions."""
+        code = gate.op.code
+        if code is None or gate.ctx:
+            return None
+        if code.two_d and not all(len(self.shapes[x]) == 2
+                                  for x in (gate.a, gate.b) if x is not None):
+            return None
+        return code
+
+    def _spell(self, template: str, gate: Gate) -> str:
+        """``template`` with the gate's value names; ``{mm}`` is NumPy's product unless
+        ``chainrule.blas`` would pick the product's threads (decided once, for these shapes)."""
+        a = self.shapes[gate.a]
+        mm = "matmul"
+        if gate.op.code is not None and gate.op.code.two_d:
+            if blas.switches_threads(a[0], a[1], self.shapes[gate.out][1]):
+                mm = "blas_matmul"
+        return template.format(a=f"v{gate.a}", b=f"v{gate.b}", out=f"v{gate.out}",
+                               g=f"g{gate.out}", mm=mm)
 
     # ------------------------------------------------------------------ replay
 
@@ -443,6 +482,14 @@ class Plan:
     def __repr__(self) -> str:
         return (f"Plan(gates={len(self.gates)}, parameters={len(self.params)}, "
                 f"inputs={len(self.inputs)})")
+
+
+def _unbroadcast_call(name: str, have: tuple[int, ...], x: int, want: tuple[int, ...]) -> str:
+    """Source undoing the broadcast from ``have`` to ``want`` (the shapes of the trace): the bias
+    case as the very reduction ``graph.unbroadcast`` makes, anything else a call of it."""
+    if want and len(have) == len(want) + 1 and have[1:] == want:
+        return f"add_reduce({name}, axis=0)"
+    return f"unbroadcast({name}, s{x})"
 
 
 def _unset(*args: Any) -> Any:

@@ -27,7 +27,7 @@ import numpy as np
 from chainrule import blas
 from chainrule.i18n import N_, _
 
-__all__ = ["OPS", "Op", "is_node", "raw"]
+__all__ = ["OPS", "Code", "Op", "is_node", "raw"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -53,6 +53,8 @@ class Op:
     # A reduced loss whose ctx is (target, scale, ...) and whose output is scale × the sum:
     # ``loss / c`` and ``loss * c`` fold into the scale (one node instead of two).
     scaled: bool = False
+    # The same rule as NumPy source for chainrule.compile's straight-line plans (see Code).
+    code: Code | None = None
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
@@ -65,6 +67,25 @@ class Op:
     @property
     def elementwise(self) -> bool:
         return self.local is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """An op's forward and gradients spelled as NumPy expressions on arrays, which
+    ``chainrule.compile`` writes into its plans instead of calling ``array`` and ``local``/``vjp``
+    (for a small batch the calls cost as much as the arithmetic).
+
+    The expressions are the functions' own arithmetic, in the same order, so a plan's results
+    are bitwise those of the eager engine (tests/test_compile.py checks every op that has one).
+    Placeholders: ``{a}``, ``{b}`` the inputs, ``{out}`` the output, ``{g}`` the upstream
+    gradient, ``{mm}`` the matrix product (NumPy's, or ``blas.matmul`` where it picks threads).
+    ``grads[k]`` is input k's whole contribution (upstream × local gradient, or the vjp), before
+    broadcasting is undone. ``two_d``: only for 2-D operands (else the plan calls the functions).
+    """
+
+    forward: str | None
+    grads: tuple[str, ...]
+    two_d: bool = False
 
 
 OPS: dict[str, Op] = {}
@@ -440,7 +461,8 @@ SUB = _register(Op("sub", N_("subtract passes the gradient to the first input an
                    _sub_local, symbol="−", reads_values=False))
 MUL = _register(Op("mul", N_("multiply swaps its inputs: each input's gradient is the other input "
                    "times the upstream gradient"), _mul_local.__doc__ or "", 2, operator.mul,
-                   np.multiply, _mul_local, symbol="×"))
+                   np.multiply, _mul_local, symbol="×",
+                   code=Code(None, ("{g} * {b}", "{g} * {a}"))))
 DIV = _register(Op("div", N_("divide scales the gradient by 1/b for the numerator and by −a/b² for "
                    "the denominator"), _div_local.__doc__ or "", 2, _scalar_div, np.divide,
                    _div_local, symbol="÷"))
@@ -458,9 +480,11 @@ LOG = _register(Op("log", N_("log divides the gradient by its input"), _log_loca
                    _scalar_log, np.log, _log_local))
 SIGMOID = _register(Op("sigmoid", N_("sigmoid scales the gradient by σ(1−σ), at most 1/4"),
                        _sigmoid_local.__doc__ or "", 1, _scalar_sigmoid, _array_sigmoid,
-                       _sigmoid_local, symbol="σ"))
+                       _sigmoid_local, symbol="σ",
+                       code=Code(None, ("{g} * ({out} * (1.0 - {out}))",))))
 TANH = _register(Op("tanh", N_("tanh scales the gradient by 1 − tanh², at most 1"),
-                    _tanh_local.__doc__ or "", 1, math.tanh, np.tanh, _tanh_local))
+                    _tanh_local.__doc__ or "", 1, math.tanh, np.tanh, _tanh_local,
+                    code=Code(None, ("{g} * (1.0 - {out} * {out})",))))
 RELU = _register(Op("relu", N_("relu passes the gradient where its input is positive and blocks it "
                     "elsewhere"), _relu_local.__doc__ or "", 1, _scalar_relu, _array_relu,
                     _relu_local))
@@ -830,12 +854,16 @@ CONCAT = _register(Op("concat", N_("concatenation hands each input its own slice
 MATMUL = _register(Op("matmul", N_("matmul: each operand's gradient is the upstream gradient "
                       "multiplied by the other operand, transposed"), _matmul_vjp.__doc__ or "", 2,
                       array=np.matmul, vjp=_matmul_vjp, symbol="@",
-                      takes_needs=True))
+                      takes_needs=True,
+                      code=Code("{mm}({a}, {b})", ("{mm}({g}, {b}.T)", "{mm}({a}.T, {g})"),
+                                two_d=True)))
 MATMUL_T = _register(Op("matmul_t", N_("matmul by a transposed weight (a layer's x·Wᵀ, one gate "
                         "instead of a transpose and a matmul): each operand's gradient is the "
                         "upstream gradient multiplied by the other operand"),
                         _matmul_t_vjp.__doc__ or "", 2, array=_matmul_t_array, vjp=_matmul_t_vjp,
-                        symbol="@ᵀ", takes_needs=True))
+                        symbol="@ᵀ", takes_needs=True,
+                        code=Code("{mm}({a}, {b}.T)", ("{mm}({g}, {b})", "{mm}({g}.T, {a})"),
+                                  two_d=True)))
 SUM = _register(Op("sum", N_("sum copies the gradient back to every summed element"),
                    _sum_vjp.__doc__ or "", 1, array=_sum_array, vjp=_sum_vjp, symbol="Σ",
                    reads_values=False))
