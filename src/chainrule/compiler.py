@@ -156,7 +156,7 @@ _MISSING: Any = object()
 def _signature(args: tuple[Any, ...]) -> tuple[Any, ...] | None:
     key: list[Any] = []
     for a in args:
-        if isinstance(a, Tensor):
+        if type(a) is Tensor or isinstance(a, Tensor):
             d = a.data
             key.append(("tensor", d.shape, d.dtype, a.requires_grad))
         elif isinstance(a, np.ndarray):
@@ -421,7 +421,7 @@ class Plan:
 
     def run(self, args: tuple[Any, ...]) -> CompiledLoss:
         """Forward through the plan with new inputs and the parameters' current arrays."""
-        arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        arrays = tuple([a.data if isinstance(a, Tensor) else a for a in args])
         with self.lock:  # the buffers are shared: one call (forward or backward) at a time
             try:
                 vals = self._forward(arrays)
@@ -431,12 +431,12 @@ class Plan:
                                    "follow").format(reason=exc)) from None
             self.generation += 1
             generation = self.generation
-        return CompiledLoss(vals[self._root_slot], self, generation, vals, args)
+        return CompiledLoss(vals[self._root_slot], self, generation, vals, args, arrays)
 
-    def backpropagate(self, seed: Any, vals: tuple[Any, ...], args: tuple[Any, ...]) -> None:
+    def backpropagate(self, seed: Any, vals: tuple[Any, ...], args: tuple[Any, ...],
+                      arrays: tuple[Any, ...]) -> None:
         """Gradients of a run into ``.grad`` of its parameters (and of inputs that require
         grad), added to what is there, as ``Tensor.backward`` does."""
-        arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
         grads = self._backward(seed, vals, arrays)
         # Into .grad exactly as an eager backward() stores them (each leaf owns its array).
         nodes = (leaf if isinstance(leaf, Tensor) else args[leaf]
@@ -516,15 +516,16 @@ class CompiledLoss(Tensor):
     function, which reuses the plan's buffers.
     """
 
-    __slots__ = ("_plan", "_generation", "_values", "_args")
+    __slots__ = ("_plan", "_generation", "_values", "_args", "_arrays")
 
     def __init__(self, data: np.ndarray, plan: Plan, generation: int, values: tuple[Any, ...],
-                 args: tuple[Any, ...]) -> None:
+                 args: tuple[Any, ...], arrays: tuple[Any, ...]) -> None:
         _fill_leaf(self, data)  # data is the plan's own buffer
         self._plan = plan
         self._generation = generation
         self._values = values
         self._args = args
+        self._arrays = arrays  # the arguments' arrays as the forward read them
 
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False, *, grad: Any = None) -> None:
@@ -539,7 +540,7 @@ class CompiledLoss(Tensor):
                 raise GraphError(_("backward: the compiled function was called again since "
                                    "this loss was computed, and its buffers now hold the newer "
                                    "call; call backward() before the next call"))
-            plan.backpropagate(seed, self._values, self._args)
+            plan.backpropagate(seed, self._values, self._args, self._arrays)
 
 
 class _ArgMarker:
