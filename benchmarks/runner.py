@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import mlp, scalar
+from chainrule.allocator import MMAP_THRESHOLD, TRIM_THRESHOLD
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -87,6 +88,11 @@ class Runner:
         if self.settings.threads > 0:
             for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
                 env[var] = str(self.settings.threads)
+        # Every system runs with the malloc thresholds `import chainrule` sets for itself
+        # (chainrule.allocator): otherwise the floor's, torch's and autograd's temporaries
+        # would cost what glibc's history in each fresh worker happens to make them cost.
+        env.setdefault("MALLOC_MMAP_THRESHOLD_", str(MMAP_THRESHOLD))
+        env.setdefault("MALLOC_TRIM_THRESHOLD_", str(TRIM_THRESHOLD))
         return env
 
     def worker(self, spec: dict[str, Any], label: str) -> dict[str, Any]:
@@ -329,6 +335,8 @@ def _meta(s: Settings, seconds: float) -> dict[str, Any]:
         "versions": versions,
         "threads": s.threads or "library defaults",
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+        "malloc_thresholds": {"mmap": os.environ.get("MALLOC_MMAP_THRESHOLD_", MMAP_THRESHOLD),
+                              "trim": os.environ.get("MALLOC_TRIM_THRESHOLD_", TRIM_THRESHOLD)},
         "quick": s.quick,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "seconds": seconds,

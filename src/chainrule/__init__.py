@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from chainrule.allocator import steady_malloc
 from chainrule.autodiff import grad
 from chainrule.compiler import compile
 from chainrule.errors import (
@@ -30,6 +31,8 @@ from chainrule.torch_api import __all__ as _torch_names
 from chainrule.value import Value
 
 __version__ = "0.1.0"
+
+steady_malloc()  # a training step's temporaries at the same speed in every process
 
 __all__ = [
     "BackwardEvent",
