@@ -20,6 +20,10 @@ class GradData(np.ndarray):
     """A view of a stored gradient with ``zero_``, ``fill_``, ``add_``, ``sub_``, ``mul_``,
     ``div_`` and ``copy_`` (each writes into the gradient and returns the view)."""
 
+    # Below an exact ndarray's 0: with one as the other operand NumPy keeps its own plain
+    # result and never calls the Python __array_wrap__ below (a hand-written update's cost).
+    __array_priority__ = -1.0
+
     def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Any:
         # Results of arithmetic are plain arrays (or scalars), not more gradient views.
         if return_scalar:

@@ -52,7 +52,7 @@ class Tensor(CircuitDisplay, TorchSurface):
 
     data: np.ndarray
     _grad: np.ndarray | None
-    _grad_tensor: tuple[np.ndarray, Tensor]
+    _grad_tensor: tuple[Any, Any]  # (the array viewed, its Tensor)
     requires_grad: bool
     op: Op | None
     _a: Tensor | None
@@ -165,6 +165,13 @@ class Tensor(CircuitDisplay, TorchSurface):
         Tensor, as ``tensor ⊗ array`` is); an in-place ``array -= tensor`` (any ``out=``
         array) writes the values into the array; other ufuncs (``np.abs(t)``,
         ``np.isfinite(t)``) compute on the values and give an array."""
+        out = kwargs.get("out")
+        if out is not None and len(inputs) == 2 and len(kwargs) == 1 and method == "__call__" \
+                and type(out[0]) is np.ndarray:
+            # array -= tensor (p.data -= lr * p.grad), taken first: it is a training step's.
+            a, b = inputs
+            return ufunc(a.data if isinstance(a, Tensor) else a,
+                         b.data if isinstance(b, Tensor) else b, out=out)
         from chainrule.numpy_interop import array_ufunc
 
         return array_ufunc(ufunc, method, inputs, kwargs)
@@ -450,6 +457,7 @@ class Tensor(CircuitDisplay, TorchSurface):
     def grad(self, value: Any) -> None:
         if value is None:
             self._grad = None
+            self._grad_tensor = _NO_GRAD_TENSOR  # lets go of the array it viewed
             return
         cached = getattr(self, "_grad_tensor", None)
         if cached is not None and value is cached[1] and cached[0] is self._grad:
@@ -579,6 +587,10 @@ def _store_grads(pairs: Iterable[tuple[Any, Any]], seed: Any) -> None:
             node._grad = g
         else:
             node._grad = node._grad + g
+
+
+# A cache entry that matches no gradient (an array is never None).
+_NO_GRAD_TENSOR: tuple[Any, Any] = (None, None)
 
 
 def _assigned_grad(t: Tensor, value: Any) -> np.ndarray:
