@@ -350,3 +350,23 @@ def test_tensor_compares_with_pytest_approx_as_torch() -> None:
     _backward_square(w)
     assert w.grad[1] == pytest.approx(0.4)
     assert w.grad[0] != pytest.approx(0.3)
+
+
+def test_a_copied_tensor_grad_views_its_own_gradient() -> None:
+    import copy
+    import pickle
+
+    w = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    _backward_square(w)
+    assert w.grad is not None  # the cached Tensor exists before the copies
+    for twin in (copy.deepcopy(w), pickle.loads(pickle.dumps(w))):
+        assert twin.grad.tolist() == [2.0, 4.0] and twin.requires_grad
+        twin.grad.zero_()
+        assert twin.grad.tolist() == [0.0, 0.0] and twin.grad is twin.grad
+    assert w.grad.tolist() == [2.0, 4.0]
+    model = nn.Linear(2, 3)
+    model(chainrule.tensor([[1.0, 2.0]])).sum().backward()
+    assert model.weight.grad is not None
+    twin_model = copy.deepcopy(model)
+    twin_model.weight.grad.zero_()
+    assert not twin_model.weight.grad.numpy().any() and model.weight.grad.numpy().all()

@@ -437,6 +437,16 @@ class Tensor(CircuitDisplay, TorchSurface):
             grads = backward_pass(self, seed, drop_intermediate=True)
         _store_grads(grads.items(), seed)
 
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        # Copies and pickles leave out the cached .grad Tensor: a copy of that view would not
+        # view the copied gradient. It is rebuilt on first use.
+        slots = {}
+        for cls in type(self).__mro__:
+            for name in cls.__dict__.get("__slots__", ()):
+                if name != "_grad_tensor" and hasattr(self, name):
+                    slots[name] = getattr(self, name)
+        return None, slots
+
     @property
     def grad(self) -> Tensor | None:
         """∂/∂self from the last ``backward()`` (accumulated), as a Tensor without history that
