@@ -480,7 +480,7 @@ class Tensor(CircuitDisplay, TorchSurface):
         return self
 
     def zero_grad(self) -> None:
-        self._grad = None
+        self.grad = None
 
     def detach(self) -> Tensor:
         """The same array as a new leaf that does not require grad (no copy)."""
