@@ -370,3 +370,17 @@ def test_a_copied_tensor_grad_views_its_own_gradient() -> None:
     twin_model = copy.deepcopy(model)
     twin_model.weight.grad.zero_()
     assert not twin_model.weight.grad.numpy().any() and model.weight.grad.numpy().all()
+
+
+def test_the_data_of_a_gradient_takes_the_old_monitoring_and_clipping_idioms() -> None:
+    torch = pytest.importorskip("torch")
+    values = [[3.0, -0.25], [0.5, -4.0]]
+    w = chainrule.tensor(values, requires_grad=True)
+    tw = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    _backward_square(w)
+    (tw * tw).sum().backward()
+    for p in (1, 2, math.inf):
+        assert w.grad.data.norm(p).item() == pytest.approx(tw.grad.data.norm(p).item(), 1e-12)
+    w.grad.data.clamp_(-1, 1)  # the old DQN tutorial's gradient clipping
+    tw.grad.data.clamp_(-1, 1)
+    np.testing.assert_array_equal(w.grad, tw.grad.numpy())

@@ -18,7 +18,8 @@ __all__ = ["GradData"]
 
 class GradData(np.ndarray):
     """A view of a stored gradient with ``zero_``, ``fill_``, ``add_``, ``sub_``, ``mul_``,
-    ``div_`` and ``copy_`` (each writes into the gradient and returns the view)."""
+    ``div_``, ``clamp_`` and ``copy_`` (each writes into the gradient and returns the view),
+    and ``norm(p)``."""
 
     # Below an exact ndarray's 0: with one as the other operand NumPy keeps its own plain
     # result and never calls the Python __array_wrap__ below (a hand-written update's cost).
@@ -62,6 +63,16 @@ class GradData(np.ndarray):
     def div_(self, other: Any) -> GradData:
         np.divide(self, np.asarray(other), out=self.view(np.ndarray))
         return self
+
+    def clamp_(self, min: Any = None, max: Any = None) -> GradData:  # noqa: A002
+        # The old DQN tutorial's param.grad.data.clamp_(-1, 1).
+        np.clip(self, min, max, out=self.view(np.ndarray))
+        return self
+
+    def norm(self, p: float = 2) -> np.floating[Any]:
+        """The p-norm of all elements, a NumPy number (``.item()`` gives the float), as in
+        ``total += p.grad.data.norm(2).item() ** 2``."""
+        return np.linalg.norm(self.view(np.ndarray).ravel(), ord=p)
 
     def numpy(self) -> np.ndarray:
         return self.view(np.ndarray)
