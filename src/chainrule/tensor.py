@@ -156,7 +156,9 @@ class Tensor(CircuitDisplay, TorchSurface):
         data = self.numpy()
         if dtype is not None and np.dtype(dtype) != data.dtype:
             if copy is False:
-                raise ValueError("a dtype conversion needs a copy")
+                raise ShapeError(_("asarray: a {dtype} tensor as {target} needs a copy, but "
+                                   "copy=False was asked").format(dtype=data.dtype,
+                                                                  target=np.dtype(dtype)))
             return data.astype(dtype)
         return data.copy() if copy else data
 
