@@ -471,7 +471,7 @@ def test_spelled_ops_and_broadcasts_replay_the_eager_gradients_bit_for_bit() -> 
             for p in (w, v, scale, batched):
                 p.grad = None
             f(x).backward()
-            grads.append([p.grad.copy() for p in (w, v, scale, batched)])
+            grads.append([p.grad.numpy().copy() for p in (w, v, scale, batched)])
         for eager, replayed in zip(*grads, strict=True):
             assert np.array_equal(eager, replayed)
     assert all(plan is not None and plan.verified for plan in compiled.plans.values())
