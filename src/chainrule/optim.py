@@ -319,15 +319,26 @@ class Adam(Optimizer):
                 g = g + l2 * p.data
             m = self._slot("m", i, p.data)
             v = self._slot("v", i, p.data)
-            m += (1.0 - b1) * (g - m)  # = β₁m + (1−β₁)g, written as torch's lerp rounds it
+            # The same products as m += (1−β₁)(g − m) (torch's lerp), v ← β₂v + (1−β₂)g² and
+            # p −= (lr/c₁)·m/(√v/√c₂ + ε), each worked in one scratch array (a step of a
+            # large layer otherwise allocates and fills eight temporaries).
+            t = g - m
+            t *= 1.0 - b1
+            m += t
             v *= b2
-            v += (1.0 - b2) * (g * g)
+            np.multiply(g, g, out=t)
+            t *= 1.0 - b2
+            v += t
             if group["amsgrad"]:  # the largest v so far: the step size never grows back
                 v_max = self._slot("v_max", i, p.data)
                 np.maximum(v_max, v, out=v_max)
                 v = v_max
-            denom = v**0.5 / root_correction2 + group["eps"]
-            p.data -= (group["lr"] / correction1) * (m / denom)
+            np.sqrt(v, out=t)
+            t /= root_correction2
+            t += group["eps"]
+            np.divide(m, t, out=t)
+            t *= group["lr"] / correction1
+            p.data -= t
 
 
 class AdamW(Adam):
