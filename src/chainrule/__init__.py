@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 _LAZY_SUBMODULES = {"nn", "optim", "data", "lab", "viz", "expr", "circuit", "ops", "graph",
-                    "autograd", "anomaly", "torch"}
+                    "autograd", "anomaly", "torch", "utils"}
 _LAZY_ATTRIBUTES = {"diagnose": "chainrule.lab.diagnosis"}
 
 
