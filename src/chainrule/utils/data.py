@@ -285,7 +285,7 @@ def _stack(items: Sequence[Tensor]) -> Tensor:
 def default_collate(batch: Sequence[Any]) -> Any:
     """Samples → one batch, as torch's ``default_collate``: tensors and arrays are stacked
     along a new first axis; Python floats become a float64 tensor, ints an int64 tensor, bools a
-    bool tensor; strings stay a list; dicts and sequences are collated field by field (a tuple
+    bool tensor; strings stay a sequence; dicts and sequences are collated field by field (a tuple
     sample gives a list of batches, as in torch)."""
     elem = batch[0]
     if isinstance(elem, Tensor):
@@ -299,16 +299,16 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(elem, float):
         return Tensor(np.array(batch, dtype=np.float64))
     if isinstance(elem, (str, bytes)):
-        return list(batch)
+        return batch
     if isinstance(elem, Mapping):
         return {key: default_collate([d[key] for d in batch]) for key in elem}
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch, strict=True)))
+        return type(elem)(*(default_collate(s) for s in zip(*batch, strict=True)))
     if isinstance(elem, Sequence):
         if len({len(b) for b in batch}) > 1:
             raise ShapeError(_("default_collate: each element in list of batch should be of "
                                "equal size"))
-        return [default_collate(list(samples)) for samples in zip(*batch, strict=True)]
+        return [default_collate(samples) for samples in zip(*batch, strict=True)]
     raise OperandError(_(
         "default_collate: samples must be tensors, NumPy arrays, numbers, strings, dicts or "
         "sequences, found {kind}").format(kind=type(elem).__name__))
@@ -317,8 +317,8 @@ def default_collate(batch: Sequence[Any]) -> Any:
 def default_convert(data: Any) -> Any:
     """One sample without batching (``batch_size=None``): arrays become tensors, containers
     are converted field by field, anything else is returned as is."""
-    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
-        return Tensor(data)
+    if isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind in "biuf":
+        return Tensor(np.asarray(data))
     if isinstance(data, Mapping):
         return {key: default_convert(value) for key, value in data.items()}
     if isinstance(data, tuple) and hasattr(data, "_fields"):
@@ -366,6 +366,10 @@ class DataLoader:
             raise OperandError(_(
                 "DataLoader needs a dataset with __len__ and __getitem__ (a TensorDataset, a "
                 "Dataset subclass, a list), got {kind}").format(kind=type(dataset).__name__))
+        if hasattr(batch_size, "shape"):  # DataLoader(x, y): the labels landed in batch_size
+            raise OperandError(_(
+                "DataLoader takes one dataset; for inputs and labels write "
+                "DataLoader(TensorDataset(x, y), batch_size=...)"))
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ConfigError(_("num_workers option should be non-negative; use num_workers=0 "
                                 "to disable multiprocessing"))
