@@ -231,7 +231,7 @@ def chainrule_fused(init: Params, batches: Batches) -> tuple[Epoch, Callable[[],
             loss = F.binary_cross_entropy_with_logits(a @ w3 + b3, y, reduction="sum") * scale
             loss.backward()
             for p in params:
-                p.data -= lr * p.grad  # type: ignore[operator]
+                p.data -= lr * p.grad.data  # type: ignore[union-attr]
                 p.grad = None
 
     return epoch, lambda: [p.data for p in params]

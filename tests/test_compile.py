@@ -70,7 +70,7 @@ def _train(model: nn.Module, opt: optim.Optimizer, step: Callable[..., Any],
         loss = step(tensor(x), tensor(y))
         opt.zero_grad()
         loss.backward()
-        grads.append([p.grad.copy() for p in model.parameters()])
+        grads.append([p.grad.numpy().copy() for p in model.parameters()])
         opt.step()
     return grads
 

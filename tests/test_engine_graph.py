@@ -159,7 +159,7 @@ def test_fast_array_pass_matches_the_general_loop_on_random_graphs() -> None:
             nodes.append(node)
         out = sum((n * n).sum() for n in nodes[3:])
         out.backward()
-        fast = [None if n.grad is None else n.grad.copy() for n in nodes]
+        fast = [None if n.grad is None else n.grad.numpy().copy() for n in nodes]
         for n in nodes:
             n.grad = None
         with cr.listen(lambda event: None):

@@ -132,7 +132,7 @@ def test_random_graph_matches_torch(program: tuple[Any, Any], seed: int) -> None
         loss.backward()
     ref_loss.backward()
     expected = t.grad.numpy() if t.grad is not None else np.zeros(shape)
-    got = x.grad if x.grad is not None else np.zeros(shape)
+    got = x.grad.numpy() if x.grad is not None else np.zeros(shape)
     assert type(got) is np.ndarray and got.shape == shape
     # Where torch's gradient is infinite, an ∞ upstream meets a zero local gradient somewhere
     # (relu, max, where): torch masks it to 0, chainrule's product gives NaN. Compared elsewhere.

@@ -221,9 +221,8 @@ def two_layer_net_tensors(torch: ModuleType) -> list[float]:
 
 
 def two_layer_net_autograd(torch: ModuleType, custom_relu: bool = False) -> list[float]:
-    """The two-layer net with autograd, and with the tutorial's custom MyReLU Function. (The
-    tutorial clears gradients with ``w1.grad.zero_()``; chainrule's ``.grad`` is a NumPy array,
-    so this port writes torch's other idiom, ``w1.grad = None``.)"""
+    """The two-layer net with autograd, and with the tutorial's custom MyReLU Function; the
+    gradients are cleared as the tutorial does, with ``w1.grad.zero_()``."""
 
     class MyReLU(torch.autograd.Function):
         @staticmethod
@@ -259,8 +258,8 @@ def two_layer_net_autograd(torch: ModuleType, custom_relu: bool = False) -> list
         with torch.no_grad():
             w1 -= learning_rate * w1.grad
             w2 -= learning_rate * w2.grad
-            w1.grad = None
-            w2.grad = None
+            w1.grad.zero_()
+            w2.grad.zero_()
     return losses
 
 

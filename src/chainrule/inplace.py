@@ -109,7 +109,7 @@ def _snapshot(t: Tensor) -> Tensor:
     overwritten)."""
     old = _new(Tensor)
     old.data = t.data.copy()
-    old.grad = None
+    old._grad = None
     old.requires_grad = t.requires_grad
     old.op, old._a, old._b, old.ctx = t.op, t._a, t._b, t.ctx
     old.label = t.label
@@ -147,6 +147,6 @@ def _become(t: Tensor, new: Tensor) -> None:
     """``t`` takes the place of the node ``new`` in the graph (its array stays ``t``'s own)."""
     t.op, t._a, t._b, t.ctx = new.op, new._a, new._b, new.ctx
     t.requires_grad = new.requires_grad
-    t.grad = None
+    t._grad = None
     t._made = _CLOCK.now
 

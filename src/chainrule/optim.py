@@ -107,7 +107,7 @@ class Optimizer:
         i = 0
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
+                if p._grad is not None:
                     yield group, i, p
                 i += 1
 
@@ -123,10 +123,10 @@ class Optimizer:
         """Forget accumulated gradients (backward adds into ``.grad``): ``None`` by default (as
         torch), zero arrays with ``set_to_none=False``."""
         for p in self.params:
-            if set_to_none or p.grad is None:
-                p.grad = None
+            if set_to_none or p._grad is None:
+                p._grad = None
             else:
-                p.grad = np.zeros_like(p.grad)
+                p._grad = np.zeros_like(p._grad)
 
     def step(self) -> None:
         raise NotImplementedError
@@ -232,13 +232,13 @@ class SGD(Optimizer):
         if len(groups) == 1 and not groups[0]["momentum"] and not groups[0]["weight_decay"]:
             lr = groups[0]["lr"]  # plain SGD: p ← p − η·g, nothing else to look up per parameter
             for p in groups[0]["params"]:
-                if p.grad is not None:
-                    p.data -= lr * p.grad
+                if p._grad is not None:
+                    p.data -= lr * p._grad
             self.steps += 1
             return
         for group, i, p in self._each():
             momentum, weight_decay = group["momentum"], group["weight_decay"]
-            g = p.grad
+            g = p._grad
             if weight_decay:
                 g = g + weight_decay * p.data
             if momentum:
@@ -313,7 +313,7 @@ class Adam(Optimizer):
             b1, b2 = group["betas"]
             correction1 = 1.0 - b1**self.steps
             root_correction2 = (1.0 - b2**self.steps) ** 0.5
-            g = p.grad
+            g = p._grad
             l2 = self._l2(group)
             if l2:
                 g = g + l2 * p.data
@@ -381,7 +381,7 @@ class RMSprop(Optimizer):
     def step(self) -> None:
         for group, i, p in self._each():
             alpha, weight_decay = group["alpha"], group["weight_decay"]
-            g = p.grad + weight_decay * p.data if weight_decay else p.grad
+            g = p._grad + weight_decay * p.data if weight_decay else p._grad
             s = self._slot("square_avg", i, p.data)
             s *= alpha
             s += (1.0 - alpha) * g * g

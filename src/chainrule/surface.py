@@ -482,6 +482,10 @@ def _compare(fn: Any, a: Tensor, other: Any) -> Tensor:
     b = other.data if isinstance(other, _t.Tensor) else other
     try:
         return _t._constant(np.asarray(fn(a.data, b)))
+    except TypeError:
+        # Not something to compare elementwise (pytest.approx, a custom object): let the
+        # other operand's reflected comparison answer, as torch does.
+        return NotImplemented
     except ValueError:
         shape = getattr(b, "shape", ())
         raise ShapeError(_("compare: shapes {a} and {b} cannot be broadcast together").format(

@@ -23,6 +23,7 @@ from chainrule.errors import (
     OperandError,
     ShapeError,
 )
+from chainrule.grad_data import GradData
 from chainrule.graph import _GradMode, backward_pass, listen
 from chainrule.i18n import _
 from chainrule.ops import NO_GRAD, Op
@@ -36,20 +37,22 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 class Tensor(CircuitDisplay, TorchSurface):
-    """An n-dimensional array node: ``data`` (ndarray), ``grad`` (ndarray or None)."""
+    """An n-dimensional array node: ``data`` (ndarray), ``grad`` (a Tensor or None)."""
 
     # _g and _n are the backward pass's scratch (running gradient, uses left; see
-    # chainrule.graph._propagate): None and 0 between passes.
-    __slots__ = ("data", "grad", "requires_grad", "op", "_a", "_b", "ctx", "label", "_retain",
-                 "_version", "_made", "_g", "_n")
+    # chainrule.graph._propagate): None and 0 between passes. _grad is the stored gradient,
+    # a plain ndarray that the engine's own paths (backward, compiled plans, optimizers) read
+    # and write; ``.grad`` shows it as a Tensor sharing its memory, cached in _grad_tensor
+    # (left unset until first asked for, so making a node costs nothing more).
+    __slots__ = ("data", "_grad", "requires_grad", "op", "_a", "_b", "ctx", "label", "_retain",
+                 "_version", "_made", "_g", "_n", "_grad_tensor")
 
     _is_node = True
     _shaped = True
-    # ndarray ⊗ Tensor must reach Tensor's reflected operator, not broadcast over objects.
-    __array_ufunc__ = None
 
     data: np.ndarray
-    grad: np.ndarray | None
+    _grad: np.ndarray | None
+    _grad_tensor: tuple[Any, Any]  # (the array viewed, its Tensor)
     requires_grad: bool
     op: Op | None
     _a: Tensor | None
@@ -79,7 +82,7 @@ class Tensor(CircuitDisplay, TorchSurface):
             raise OperandError(_(
                 "tensor: only floating-point tensors can require gradients, got {dtype}"
             ).format(dtype=self.data.dtype))
-        self.grad = None
+        self._grad = None
         self.requires_grad = bool(requires_grad)
         self.op = None
         self._a = None
@@ -145,7 +148,35 @@ class Tensor(CircuitDisplay, TorchSurface):
         return int(self.data.reshape(()))
 
     def numpy(self) -> np.ndarray:
-        return self.data
+        data = self.data
+        return data if type(data) is np.ndarray else data.view(np.ndarray)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        # np.asarray(t), np.allclose(t, a), np.testing on tensors: the values, no copy if possible.
+        data = self.numpy()
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            if copy is False:
+                raise ShapeError(_("asarray: a {dtype} tensor as {target} needs a copy, but "
+                                   "copy=False was asked").format(dtype=data.dtype,
+                                                                  target=np.dtype(dtype)))
+            return data.astype(dtype)
+        return data.copy() if copy else data
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy meets a Tensor. ``array ⊗ tensor`` is the tensor's reflected operator (a
+        Tensor, as ``tensor ⊗ array`` is); an in-place ``array -= tensor`` (any ``out=``
+        array) writes the values into the array; other ufuncs (``np.abs(t)``,
+        ``np.isfinite(t)``) compute on the values and give an array."""
+        out = kwargs.get("out")
+        if out is not None and len(inputs) == 2 and len(kwargs) == 1 and method == "__call__" \
+                and type(out[0]) is np.ndarray:
+            # array -= tensor (p.data -= lr * p.grad), taken first: it is a training step's.
+            a, b = inputs
+            return ufunc(a.data if isinstance(a, Tensor) else a,
+                         b.data if isinstance(b, Tensor) else b, out=out)
+        from chainrule.numpy_interop import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -408,6 +439,43 @@ class Tensor(CircuitDisplay, TorchSurface):
             grads = backward_pass(self, seed, drop_intermediate=True)
         _store_grads(grads.items(), seed)
 
+    def __getstate__(self) -> tuple[None, dict[str, Any]]:
+        # Copies and pickles leave out the cached .grad Tensor: a copy of that view would not
+        # view the copied gradient. It is rebuilt on first use.
+        slots = {}
+        for cls in type(self).__mro__:
+            for name in cls.__dict__.get("__slots__", ()):
+                if name != "_grad_tensor" and hasattr(self, name):
+                    slots[name] = getattr(self, name)
+        return None, slots
+
+    @property
+    def grad(self) -> Tensor | None:
+        """∂/∂self from the last ``backward()`` (accumulated), as a Tensor without history that
+        shares memory with the stored gradient: ``t.grad.zero_()`` clears it, as in torch.
+        ``None`` until a backward pass reaches this tensor."""
+        g = self._grad
+        if g is None:
+            return None
+        cached = getattr(self, "_grad_tensor", None)
+        if cached is not None and cached[0] is g:
+            return cached[1]
+        view = _new(Tensor)
+        _fill_leaf(view, g.view(GradData))
+        self._grad_tensor = (g, view)
+        return view
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None:
+            self._grad = None
+            self._grad_tensor = _NO_GRAD_TENSOR  # lets go of the array it viewed
+            return
+        cached = getattr(self, "_grad_tensor", None)
+        if cached is not None and value is cached[1] and cached[0] is self._grad:
+            return  # t.grad += x: already written into the stored array
+        self._grad = _assigned_grad(self, value)
+
     def retain_grad(self) -> Tensor:
         """Keep this intermediate's ``.grad`` after backward (leaves always keep theirs)."""
         self._retain = True
@@ -460,7 +528,9 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             raise OperandError(_("tensor: cannot convert {kind} to {dtype}: {reason}").format(
                 kind=type(data).__name__, dtype=dtype, reason=exc)) from None
     if isinstance(data, np.ndarray) and data.dtype.kind in "fbiu":
-        return data  # an array keeps its dtype (integer class labels stay integers)
+        # An array keeps its dtype (integer class labels stay integers); a subclass (a
+        # gradient's .data) is seen as the plain array it views.
+        return data if type(data) is np.ndarray else data.view(np.ndarray)
     if isinstance(data, (bool, np.bool_)) or _all_bools(data):
         return np.asarray(data, dtype=np.bool_)
     try:
@@ -510,7 +580,7 @@ def _lift(other: Any, like: Tensor, opname: str) -> Tensor:
 
 
 def _store_grads(pairs: Iterable[tuple[Any, Any]], seed: Any) -> None:
-    """Add each ``(node, g)`` gradient into ``node.grad``: what ``backward()`` and a compiled
+    """Add each ``(node, g)`` gradient into ``node._grad``: what ``backward()`` and a compiled
     plan's backward both end with. Several nodes may have received the very same array (add
     hands it on as is), a view or the seed itself; each must own its ``.grad``. One C-level
     pass tells whether any array is shared at all."""
@@ -520,15 +590,39 @@ def _store_grads(pairs: Iterable[tuple[Any, Any]], seed: Any) -> None:
     for node, g in pairs:
         if type(g) is not np.ndarray:  # a 0-d result of NumPy arithmetic is a scalar
             g = np.asarray(g)
-        if node.grad is None:
+        if node._grad is None:
             # (g.base is not None: a view; cheaper to ask than g.flags.owndata)
             if g.base is not None or g is seed or (shared and id(g) in assigned):
                 g = g.copy()
             if shared:
                 assigned.add(id(g))
-            node.grad = g
+            node._grad = g
         else:
-            node.grad = node.grad + g
+            node._grad = node._grad + g
+
+
+# A cache entry that matches no gradient (an array is never None).
+_NO_GRAD_TENSOR: tuple[Any, Any] = (None, None)
+
+
+def _assigned_grad(t: Tensor, value: Any) -> np.ndarray:
+    """The array ``t.grad = value`` stores: ``value``'s own (shared, as torch keeps the assigned
+    tensor), refused unless it has ``t``'s shape and dtype (torch's rule)."""
+    if isinstance(value, Tensor):
+        array = value.numpy()
+    elif isinstance(value, np.ndarray):
+        array = value if type(value) is np.ndarray else value.view(np.ndarray)
+    else:
+        raise OperandError(_("grad: assign a Tensor, an array or None, got {kind}").format(
+            kind=type(value).__name__))
+    if array.shape != t.data.shape:
+        raise ShapeError(_("grad: the assigned gradient has shape {shape}, but the tensor has "
+                           "shape {target}").format(shape=array.shape, target=t.data.shape))
+    if array.dtype != t.data.dtype:
+        raise OperandError(_("grad: the assigned gradient is {dtype}, but the tensor is "
+                             "{target}; convert it first (.to({target}))").format(
+            dtype=array.dtype, target=t.data.dtype))
+    return array
 
 
 def _constant(array: np.ndarray) -> Tensor:
@@ -542,7 +636,7 @@ def _fill_leaf(t: Tensor, array: np.ndarray) -> None:
     (``array`` is already an array of the right dtype). Also used by ``chainrule.compile``'s
     result, a Tensor subclass, so the list of fields lives in one place."""
     t.data = array
-    t.grad = None
+    t._grad = None
     t.requires_grad = False
     t.op = None
     t._a = t._b = None
@@ -571,7 +665,7 @@ _CLOCK = _Clock()
 def _node(data: np.ndarray, op: Op, a: Tensor, b: Tensor | None, ctx: tuple[Any, ...]) -> Tensor:
     t = _new(Tensor)
     t.data = data if type(data) is np.ndarray else np.asarray(data)
-    t.grad = None
+    t._grad = None
     t.ctx = ctx
     t.label = ""
     t._retain = False

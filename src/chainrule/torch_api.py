@@ -40,10 +40,12 @@ from chainrule.graph import _GradMode, no_grad
 from chainrule.tensor import Tensor, tensor
 
 __all__ = [
-    "accelerator", "add", "arange", "argmax", "argmin", "backends", "bool", "cat", "clamp",
+    "accelerator", "add", "allclose", "arange", "argmax", "argmin", "backends", "bool", "cat",
+    "clamp",
     "clip", "concatenate", "cos", "cuda", "device", "div", "double", "empty", "enable_grad",
-    "eye", "flatten", "float", "float16", "float32", "float64", "from_numpy", "full",
-    "full_like", "inference_mode", "int", "int32", "int64", "is_grad_enabled", "is_tensor",
+    "equal", "eye", "flatten", "float", "float16", "float32", "float64", "from_numpy", "full",
+    "full_like", "inference_mode", "int", "int32", "int64", "is_grad_enabled", "isclose",
+    "is_tensor",
     "linspace", "log1p", "log_softmax", "long", "manual_seed", "max", "mean", "min", "mm",
     "mps", "mul", "neg", "norm", "numel", "ones", "ones_like", "permute", "pow", "prod",
     "rand", "rand_like", "randint", "randn", "randn_like", "reshape", "load", "save",
@@ -206,6 +208,29 @@ def softmax(x: Any, dim: builtins.int) -> Tensor:
 
 def log_softmax(x: Any, dim: builtins.int) -> Tensor:
     return _t(x).log_softmax(dim)
+
+
+def allclose(input: Any, other: Any, rtol: builtins.float = 1e-05,  # noqa: A002
+             atol: builtins.float = 1e-08, equal_nan: builtins.bool = False) -> builtins.bool:
+    """Whether |input − other| ≤ atol + rtol·|other| everywhere (broadcast), as torch."""
+    return builtins.bool(np.allclose(_values(input), _values(other), rtol=rtol, atol=atol,
+                                     equal_nan=equal_nan))
+
+
+def isclose(input: Any, other: Any, rtol: builtins.float = 1e-05,  # noqa: A002
+            atol: builtins.float = 1e-08, equal_nan: builtins.bool = False) -> Tensor:
+    """Elementwise ``allclose`` as a bool tensor."""
+    return tensor(np.isclose(_values(input), _values(other), rtol=rtol, atol=atol,
+                             equal_nan=equal_nan))
+
+
+def equal(input: Any, other: Any) -> builtins.bool:  # noqa: A002
+    """Whether both have the same shape and the same values."""
+    return builtins.bool(np.array_equal(_values(input), _values(other)))
+
+
+def _values(x: Any) -> np.ndarray:
+    return x.numpy() if isinstance(x, Tensor) else np.asarray(x)
 
 
 def is_grad_enabled() -> builtins.bool:

@@ -298,7 +298,7 @@ def monte_carlo(
         factors.append(w_j * sp)
     cost = (0.5 * (a - y) ** 2).sum()
     cost.backward()
-    g1, g3 = biases[0].grad, biases[2].grad
+    g1, g3 = biases[0]._grad, biases[2]._grad
     assert g1 is not None and g3 is not None
     factor_abs = np.abs(np.concatenate([f.data for f in factors]))
     ok = g3 != 0.0

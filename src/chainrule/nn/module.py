@@ -100,7 +100,7 @@ class Module:
 
     def zero_grad(self) -> None:
         for p in self.parameters():
-            p.grad = None
+            p._grad = None
 
     def train(self, mode: bool = True) -> Module:
         for _name, module in self.named_modules():

@@ -144,7 +144,7 @@ def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0) ->
     """Scale every gradient so their joint norm is at most ``max_norm``; returns the norm
     before clipping (torch's rule, with its 1e−6 in the denominator)."""
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    grads = [p.grad for p in params if p.grad is not None]
+    grads = [p._grad for p in params if p._grad is not None]
     if not grads:
         return Tensor(np.asarray(0.0))
     if norm_type == math.inf:
@@ -155,6 +155,6 @@ def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2.0) ->
     factor = float(max_norm) / (total + 1e-6)
     if factor < 1.0:
         for p in params:
-            if p.grad is not None:
-                p.grad = p.grad * factor
+            if p._grad is not None:
+                p._grad *= factor  # in place, as torch: a .grad held elsewhere sees it
     return Tensor(np.asarray(total))

@@ -45,8 +45,8 @@ def activation_slope(activation: str, z: float) -> float:
 
     zt = tensor([z], requires_grad=True)  # one element, not 0-d: the array ops' common case
     make_activation(activation)(zt).sum().backward()
-    assert zt.grad is not None
-    return float(zt.grad[0])
+    assert zt._grad is not None
+    return float(zt._grad[0])
 
 
 def max_slope(activation: str) -> float:
