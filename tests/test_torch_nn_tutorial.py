@@ -9,10 +9,9 @@ The code is the tutorial's, with three changes so the two runs can be compared n
 number: the digits are 512 training and 256 validation images of chainrule's embedded MNIST
 sample (float32 pixels / 255, as the tutorial's ``mnist.pkl.gz``) instead of a download; each
 model starts from the same NumPy weights (``copy_`` or ``load_state_dict`` after the tutorial's
-own ``torch.randn``), because the libraries' random
-generators differ; and where the tutorial shuffles, both runs draw their batches from the same
-NumPy permutations (a ``sampler``). The tutorial's own ``shuffle=True`` runs on chainrule alone
-in its own test.
+own ``torch.randn``), because the libraries' random generators differ; and where the tutorial
+shuffles, both runs draw their batches from the same NumPy permutations (a ``sampler``). The
+tutorial's own ``shuffle=True`` runs on chainrule alone in its own test.
 
 torch computes in float32 (its default dtype); chainrule's factories make float64 weights, so its
 float32 inputs meet float64 parameters and the run is float64. The numbers agree to float32
