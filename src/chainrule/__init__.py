@@ -3,7 +3,8 @@
 Two engines share one op catalogue and one backward traversal: :class:`Value` (one Python
 float per node, micrograd-compatible) and :class:`Tensor` (NumPy arrays with broadcasting).
 ``import chainrule`` loads NumPy and nothing heavier; ``chainrule.nn``, ``chainrule.optim``,
-``chainrule.data`` and the lab load on first use.
+``chainrule.data``, ``chainrule.utils`` (``utils.data``: ``DataLoader``, as torch's) and the lab
+load on first use.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ __all__ = [
 ]
 
 _LAZY_SUBMODULES = {"nn", "optim", "data", "lab", "viz", "expr", "circuit", "ops", "graph",
-                    "autograd", "anomaly", "torch"}
+                    "autograd", "anomaly", "torch", "utils"}
 _LAZY_ATTRIBUTES = {"diagnose": "chainrule.lab.diagnosis"}
 
 
