@@ -384,3 +384,26 @@ def test_the_data_of_a_gradient_takes_the_old_monitoring_and_clipping_idioms() -
     w.grad.data.clamp_(-1, 1)  # the old DQN tutorial's gradient clipping
     tw.grad.data.clamp_(-1, 1)
     np.testing.assert_array_equal(w.grad, tw.grad.numpy())
+
+
+@pytest.mark.parametrize("owner", ["module", "optimizer", "tensor"])
+def test_zero_grad_without_set_to_none_zeroes_in_place_as_torch(owner: str) -> None:
+    w = chainrule.tensor(np.arange(1.0, 4.0), requires_grad=True)
+    (w * w).sum().backward()
+    held = w.grad
+    model = nn.Module()
+    model.w = w
+    clear = {"module": model.zero_grad, "optimizer": optim.SGD([w], lr=0.1).zero_grad,
+             "tensor": w.zero_grad}[owner]
+    clear(set_to_none=False)
+    assert w.grad is held and held.tolist() == [0.0, 0.0, 0.0]
+    (w * w).sum().backward()  # accumulates onto the zeros
+    assert w.grad.tolist() == [2.0, 4.0, 6.0]
+    clear()
+    assert w.grad is None
+    torch = pytest.importorskip("torch")
+    tw = torch.arange(1.0, 4.0, requires_grad=True)
+    (tw * tw).sum().backward()
+    t_held = tw.grad
+    torch.optim.SGD([tw], lr=0.1).zero_grad(set_to_none=False)
+    assert tw.grad is t_held and t_held.tolist() == [0.0, 0.0, 0.0]

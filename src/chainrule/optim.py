@@ -121,12 +121,9 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget accumulated gradients (backward adds into ``.grad``): ``None`` by default (as
-        torch), zero arrays with ``set_to_none=False``."""
+        torch), zeros in place with ``set_to_none=False`` (``Tensor.zero_grad``)."""
         for p in self.params:
-            if set_to_none or p._grad is None:
-                p._grad = None
-            else:
-                p._grad = np.zeros_like(p._grad)
+            p.zero_grad(set_to_none)
 
     def step(self) -> None:
         raise NotImplementedError

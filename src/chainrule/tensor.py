@@ -481,8 +481,21 @@ class Tensor(CircuitDisplay, TorchSurface):
         self._retain = True
         return self
 
-    def zero_grad(self) -> None:
-        self.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradient: ``None`` (torch's default), or zeros written into the stored
+        array with ``set_to_none=False`` (as torch's ``grad.zero_()``, so a ``.grad`` held by
+        the caller reads the zeros)."""
+        grad = self._grad
+        if set_to_none or grad is None:
+            # Once per parameter per step: the field itself; the cached view (filled only
+            # when .grad was read) is let go of only where there is one.
+            self._grad = None
+            if getattr(self, "_grad_tensor", _NO_GRAD_TENSOR) is not _NO_GRAD_TENSOR:
+                self._grad_tensor = _NO_GRAD_TENSOR
+        elif grad.flags.writeable:
+            grad[...] = 0
+        else:  # an array assigned by the caller that cannot be written (a broadcast view)
+            self.grad = np.zeros_like(grad)
 
     def detach(self) -> Tensor:
         """The same array as a new leaf that does not require grad (no copy)."""

@@ -98,9 +98,11 @@ class Module:
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the parameters' gradients: ``None`` (torch's default), or zeros in place with
+        ``set_to_none=False`` (a ``.grad`` Tensor held by the caller then reads the zeros)."""
         for p in self.parameters():
-            p._grad = None
+            p.zero_grad(set_to_none)
 
     def train(self, mode: bool = True) -> Module:
         for _name, module in self.named_modules():
