@@ -91,7 +91,7 @@ def circuit(words: tuple[str, ...], at: tuple[str, ...], example_name: str | Non
     values = _bindings([*at, *(w for w in words if _BINDING.match(w))])
     chosen = [x for x in (text_words or None, example_name, exercise_seed) if x is not None]
     if len(chosen) != 1:
-        raise click.UsageError("give one of EXPR, --example NAME or --exercise SEED")
+        raise click.UsageError(_("give one of EXPR, --example NAME or --exercise SEED"))
     body: dict[str, Any] = {"at": values}
     if text_words:
         body["expression"] = " ".join(text_words)

@@ -352,7 +352,8 @@ def mnemonic_terms(result: dict[str, Any], j: int = 1) -> list[tuple[str, float 
     layers = result["layers"]
     big_l = len(layers)
     if not 1 <= j <= big_l:
-        raise LabError(f"layer {j} is not in a chain of {big_l} layers")
+        raise LabError(_("layer {j} is not in a chain of {count} layers").format(
+            j=j, count=big_l))
     terms: list[tuple[str, float | None]] = [(f"σ'(z{j})", layers[j - 1]["sigma_prime"])]
     for k in range(j + 1, big_l + 1):
         terms.append((f"w{k}", layers[k - 1]["w"]))

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chainrule.errors import ChainruleError
+from chainrule.i18n import _
 from chainrule.web.server import STATIC_DIR
 
 __all__ = ["KINDS", "LessonError", "bundle", "lesson_html"]
@@ -62,7 +63,7 @@ def _modules(entry: str) -> list[str]:
             raise LessonError(f"the page's modules import each other in a cycle at {name}.js")
         visiting.add(name)
         source = _source(name)
-        for _, dep in _IMPORT.findall(source):
+        for _form, dep in _IMPORT.findall(source):
             visit(dep)
         visiting.discard(name)
         order.append(name)
@@ -138,7 +139,8 @@ def lesson_html(kind: str, answers: Mapping[str, Any], state: Mapping[str, str],
     ``title`` names the lesson in the browser's tab and its heading.
     """
     if kind not in KINDS:
-        raise LessonError(f"unknown lesson {kind!r}; choose one of: {', '.join(KINDS)}")
+        raise LessonError(_("unknown lesson {kind!r}; choose one of: {choices}").format(
+            kind=kind, choices=", ".join(KINDS)))
     from html import escape
 
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
