@@ -179,7 +179,7 @@ def load_npz(path: PathLike, name: str | None = None) -> Dataset:
                         p=p,
                         value0=', '.join(_NPZ_KEYS[0]),
                         value1=', '.join(_NPZ_KEYS[1]),
-                        value2=', '.join(sorted(files)) or 'none',)
+                        value2=', '.join(sorted(files)) or _("no arrays"),)
                 )
     except DataError:
         raise

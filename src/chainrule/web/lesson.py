@@ -60,6 +60,7 @@ def _modules(entry: str) -> list[str]:
         if name in order:
             return
         if name in visiting:
+            # untranslated: about the explorer's own scripts, for whoever changes them
             raise LessonError(f"the page's modules import each other in a cycle at {name}.js")
         visiting.add(name)
         source = _source(name)
@@ -91,6 +92,7 @@ def bundle(entry: str = "main") -> str:
         body, reexported = _reexports(body)
         exported += [n for n in reexported if n not in exported]
         if re.search(r"^\s*(?:import|export)\b", body, re.M):
+            # untranslated: about the explorer's own scripts, for whoever changes them
             raise LessonError(f"{name}.js uses an import or export form a lesson cannot join "
                               '(use `import { a } from "./m.js";` and `export function`)')
         parts.append(f'__modules["{name}"] = (() => {{\n{body}\n'
@@ -166,6 +168,7 @@ def lesson_html(kind: str, answers: Mapping[str, Any], state: Mapping[str, str],
     }
     for old, new in replacements.items():
         if old not in page:
+            # untranslated: about the explorer's own page, for whoever changes it
             raise LessonError(f"the page has no {old!r} to replace; update chainrule.web.lesson")
         page = page.replace(old, new)
     return page
