@@ -792,3 +792,63 @@ def test_the_pytorch_surface_explains_in_portuguese() -> None:
         cr.optim.SGD([], lr=0.1)
     with pytest.raises(GraphError, match=r"^Twice\.backward returned 1 gradient\(s\), but"):
         Twice.apply(x, b).sum().backward()
+
+
+def test_pytorch_doctor_advice_in_portuguese() -> None:
+    """The fixes the PyTorch doctor spells in torch terms are sentences too."""
+    from chainrule.lab.verdict import Change, Suggestion
+    from chainrule.torch.doctor import torch_how
+
+    fix = Suggestion((Change("lr", 3.0, 0.3), Change("activation", "sigmoid", "relu"),
+                      Change("init", "nielsen", "he"), Change("weight_scale", 4.0, 1.0),
+                      Change("preprocess", "raw", "scale"), Change("loss", "quadratic", "bce"),
+                      Change("sizes", [784, 30, 30, 30, 10], [784, 30, 10])), "why", "vanishing")
+    with use_language("pt-BR"):
+        how = torch_how(fix)
+    assert how.startswith("defina lr=0.3 no otimizador; use nn.ReLU() como ativação das camadas "
+                          "ocultas; nn.init.kaiming_normal_(")
+    assert "reinicialize os pesos" in how and "padronize-as (transforms.Normalize)" in how
+    assert "sobre os logits" in how and how.endswith("use menos camadas ocultas (3 → 1)")
+    prose = re.sub(r"\S*\(\S*\)|nn\.\S+|\S+=\S+", " ", how)  # code stays code
+    assert not english_leaks(prose), (english_leaks(prose), how)
+    assert torch_how(fix).startswith("set lr=0.3 in the optimizer; use nn.ReLU() for the hidden")
+
+
+def test_chain_mnemonic_picture_in_portuguese() -> None:
+    from chainrule.lab.chain import mnemonic_svg, run_chain
+
+    result = run_chain([0.8, -0.6, 1.3, 0.4], [0.1, -0.3, 0.5, -0.2])
+    with use_language("pt-BR"):
+        svg = mnemonic_svg(result)
+    with use_language("pt-BR"):
+        auto = number(result["grad_b_autodiff"][0], ".6g")
+    assert "," in auto and auto.replace(",", ".") == f"{result['grad_b_autodiff'][0]:.6g}"
+    assert f"= {auto} (retropropagação no grafo)" in svg and "(o produto)" in svg
+    assert "backprop" not in svg and "(backprop on the graph)" in mnemonic_svg(result)
+
+
+def test_web_refusals_in_portuguese() -> None:
+    """The explorer's refusals (another origin, not JSON) answer in the request's language."""
+    import warnings
+
+    from chainrule.web.server import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    with TestClient(create_app()) as client:
+        pt_header = {"Accept-Language": "pt-BR"}
+        r = client.post("/api/parse", json={"expression": "x"},
+                        headers={**pt_header, "origin": "https://evil.example"})
+        assert r.status_code == 403
+        message = r.json()["error"]
+        assert "requisição de outra origem recusada: a página em https://evil.example" in message
+        assert not english_leaks(message), message
+        r = client.post("/api/parse", content=b'{"expression": "x"}',
+                        headers={**pt_header, "content-type": "text/plain"})
+        assert r.status_code == 415
+        assert r.json()["error"] == ("requisições POST precisam enviar Content-Type: "
+                                     "application/json (recebido text/plain)")
+        r = client.post("/api/parse", json={"expression": "x"},
+                        headers={"origin": "https://evil.example"})
+        assert r.json()["error"].startswith("cross-origin request refused")

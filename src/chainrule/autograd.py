@@ -28,7 +28,7 @@ from chainrule.autodiff import grad
 from chainrule.errors import GraphError, OperandError, ShapeError
 from chainrule.factories import cat
 from chainrule.graph import no_grad
-from chainrule.i18n import _
+from chainrule.i18n import N_, _
 from chainrule.ops import Op, is_node
 from chainrule.tensor import Tensor
 
@@ -108,7 +108,7 @@ class Function:
         op = Function._ops.get(key)
         if op is None:
             doc = (cls.__doc__ or "").strip().splitlines()
-            rule = doc[0] if doc else f"{cls.__name__}: the gradient its backward() returns"
+            rule = doc[0] if doc else N_("the gradient its backward() returns")
 
             def vjp(g: Any, out: Any, *rest: Any) -> tuple[Any, ...]:
                 *inputs, ctx, tracked = rest

@@ -442,8 +442,9 @@ def mnemonic_svg(result: dict[str, Any], j: int = 1) -> str:
             f'{_fmt(layers[k - 1]["factor"])}</text>')
     auto = result["grad_b_autodiff"][j - 1]
     formula = result["grad_b_formula"][j - 1]
-    add(f'<text x="12" y="278" class="num">= {auto:.6g} (backprop on the graph)   '
-        f'= {formula:.6g} (the product)</text>')
+    said = _("= {auto} (backprop on the graph)   = {formula} (the product)").format(
+        auto=number(auto, ".6g"), formula=number(formula, ".6g"))
+    add(f'<text x="12" y="278" class="num">{escape(said)}</text>')
     add(f'<text x="12" y="310" class="num">{escape(_headline(result))}</text>')
     add("</svg>")
     return "\n".join(out) + "\n"
