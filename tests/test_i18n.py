@@ -852,3 +852,38 @@ def test_web_refusals_in_portuguese() -> None:
         r = client.post("/api/parse", json={"expression": "x"},
                         headers={"origin": "https://evil.example"})
         assert r.json()["error"].startswith("cross-origin request refused")
+
+
+def test_exported_lesson_titles_in_portuguese(tmp_path: Path) -> None:
+    """An exported lesson names itself (browser tab, heading) in the reader's language."""
+    path = tmp_path / "lesson.html"
+    for kind, title in (
+            ("chain", "a cadeia de fatores: 3 neurônios sigmoid, inicialização nielsen"),
+            ("vanishing", "a dissipação do gradiente: 3 camadas ocultas de 10 unidades sigmoid, "
+                          "inicialização nielsen")):
+        code, out = run("--lang", "pt-BR", "export", kind, "--depth", "3", "--width", "10",
+                        "-o", str(path))
+        assert code == 0, out
+        html = path.read_text(encoding="utf-8")
+        assert f"<title>{title} · chainrule</title>" in html, kind
+    code, out = run("export", "chain", "--depth", "3", "-o", str(path))
+    assert code == 0 and "<title>the chain of factors: 3 sigmoid neurons, nielsen init" in \
+        path.read_text(encoding="utf-8")
+
+
+def test_diagnose_verify_without_fixes_in_portuguese() -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from chainrule.commands.diagnose import _show_replay
+
+    replay = SimpleNamespace(budget=SimpleNamespace(epochs=2), outcomes=[],
+                             before=SimpleNamespace(final_accuracy=0.9125))
+    console = Console(record=True, width=200)
+    with use_language("pt-BR"):
+        _show_replay(console, replay)
+    text = console.export_text()
+    assert "--verify: nenhuma correção a reexecutar (como está: 91,2% de acurácia de teste após " \
+           "mais 2 época(s))." in text
+    assert not english_leaks(text), text

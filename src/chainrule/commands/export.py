@@ -159,10 +159,11 @@ def _network_lesson(kind: str, depth: int, width: int, activation: str, init: st
         answers[path] = _computed(lambda: fn(body, limits))  # noqa: B023 (called at once)
     state = {"depth": str(depth), "width": str(width), "act": activation, "init": init,
              "ws": _number_text(weight_scale), "pre": preprocess}
-    what = {"chain": "the chain of factors", "diagnose": "the diagnosis",
-            "vanishing": "vanishing gradients"}[kind]
-    title = (f"{what}: {depth} hidden layers of {width} {activation} units, {init} init"
-             if kind != "chain" else f"{what}: {depth} {activation} neurons, {init} init")
+    what = {"chain": _("the chain of factors"), "diagnose": _("the diagnosis"),
+            "vanishing": _("vanishing gradients")}[kind]
+    title = (_("{what}: {depth} hidden layers of {width} {activation} units, {init} init")
+             if kind != "chain" else _("{what}: {depth} {activation} neurons, {init} init")
+             ).format(what=what, depth=depth, width=width, activation=activation, init=init)
     _write(output, kind, answers, state, title)
 
 
