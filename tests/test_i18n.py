@@ -887,3 +887,42 @@ def test_diagnose_verify_without_fixes_in_portuguese() -> None:
     assert "--verify: nenhuma correção a reexecutar (como está: 91,2% de acurácia de teste após " \
            "mais 2 época(s))." in text
     assert not english_leaks(text), text
+
+
+def test_a_hostile_pickle_is_refused_in_portuguese(tmp_path: Path) -> None:
+    """The unpickler's refusal is caught and rewrapped with its text, so that text is
+    translated too."""
+    import gzip
+    import os
+    import pickle
+
+    from chainrule.data import DataError, load
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[()]]:
+            return (os.getcwd, ())
+
+    path = tmp_path / "evil.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(Evil(), protocol=2)))
+    with use_language("pt-BR"), pytest.raises(DataError) as info:
+        load(path)
+    message = str(info.value).replace(str(path), "")
+    assert "recusado carregar" in message and "só arrays NumPy" in message
+    assert not english_leaks(message), message
+    with use_language("pt-BR"), pytest.raises(DataError, match="falta train-images-idx3-ubyte.gz "
+                                              r"\(ou a sua versão descompactada"):
+        load(tmp_path)
+
+
+def test_a_failed_download_is_explained_in_portuguese(tmp_path: Path) -> None:
+    from chainrule.data.download import FetchError, fetch
+
+    missing = (tmp_path / "no-such-mirror").as_uri() + "/"
+    with use_language("pt-BR"), pytest.raises(FetchError) as info:
+        fetch({"a.gz": "0" * 64}, tmp_path / "dest", [missing], timeout=1.0)
+    lines = str(info.value).splitlines()
+    assert lines[0] == "não foi possível baixar a.gz:" and lines[1].startswith(f"  {missing}a.gz")
+    assert lines[2] == ("Se esta máquina está sem rede, baixe os arquivos em outro lugar e "
+                        "coloque-os em")
+    assert lines[3] == f"  {tmp_path / 'dest'}"
+    assert lines[4].startswith("(nomes: a.gz), ou aponte CHAINRULE_DATA para uma pasta")
