@@ -926,3 +926,15 @@ def test_a_failed_download_is_explained_in_portuguese(tmp_path: Path) -> None:
                         "coloque-os em")
     assert lines[3] == f"  {tmp_path / 'dest'}"
     assert lines[4].startswith("(nomes: a.gz), ou aponte CHAINRULE_DATA para uma pasta")
+
+
+def test_practice_exercise_and_its_usage_errors_in_portuguese() -> None:
+    out = pt("circuit", "--exercise", "7")
+    assert "exercício de prática 7" in out
+    out = _pt_error("circuit", "x*y", "--exercise", "7")
+    assert "dê EXPR, --example ou --exercise, não dois deles" in out
+    out = _pt_error("circuit", "--exercise", "7", "--quiz", "--json")
+    assert "--quiz faz perguntas no terminal; não tem --json" in out
+    out = _pt_error("export", "circuit", "--example", "simple", "--exercise", "3", "-o",
+                    "unused.html")
+    assert "dê um de EXPR, --example NOME ou --exercise SEMENTE" in out

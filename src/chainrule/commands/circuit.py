@@ -119,7 +119,7 @@ def circuit(
             raise click.UsageError(_("give either EXPR, --example or --exercise, not two"))
         text, drawn = random_exercise(exercise_seed)
         values = {**drawn, **values}
-        about = f"practice exercise {exercise_seed}"
+        about = _("practice exercise {seed}").format(seed=exercise_seed)
     elif example_name is not None:
         if text_words:
             raise click.UsageError(_("give either EXPR or --example, not both"))
