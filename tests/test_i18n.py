@@ -579,3 +579,362 @@ def test_tensor_errors_in_portuguese_and_english() -> None:
             a.permute(0, 0)
         with pytest.raises(GraphError, match="este tensor não pede gradiente"):
             a.sum().backward()
+
+
+# ---------------------------------------------------------------- no English slips through
+
+# A message that stays English on purpose says why on its raise line or the line above.
+UNTRANSLATED = "# untranslated:"
+_TRANSLATING = {"_", "N_", "ngettext", "lazy_gettext"}
+
+
+def _english_literals(node: object) -> list[str]:
+    """The string literals with words in ``node`` that no ``_()``/``N_()`` call wraps: the
+    parts of an f-string, a concatenation, ``"...".format(...)`` and the arguments it formats.
+    Option names (``--json``), dotted names (``chainrule.lab.``), subscripts (``params['seed']``),
+    comparisons and the arguments of other calls (``meta.get("version")``) are not message text."""
+    import ast
+
+    found: list[str] = []
+
+    def visit(n: ast.AST) -> None:
+        if isinstance(n, ast.Call):
+            if isinstance(n.func, ast.Attribute):  # "...".format(...), ", ".join(...)
+                visit(n.func.value)
+                if n.func.attr == "format":
+                    for child in [*n.args, *(k.value for k in n.keywords)]:
+                        visit(child)
+            # Other calls (_(), repr(x), meta.get("version")) take no message text.
+            return
+        if isinstance(n, ast.Constant):
+            text = re.sub(r"--[\w-]+|\w+(\.\w+)*\.", "", n.value) if isinstance(
+                n.value, str) else ""
+            if re.search(r"[^\W\d_]{2,}", text):
+                found.append(n.value)
+            return
+        if isinstance(n, ast.Subscript):
+            visit(n.value)
+            return
+        if isinstance(n, (ast.Attribute, ast.Compare)):  # x.name, name == "max"
+            return
+        for child in ast.iter_child_nodes(n):
+            visit(child)
+
+    visit(node)  # type: ignore[arg-type]
+    return found
+
+
+def _untranslated_messages(root: Path) -> tuple[list[str], list[str]]:
+    """(messages with English words outside the catalog, those marked as English on purpose),
+    each as ``file:line: text``: the messages of ``raise SomeError(...)`` (an exception class,
+    named with a capital) and of ``warn(...)``, positional arguments only (keywords such as
+    ``param_hint="--at"`` or ``kind="limit"`` are identifiers)."""
+    import ast
+
+    slipped: list[str] = []
+    marked: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                call = node.exc
+                name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(
+                    call.func, "id", "")
+                if not name[:1].isupper():  # raise _located(exc, "parse"): a helper
+                    continue
+            elif isinstance(node, ast.Call) and (
+                    getattr(node.func, "attr", None) == "warn"
+                    or getattr(node.func, "id", None) == "warn"):
+                call = node
+            else:
+                continue
+            texts = [t for arg in call.args for t in _english_literals(arg)]
+            if not texts:
+                continue
+            where = f"{path.relative_to(root)}:{node.lineno}: {texts[0]!r}"
+            near = lines[node.lineno - 1] + (lines[node.lineno - 2] if node.lineno > 1 else "")
+            (marked if UNTRANSLATED in near else slipped).append(where)
+    return slipped, marked
+
+
+def test_every_raised_message_goes_through_the_catalog() -> None:
+    """``raise SomeError("...")`` or ``warnings.warn(f"...")`` without ``_()`` would show English
+    to a pt-BR reader: every such message is wrapped, or marked ``# untranslated: <why>`` (a
+    Python protocol's own wording, an internal invariant, a note for whoever edits the
+    explorer's scripts), and the marked ones stay few."""
+    slipped, marked = _untranslated_messages(ROOT / "src" / "chainrule")
+    assert slipped == [], "wrap these in _() (or mark them # untranslated: <why>):\n" + "\n".join(
+        slipped)
+    assert len(marked) <= 8, marked
+    markers = sum(text.count(UNTRANSLATED) for text in (
+        p.read_text(encoding="utf-8") for p in (ROOT / "src" / "chainrule").rglob("*.py")))
+    assert markers == len(marked), "a # untranslated: marker that marks no message"
+
+
+def test_the_scan_catches_an_unwrapped_message(tmp_path: Path) -> None:
+    """The scan above is not vacuous: each form of an English message is caught, each
+    translated or identifier-only form passes, and a marker excuses its line only."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "bad.py").write_text(
+        "import warnings\n"
+        "def f(x, params):\n"
+        "    if x == 1:\n"
+        "        raise ValueError('steps must be positive')\n"
+        "    if x == 2:\n"
+        "        raise errors.ShapeError(f'cat: shapes {x} differ')\n"
+        "    if x == 3:\n"
+        "        raise KeyError('unknown measure ' + repr(x))\n"
+        "    if x == 4:\n"
+        "        raise ValueError('{x} is not a number'.format(x=x))\n"
+        "    if x == 5:\n"
+        "        raise ValueError(_('{x} is {what}').format(x=x, what='too large'))\n"
+        "    warnings.warn(f'{x} runs eagerly')\n", encoding="utf-8")
+    (package / "good.py").write_text(
+        "def g(x, exc, params):\n"
+        "    if x == 1:\n"
+        "        raise ValueError(_('steps must be positive, got {x}').format(x=x))\n"
+        "    if x == 2:\n"
+        "        raise click.BadParameter(f'{x}={exc}', param_hint='--at')\n"
+        "    if x == 3:\n"
+        "        raise click.ClickException(f'--plot: {exc}')\n"
+        "    if x == 4:\n"
+        "        raise _located(exc, 'parse')\n"
+        "    if x == 5:\n"
+        "        raise RuntimeError(f\"{params['seed']}: {_('failed')}\".strip())\n"
+        "    # untranslated: Python's own wording\n"
+        "    raise AttributeError(f'module has no attribute {x!r}')\n", encoding="utf-8")
+    slipped, marked = _untranslated_messages(package)
+    assert [s.split(":")[:2] for s in slipped] == [
+        ["bad.py", "4"], ["bad.py", "6"], ["bad.py", "8"], ["bad.py", "10"], ["bad.py", "12"],
+        ["bad.py", "13"]]
+    assert [m.split(":")[:2] for m in marked] == [["good.py", "13"]]
+
+
+# ---------------------------------------------------------------- the PyTorch surface in pt-BR
+
+
+def _pt_raises(kind: type[BaseException], call: object, *words: str,
+               names: tuple[str, ...] = ()) -> str:
+    """``call()`` under pt-BR raises ``kind`` with all of ``words`` and no English sentence
+    (``names``: parameters and classes the message names, English as the user types them)."""
+    with use_language("pt-BR"), pytest.raises(kind) as info:
+        call()  # type: ignore[operator]
+    message = str(info.value)
+    for word in words:
+        assert word in message, (word, message)
+    prose = re.sub("|".join(rf"\b{re.escape(n)}\b" for n in names), " ", message) if names \
+        else message
+    assert not english_leaks(prose), (english_leaks(prose), message)
+    return message
+
+
+def test_the_pytorch_surface_explains_in_portuguese() -> None:
+    import numpy as np
+
+    import chainrule as cr
+    from chainrule.errors import GraphError, OperandError, ShapeError
+    from chainrule.optim import OptimizerError
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    _pt_raises(OptimizerError, lambda: cr.optim.SGD([], lr=0.1),
+               "o otimizador recebeu uma lista de parâmetros vazia")
+    _pt_raises(OptimizerError, lambda: cr.optim.Adam([x], lr=0.1, betas=(0.9, 1.5)),
+               "betas precisam estar em [0, 1), recebido (0.9, 1.5)")
+    _pt_raises(OptimizerError, lambda: cr.optim.SGD([x], lr=0.1, nesterov=True),
+               "nesterov precisa de um momento > 0")
+    _pt_raises(OptimizerError, lambda: cr.optim.SGD([{"params": [x], "beta": 1}], lr=0.1),
+               "configuração(ões) desconhecida(s) beta para sgd")
+    _pt_raises(OptimizerError, lambda: cr.optim.SGD([cr.tensor([1.0])], lr=0.1),
+               "o parâmetro 0 não pede gradiente")
+    sgd = cr.optim.SGD([x], lr=0.1)
+    _pt_raises(OptimizerError, lambda: cr.optim.lr_scheduler.StepLR(sgd, step_size=0),
+               "step_size precisa ser ≥ 1, recebido 0")
+    _pt_raises(ShapeError, lambda: cr.linspace(0, 1, -1), "linspace: steps precisa ser ≥ 0",
+               names=("steps",))
+    _pt_raises(ShapeError, lambda: cr.cat([]), "cat: esperado pelo menos um tensor")
+    _pt_raises(ShapeError, lambda: cr.cat([cr.zeros(2, 3), cr.zeros(3, 2)]),
+               "cat: os formatos (2, 3) e (3, 2) diferem fora da dim 0")
+    _pt_raises(ShapeError, lambda: cr.stack([cr.zeros(2), cr.zeros(3)]),
+               "todos os tensores precisam ter o mesmo formato")
+    _pt_raises(OperandError, lambda: cr.from_numpy([1.0]), "esperado um array NumPy")
+    # chainrule.grad misused
+    y = (x * x).sum()
+    _pt_raises(OperandError, lambda: cr.grad(y, [x], grad_output=1.0, grad_outputs=[1.0]),
+               "dê grad_output ou grad_outputs, não os dois")
+    _pt_raises(GraphError, lambda: cr.grad(cr.tensor([1.0]).sum(), [x]),
+               "a saída não pede gradiente")
+    unused = cr.tensor([3.0], requires_grad=True)
+    _pt_raises(GraphError, lambda: cr.grad(y, [x, unused], allow_unused=False),
+               "a entrada 2 não foi usada no cálculo da saída")
+    _pt_raises(OperandError, lambda: cr.gradcheck(lambda a: a.sum(), [np.zeros(2)]),
+               "gradcheck: a entrada 0 é um ndarray", names=("Value",))
+
+    class Twice(cr.autograd.Function):
+        """f(a, b) = 2a + b, with a backward that forgets b's gradient."""
+
+        @staticmethod
+        def forward(ctx: object, a: object, b: object) -> object:
+            return 2 * a + b  # type: ignore[operator]
+
+        @staticmethod
+        def backward(ctx: object, g: object) -> object:
+            return 2 * g  # type: ignore[operator]
+
+    b = cr.tensor([1.0, 1.0], requires_grad=True)
+    out = Twice.apply(x, b).sum()
+    _pt_raises(GraphError, out.backward,
+               "Twice.backward devolveu 1 gradiente(s), mas forward recebeu 2 ou mais argumentos",
+               names=("backward",))
+    # English stays English in the same process.
+    with pytest.raises(OptimizerError, match="^optimizer got an empty parameter list$"):
+        cr.optim.SGD([], lr=0.1)
+    with pytest.raises(GraphError, match=r"^Twice\.backward returned 1 gradient\(s\), but"):
+        Twice.apply(x, b).sum().backward()
+
+
+def test_pytorch_doctor_advice_in_portuguese() -> None:
+    """The fixes the PyTorch doctor spells in torch terms are sentences too."""
+    from chainrule.lab.verdict import Change, Suggestion
+    from chainrule.torch.doctor import torch_how
+
+    fix = Suggestion((Change("lr", 3.0, 0.3), Change("activation", "sigmoid", "relu"),
+                      Change("init", "nielsen", "he"), Change("weight_scale", 4.0, 1.0),
+                      Change("preprocess", "raw", "scale"), Change("loss", "quadratic", "bce"),
+                      Change("sizes", [784, 30, 30, 30, 10], [784, 30, 10])), "why", "vanishing")
+    with use_language("pt-BR"):
+        how = torch_how(fix)
+    assert how.startswith("defina lr=0.3 no otimizador; use nn.ReLU() como ativação das camadas "
+                          "ocultas; nn.init.kaiming_normal_(")
+    assert "reinicialize os pesos" in how and "padronize-as (transforms.Normalize)" in how
+    assert "sobre os logits" in how and how.endswith("use menos camadas ocultas (3 → 1)")
+    prose = re.sub(r"\S*\(\S*\)|nn\.\S+|\S+=\S+", " ", how)  # code stays code
+    assert not english_leaks(prose), (english_leaks(prose), how)
+    assert torch_how(fix).startswith("set lr=0.3 in the optimizer; use nn.ReLU() for the hidden")
+
+
+def test_chain_mnemonic_picture_in_portuguese() -> None:
+    from chainrule.lab.chain import mnemonic_svg, run_chain
+
+    result = run_chain([0.8, -0.6, 1.3, 0.4], [0.1, -0.3, 0.5, -0.2])
+    with use_language("pt-BR"):
+        svg = mnemonic_svg(result)
+    with use_language("pt-BR"):
+        auto = number(result["grad_b_autodiff"][0], ".6g")
+    assert "," in auto and auto.replace(",", ".") == f"{result['grad_b_autodiff'][0]:.6g}"
+    assert f"= {auto} (retropropagação no grafo)" in svg and "(o produto)" in svg
+    assert "backprop" not in svg and "(backprop on the graph)" in mnemonic_svg(result)
+
+
+def test_web_refusals_in_portuguese() -> None:
+    """The explorer's refusals (another origin, not JSON) answer in the request's language."""
+    import warnings
+
+    from chainrule.web.server import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    with TestClient(create_app()) as client:
+        pt_header = {"Accept-Language": "pt-BR"}
+        r = client.post("/api/parse", json={"expression": "x"},
+                        headers={**pt_header, "origin": "https://evil.example"})
+        assert r.status_code == 403
+        message = r.json()["error"]
+        assert "requisição de outra origem recusada: a página em https://evil.example" in message
+        assert not english_leaks(message), message
+        r = client.post("/api/parse", content=b'{"expression": "x"}',
+                        headers={**pt_header, "content-type": "text/plain"})
+        assert r.status_code == 415
+        assert r.json()["error"] == ("requisições POST precisam enviar Content-Type: "
+                                     "application/json (recebido text/plain)")
+        r = client.post("/api/parse", json={"expression": "x"},
+                        headers={"origin": "https://evil.example"})
+        assert r.json()["error"].startswith("cross-origin request refused")
+
+
+def test_exported_lesson_titles_in_portuguese(tmp_path: Path) -> None:
+    """An exported lesson names itself (browser tab, heading) in the reader's language."""
+    path = tmp_path / "lesson.html"
+    for kind, title in (
+            ("chain", "a cadeia de fatores: 3 neurônios sigmoid, inicialização nielsen"),
+            ("vanishing", "a dissipação do gradiente: 3 camadas ocultas de 10 unidades sigmoid, "
+                          "inicialização nielsen")):
+        code, out = run("--lang", "pt-BR", "export", kind, "--depth", "3", "--width", "10",
+                        "-o", str(path))
+        assert code == 0, out
+        html = path.read_text(encoding="utf-8")
+        assert f"<title>{title} · chainrule</title>" in html, kind
+    code, out = run("export", "chain", "--depth", "3", "-o", str(path))
+    assert code == 0 and "<title>the chain of factors: 3 sigmoid neurons, nielsen init" in \
+        path.read_text(encoding="utf-8")
+
+
+def test_diagnose_verify_without_fixes_in_portuguese() -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from chainrule.commands.diagnose import _show_replay
+
+    replay = SimpleNamespace(budget=SimpleNamespace(epochs=2), outcomes=[],
+                             before=SimpleNamespace(final_accuracy=0.9125))
+    console = Console(record=True, width=200)
+    with use_language("pt-BR"):
+        _show_replay(console, replay)
+    text = console.export_text()
+    assert "--verify: nenhuma correção a reexecutar (como está: 91,2% de acurácia de teste após " \
+           "mais 2 época(s))." in text
+    assert not english_leaks(text), text
+
+
+def test_a_hostile_pickle_is_refused_in_portuguese(tmp_path: Path) -> None:
+    """The unpickler's refusal is caught and rewrapped with its text, so that text is
+    translated too."""
+    import gzip
+    import os
+    import pickle
+
+    from chainrule.data import DataError, load
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[()]]:
+            return (os.getcwd, ())
+
+    path = tmp_path / "evil.pkl.gz"
+    path.write_bytes(gzip.compress(pickle.dumps(Evil(), protocol=2)))
+    with use_language("pt-BR"), pytest.raises(DataError) as info:
+        load(path)
+    message = str(info.value).replace(str(path), "")
+    assert "recusado carregar" in message and "só arrays NumPy" in message
+    assert not english_leaks(message), message
+    with use_language("pt-BR"), pytest.raises(DataError, match="falta train-images-idx3-ubyte.gz "
+                                              r"\(ou a sua versão descompactada"):
+        load(tmp_path)
+
+
+def test_a_failed_download_is_explained_in_portuguese(tmp_path: Path) -> None:
+    from chainrule.data.download import FetchError, fetch
+
+    missing = (tmp_path / "no-such-mirror").as_uri() + "/"
+    with use_language("pt-BR"), pytest.raises(FetchError) as info:
+        fetch({"a.gz": "0" * 64}, tmp_path / "dest", [missing], timeout=1.0)
+    lines = str(info.value).splitlines()
+    assert lines[0] == "não foi possível baixar a.gz:" and lines[1].startswith(f"  {missing}a.gz")
+    assert lines[2] == ("Se esta máquina está sem rede, baixe os arquivos em outro lugar e "
+                        "coloque-os em")
+    assert lines[3] == f"  {tmp_path / 'dest'}"
+    assert lines[4].startswith("(nomes: a.gz), ou aponte CHAINRULE_DATA para uma pasta")
+
+
+def test_practice_exercise_and_its_usage_errors_in_portuguese() -> None:
+    out = pt("circuit", "--exercise", "7")
+    assert "exercício de prática 7" in out
+    out = _pt_error("circuit", "x*y", "--exercise", "7")
+    assert "dê EXPR, --example ou --exercise, não dois deles" in out
+    out = _pt_error("circuit", "--exercise", "7", "--quiz", "--json")
+    assert "--quiz faz perguntas no terminal; não tem --json" in out
+    out = _pt_error("export", "circuit", "--example", "simple", "--exercise", "3", "-o",
+                    "unused.html")
+    assert "dê um de EXPR, --example NOME ou --exercise SEMENTE" in out

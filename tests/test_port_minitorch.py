@@ -181,7 +181,9 @@ def test_sigmoid(a: float) -> None:
     assert_close(1.0 - s, cr.Value(-a).sigmoid().data)
     assert cr.Value(0.0).sigmoid().data == 0.5
     lo, hi = cr.Value(a - 0.5).sigmoid().data, cr.Value(a + 0.5).sigmoid().data
-    assert lo <= s <= hi and (lo < hi or s in (0.0, 1.0))
+    # From a ≈ 36 on, σ rounds to one of the two doubles just below 1 (then to 1): σ(a ± 0.5)
+    # can equal σ(a) there.
+    assert lo <= s <= hi and (lo < hi or s in (0.0, 1.0) or s >= 1.0 - 2.0**-52)
 
 
 @NO_DEADLINE

@@ -77,4 +77,5 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"chainrule.{name}")
     if name in _LAZY_ATTRIBUTES:
         return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+    # untranslated: Python's own wording for a missing module attribute, which tools match
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

@@ -9,6 +9,7 @@ import numpy as np
 
 from chainrule.errors import GraphError, OperandError
 from chainrule.graph import backward_pass, listen
+from chainrule.i18n import _
 from chainrule.tensor import _CLOCK, Tensor, _seed, anomaly_mode
 from chainrule.value import Value, _to_float
 
@@ -39,18 +40,18 @@ def grad(
     """
     if grad_outputs is not None:
         if grad_output is not None:
-            raise OperandError("grad: give grad_output or grad_outputs, not both")
+            raise OperandError(_("grad: give grad_output or grad_outputs, not both"))
         grad_output = grad_outputs
     if isinstance(output, (list, tuple)):  # torch takes sequences of one output
         if len(output) != 1:
-            raise OperandError("grad: one output at a time (sum several outputs first)")
+            raise OperandError(_("grad: one output at a time (sum several outputs first)"))
         output = output[0]
         if isinstance(grad_output, (list, tuple)) and len(grad_output) == 1:
             grad_output = grad_output[0]
     targets = (inputs,) if isinstance(inputs, (Value, Tensor)) else tuple(inputs)
     if isinstance(output, Value):
         if any(not isinstance(x, Value) for x in targets):
-            raise OperandError("grad: a Value output needs Value inputs")
+            raise OperandError(_("grad: a Value output needs Value inputs"))
         seed: Any
         if create_graph and isinstance(grad_output, Value):
             seed = grad_output
@@ -63,10 +64,10 @@ def grad(
                        lambda g, x: _as_value(0.0 if g is None else g))
     if isinstance(output, Tensor):
         if any(not isinstance(x, Tensor) for x in targets):
-            raise OperandError("grad: a Tensor output needs Tensor inputs")
+            raise OperandError(_("grad: a Tensor output needs Tensor inputs"))
         if not output.requires_grad:
-            raise GraphError("grad: the output does not require grad (no input it was computed "
-                             "from has requires_grad=True)")
+            raise GraphError(_("grad: the output does not require grad (no input it was computed "
+                               "from has requires_grad=True)"))
         if _CLOCK.now:
             from chainrule.inplace import check_versions
 
@@ -86,15 +87,16 @@ def grad(
         else:
             grads = backward_pass(output, seed, create_graph=create_graph)
         return _unused(tuple(grads.get(x) for x in targets), allow_unused, _as_tensor, targets)
-    raise OperandError(f"grad: output must be a Value or a Tensor, got {type(output).__name__}")
+    raise OperandError(_("grad: output must be a Value or a Tensor, got {kind}").format(
+        kind=type(output).__name__))
 
 
 def _unused(found: tuple[Any, ...], allow_unused: bool | None, convert: Any,
             targets: tuple[Any, ...] = ()) -> tuple[Any, ...]:
     if allow_unused is False and any(g is None for g in found):
         i = next(i for i, g in enumerate(found) if g is None)
-        raise GraphError(f"grad: input {i + 1} was not used to compute the output; pass "
-                         "allow_unused=True to get None for it")
+        raise GraphError(_("grad: input {i} was not used to compute the output; pass "
+                           "allow_unused=True to get None for it").format(i=i + 1))
     if allow_unused:
         return tuple(None if g is None else convert(g, x)
                      for g, x in zip(found, targets or found, strict=True))

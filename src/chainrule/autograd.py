@@ -28,6 +28,7 @@ from chainrule.autodiff import grad
 from chainrule.errors import GraphError, OperandError, ShapeError
 from chainrule.factories import cat
 from chainrule.graph import no_grad
+from chainrule.i18n import N_, _
 from chainrule.ops import Op, is_node
 from chainrule.tensor import Tensor
 
@@ -71,11 +72,11 @@ class Function:
 
     @staticmethod
     def forward(ctx: FunctionCtx, *args: Any) -> Any:
-        raise NotImplementedError("a Function subclass defines forward(ctx, *args)")
+        raise NotImplementedError(_("a Function subclass defines forward(ctx, *args)"))
 
     @staticmethod
     def backward(ctx: FunctionCtx, *grad_outputs: Any) -> Any:
-        raise NotImplementedError("a Function subclass defines backward(ctx, *grad_outputs)")
+        raise NotImplementedError(_("a Function subclass defines backward(ctx, *grad_outputs)"))
 
     @classmethod
     def apply(cls, *args: Any) -> Any:
@@ -85,8 +86,8 @@ class Function:
         with no_grad():
             out = cls.forward(ctx, *args)
         if not isinstance(out, Tensor):
-            raise OperandError(f"{cls.__name__}.forward must return one Tensor, got "
-                               f"{type(out).__name__}")
+            raise OperandError(_("{function}.forward must return one Tensor, got {kind}").format(
+                function=cls.__name__, kind=type(out).__name__))
         tracked = [i for i in positions if needs[i]]
         if not tracked:
             return Tensor(out.data)
@@ -107,7 +108,7 @@ class Function:
         op = Function._ops.get(key)
         if op is None:
             doc = (cls.__doc__ or "").strip().splitlines()
-            rule = doc[0] if doc else f"{cls.__name__}: the gradient its backward() returns"
+            rule = doc[0] if doc else N_("the gradient its backward() returns")
 
             def vjp(g: Any, out: Any, *rest: Any) -> tuple[Any, ...]:
                 *inputs, ctx, tracked = rest
@@ -136,9 +137,10 @@ def _call_backward(cls: type[Function], ctx: FunctionCtx, tracked: tuple[int, ..
     result = cls.backward(ctx, upstream)
     grads = result if isinstance(result, tuple) else (result,)
     if len(grads) < max(tracked) + 1:
-        raise GraphError(f"{cls.__name__}.backward returned {len(grads)} gradient(s), but "
-                         f"forward took {max(tracked) + 1} or more arguments; return one per "
-                         "argument (None for those without a gradient)")
+        raise GraphError(_("{function}.backward returned {count} gradient(s), but "
+                           "forward took {needed} or more arguments; return one per "
+                           "argument (None for those without a gradient)").format(
+                               function=cls.__name__, count=len(grads), needed=max(tracked) + 1))
     out: list[Any] = []
     for i, shape in zip(tracked, shapes, strict=True):
         gi = grads[i]
@@ -148,8 +150,10 @@ def _call_backward(cls: type[Function], ctx: FunctionCtx, tracked: tuple[int, ..
         value = gi if graph and isinstance(gi, Tensor) else np.asarray(
             gi.data if isinstance(gi, Tensor) else gi)
         if value.shape != shape and np.broadcast_shapes(value.shape, shape) != shape:
-            raise ShapeError(f"{cls.__name__}.backward: gradient {i + 1} has shape "
-                             f"{value.shape}, its input has {shape}")
+            raise ShapeError(_("{function}.backward: gradient {i} has shape "
+                               "{shape}, its input has {expected}").format(
+                                   function=cls.__name__, i=i + 1, shape=value.shape,
+                                   expected=shape))
         out.append(value)
     return tuple(out)
 

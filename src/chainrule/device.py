@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule.errors import ConfigError
+from chainrule.i18n import _
 
 __all__ = ["CPU", "accelerator", "backends", "cuda", "device", "mps"]
 
@@ -26,13 +27,13 @@ class device:  # noqa: N801 - torch's name
         if isinstance(type, device):
             type, index = type.type, type.index
         name = str(type)
-        kind, _, number = name.partition(":")
+        kind, _sep, number = name.partition(":")
         if kind != "cpu":
-            raise ConfigError(
-                f"device {name!r}: chainrule computes on the CPU only (with NumPy); use "
+            raise ConfigError(_(
+                "device {name!r}: chainrule computes on the CPU only (with NumPy); use "
                 "device('cpu'), which is what `'cuda' if torch.cuda.is_available() else 'cpu'` "
                 "picks here"
-            )
+            ).format(name=name))
         self.type = "cpu"
         self.index = index if index is not None else (int(number) if number else None)
 

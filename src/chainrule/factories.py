@@ -15,6 +15,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.errors import OperandError, ShapeError
+from chainrule.i18n import _
 from chainrule.surface import _shape_args, as_dtype
 from chainrule.tensor import Tensor, _apply, _constant, _lift, _one_axis, tensor
 
@@ -133,7 +134,7 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None,
              requires_grad: bool = False, device: Any = None) -> Tensor:
     n = int(steps)
     if n < 0:
-        raise ShapeError(f"linspace: steps must be ≥ 0, got {steps}")
+        raise ShapeError(_("linspace: steps must be ≥ 0, got {steps}").format(steps=steps))
     # As torch's kernel: the first half counts up from start, the second down from end, so
     # both ends are exact (the values agree with torch's to a few ulps).
     i = np.arange(n, dtype=_DEFAULT)
@@ -167,7 +168,8 @@ def randint(low: int, high: int | None = None, size: Any = (), *, dtype: Any = N
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing ``array``'s memory (changes to one show in the other), as torch's."""
     if not isinstance(array, np.ndarray):
-        raise OperandError(f"from_numpy: expected a NumPy array, got {type(array).__name__}")
+        raise OperandError(_("from_numpy: expected a NumPy array, got {kind}").format(
+            kind=type(array).__name__))
     t = Tensor(array, dtype=array.dtype)
     assert t.data is array or np.shares_memory(t.data, array)
     return t
@@ -177,7 +179,7 @@ def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Ten
     """Join along an existing axis; each input gets its slice of the gradient back."""
     items = [x if isinstance(x, Tensor) else tensor(x) for x in tensors]
     if not items:
-        raise ShapeError("cat: expected at least one tensor")
+        raise ShapeError(_("cat: expected at least one tensor"))
     d = dim if axis is None else axis
     # torch's legacy rule: empty 1-D tensors are skipped when joining others.
     kept = [x for x in items if not (x.ndim == 1 and x.shape[0] == 0)] or items[:1]
@@ -188,7 +190,8 @@ def cat(tensors: Sequence[Any], dim: int = 0, *, axis: int | None = None) -> Ten
         if x.ndim != first.ndim or any(
                 a != b for i, (a, b) in enumerate(zip(x.shape, first.shape, strict=True))
                 if i != axis_):
-            raise ShapeError(f"cat: shapes {first.shape} and {x.shape} differ outside dim {d}")
+            raise ShapeError(_("cat: shapes {first} and {other} differ outside dim {dim}").format(
+                first=first.shape, other=x.shape, dim=d))
         out = _apply(ops.CONCAT, out, _lift(x, out, "cat"), (axis_,))
     return out
 
@@ -200,10 +203,11 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
     """Join along a new axis ``dim``."""
     items = [x if isinstance(x, Tensor) else tensor(x) for x in tensors]
     if not items:
-        raise ShapeError("stack: expected at least one tensor")
+        raise ShapeError(_("stack: expected at least one tensor"))
     shapes = {x.shape for x in items}
     if len(shapes) > 1:
-        raise ShapeError(f"stack: every tensor must have the same shape, got {sorted(shapes)}")
+        raise ShapeError(_("stack: every tensor must have the same shape, got {shapes}").format(
+            shapes=sorted(shapes)))
     return cat([x.unsqueeze(dim) for x in items], dim if dim >= 0 else dim + items[0].ndim + 1)
 
 
@@ -223,7 +227,8 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002 - tor
     try:
         shape = np.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:
-        raise ShapeError(f"where: shapes {cond.shape}, {a.shape} and {b.shape} cannot be "
-                         "broadcast together") from None
+        raise ShapeError(_("where: shapes {condition}, {input} and {other} cannot be "
+                           "broadcast together").format(
+                               condition=cond.shape, input=a.shape, other=b.shape)) from None
     return _apply(ops.WHERE, a, b, (np.broadcast_to(cond, shape),))
 

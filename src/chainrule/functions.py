@@ -12,6 +12,7 @@ import numpy as np
 
 from chainrule import ops
 from chainrule.errors import OperandError
+from chainrule.i18n import _
 from chainrule.tensor import Tensor, _binary
 from chainrule.value import Value
 from chainrule.value import maximum as _value_maximum
@@ -30,7 +31,8 @@ def _unary(name: str, x: Any) -> Any:
         return op.scalar(float(x))  # type: ignore[misc]
     if isinstance(x, (list, tuple)):
         return op.array(np.asarray(x, dtype=np.float64))  # type: ignore[misc]
-    raise OperandError(f"{name}: unsupported operand {type(x).__name__} {x!r:.40}")
+    raise OperandError(_("{name}: unsupported operand {kind} {operand}").format(
+        name=name, kind=type(x).__name__, operand=f"{x!r:.40}"))
 
 
 def exp(x: Any) -> Any:
@@ -73,7 +75,8 @@ def _pair(name: str, a: Any, b: Any) -> Any:
         first = a if isinstance(a, Tensor) else None
         if first is None:
             if isinstance(a, Value):
-                raise OperandError(f"{name}: cannot combine a Value with a Tensor")
+                raise OperandError(_("{name}: cannot combine a Value with a Tensor").format(
+                    name=name))
             from chainrule.tensor import _lift
 
             return _binary(ops.OPS[name], _lift(a, b, name), b)

@@ -15,6 +15,7 @@ import numpy as np
 from chainrule.autodiff import grad
 from chainrule.errors import GradcheckError, OperandError
 from chainrule.graph import no_grad
+from chainrule.i18n import _
 from chainrule.tensor import Tensor
 from chainrule.value import Value
 
@@ -34,8 +35,8 @@ def _scalar_output(out: Any, projection: dict[str, np.ndarray]) -> Any:
     if isinstance(out, Value):
         return out
     if not isinstance(out, Tensor):
-        raise OperandError(f"gradcheck: fn must return a Value or a Tensor, got "
-                           f"{type(out).__name__}")
+        raise OperandError(_("gradcheck: fn must return a Value or a Tensor, got "
+                             "{kind}").format(kind=type(out).__name__))
     if out.data.size == 1:
         return out.sum()
     if "v" not in projection:
@@ -94,21 +95,22 @@ def gradcheck(
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor):
             if x.dtype != np.float64:
-                raise OperandError(
-                    f"gradcheck: input {i} is {x.dtype}; central differences need float64 — "
-                    f"in {x.dtype} a step of {eps:g} is lost in rounding (machine epsilon "
-                    f"{np.finfo(x.dtype).eps:.1e}), so the comparison would be meaningless"
-                )
+                raise OperandError(_(
+                    "gradcheck: input {i} is {dtype}; central differences need float64 — "
+                    "in {dtype} a step of {eps:g} is lost in rounding (machine epsilon "
+                    "{machine:.1e}), so the comparison would be meaningless"
+                ).format(i=i, dtype=x.dtype, eps=eps, machine=np.finfo(x.dtype).eps))
             if not x.data.flags.writeable or not x.data.flags.c_contiguous:
                 x.data = np.ascontiguousarray(x.data).copy()
         elif not isinstance(x, Value):
-            raise OperandError(f"gradcheck: input {i} is a {type(x).__name__}; pass Tensors "
-                               "(float64, requires_grad=True) or Values")
+            raise OperandError(_("gradcheck: input {i} is a {kind}; pass Tensors "
+                                 "(float64, requires_grad=True) or Values").format(
+                                     i=i, kind=type(x).__name__))
     projection: dict[str, np.ndarray] = {}
     out = _scalar_output(fn(*inputs), projection)
     targets = [x for x in inputs if isinstance(x, Value) or x.requires_grad]
     if not targets:
-        raise OperandError("gradcheck: no input has requires_grad=True, nothing to check")
+        raise OperandError(_("gradcheck: no input has requires_grad=True, nothing to check"))
     analytic = dict(zip(map(id, targets), grad(out, targets), strict=True))
     for i, x in enumerate(inputs):
         if id(x) not in analytic:
@@ -119,11 +121,14 @@ def gradcheck(
         if np.any(bad):
             where = tuple(int(k) for k in np.argwhere(bad)[0])
             err = relative_error(a[where], n[where])
-            name = f"input {i}" + (f" ({x.label!r})" if getattr(x, "label", "") else "")
-            element = f" element {where}" if where else ""
-            raise GradcheckError(
-                f"gradcheck: {name}{element}: analytic {float(a[where]):.10g} vs numerical "
-                f"{float(n[where]):.10g} (relative error {float(err):.3g}; "
-                f"{int(bad.sum())} of {bad.size} elements differ)"
-            )
+            name = _("input {i}").format(i=i) + (
+                f" ({x.label!r})" if getattr(x, "label", "") else "")
+            element = " " + _("element {where}").format(where=where) if where else ""
+            raise GradcheckError(_(
+                "gradcheck: {name}{element}: analytic {analytic:.10g} vs numerical "
+                "{numeric:.10g} (relative error {error:.3g}; "
+                "{bad} of {size} elements differ)"
+            ).format(name=name, element=element, analytic=float(a[where]),
+                     numeric=float(n[where]), error=float(err), bad=int(bad.sum()),
+                     size=bad.size))
     return True

@@ -70,7 +70,8 @@ def set_language(tag: str | None) -> str:
     lang = normalize(tag)
     if lang is None:
         known = ", ".join(name.replace("_", "-") for name in LANGUAGES)
-        raise ValueError(f"unknown language {tag!r}; choose one of {known}")
+        raise ValueError(_("unknown language {tag!r}; choose one of {known}").format(
+            tag=tag, known=known))
     _chosen.set(lang)
     return lang
 

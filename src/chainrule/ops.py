@@ -235,7 +235,7 @@ def _scalar_min(a: float, b: float) -> float:
 def _scalar_pow(a: float, b: float) -> float:
     result = a**b
     if isinstance(result, complex):
-        raise ValueError("negative base with fractional exponent")
+        raise ValueError(_("negative base with fractional exponent"))
     return float(result)
 
 

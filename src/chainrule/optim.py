@@ -65,7 +65,7 @@ class Optimizer:
         for group in groups:
             self._add_group(group)
         if not self.params:
-            raise OptimizerError("optimizer got an empty parameter list")
+            raise OptimizerError(_("optimizer got an empty parameter list"))
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Another group of parameters with its own hyperparameters (torch's fine-tuning
@@ -76,19 +76,22 @@ class Optimizer:
 
     def _add_group(self, group: dict[str, Any]) -> None:
         if not isinstance(group, dict) or "params" not in group:
-            raise OptimizerError("a parameter group is a dict with a 'params' entry")
+            raise OptimizerError(_("a parameter group is a dict with a 'params' entry"))
         params = group["params"]
         params = [params] if getattr(params, "requires_grad", None) is not None else list(params)
         unknown = sorted(set(group) - set(self.defaults) - {"params"})
         if unknown:
-            raise OptimizerError(f"parameter group has unknown setting(s) {', '.join(unknown)} "
-                                 f"for {self.name} (settings: {', '.join(self.defaults)})")
+            raise OptimizerError(_("parameter group has unknown setting(s) {unknown} "
+                                   "for {optimizer} (settings: {settings})").format(
+                                       unknown=", ".join(unknown), optimizer=self.name,
+                                       settings=", ".join(self.defaults)))
         seen = {id(p) for p in self.params}
         for i, p in enumerate(params):
             if not getattr(p, "requires_grad", False):
-                raise OptimizerError(f"parameter {len(self.params) + i} does not require grad")
+                raise OptimizerError(_("parameter {index} does not require grad").format(
+                    index=len(self.params) + i))
             if id(p) in seen:
-                raise OptimizerError("a parameter appears in more than one parameter group")
+                raise OptimizerError(_("a parameter appears in more than one parameter group"))
             seen.add(id(p))
         full = {**self.defaults, **group, "params": params}
         full["lr"] = float(full["lr"])
@@ -196,9 +199,10 @@ class SGD(Optimizer):
 
     def _check(self, group: dict[str, Any]) -> None:
         if group["nesterov"] and (not group["momentum"] or group["dampening"]):
-            raise OptimizerError("nesterov needs a momentum > 0 and no dampening")
+            raise OptimizerError(_("nesterov needs a momentum > 0 and no dampening"))
         if not 0.0 <= group["dampening"] <= 1.0:
-            raise OptimizerError(f"dampening must be in [0, 1], got {group['dampening']}")
+            raise OptimizerError(_("dampening must be in [0, 1], got {value}").format(
+                value=group["dampening"]))
         if not 0.0 <= group["momentum"] < 1.0:
             raise OptimizerError(_("momentum must be in [0, 1), got {value}").format(
                 value=group["momentum"]))
@@ -272,9 +276,10 @@ class Adam(Optimizer):
     def _check(self, group: dict[str, Any]) -> None:
         b1, b2 = group["betas"]
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise OptimizerError(f"betas must be in [0, 1), got {group['betas']}")
+            raise OptimizerError(_("betas must be in [0, 1), got {value}").format(
+                value=group["betas"]))
         if group["eps"] <= 0.0 or group["weight_decay"] < 0.0:
-            raise OptimizerError("eps must be > 0 and weight_decay ≥ 0")
+            raise OptimizerError(_("eps must be > 0 and weight_decay ≥ 0"))
 
     @property
     def betas(self) -> tuple[float, float]:
@@ -374,9 +379,11 @@ class RMSprop(Optimizer):
 
     def _check(self, group: dict[str, Any]) -> None:
         if not 0.0 <= group["alpha"] < 1.0:
-            raise OptimizerError(f"alpha must be in [0, 1), got {group['alpha']}")
+            raise OptimizerError(_("alpha must be in [0, 1), got {value}").format(
+                value=group["alpha"]))
         if not 0.0 <= group["momentum"] < 1.0:
-            raise OptimizerError(f"momentum must be in [0, 1), got {group['momentum']}")
+            raise OptimizerError(_("momentum must be in [0, 1), got {value}").format(
+                value=group["momentum"]))
 
     def hyperparameters(self) -> dict[str, float]:
         g = self.param_groups[0]
@@ -449,7 +456,8 @@ class _Schedulers:
         def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
             super().__init__(optimizer)
             if step_size < 1:
-                raise OptimizerError(f"step_size must be ≥ 1, got {step_size}")
+                raise OptimizerError(_("step_size must be ≥ 1, got {value}").format(
+                    value=step_size))
             self.step_size, self.gamma = int(step_size), float(gamma)
 
         def _lr(self, epoch: int, base: float) -> float:
@@ -471,7 +479,7 @@ class _Schedulers:
         def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0) -> None:  # noqa: N803
             super().__init__(optimizer)
             if T_max < 1:
-                raise OptimizerError(f"T_max must be ≥ 1, got {T_max}")
+                raise OptimizerError(_("T_max must be ≥ 1, got {value}").format(value=T_max))
             self.T_max, self.eta_min = int(T_max), float(eta_min)
 
         def _lr(self, epoch: int, base: float) -> float:

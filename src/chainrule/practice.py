@@ -132,7 +132,8 @@ def random_exercise(seed: int, gates: int = 3) -> tuple[str, dict[str, float]]:
     share one. Every variable appears, so each one has a gradient to find.
     """
     if gates < 1:
-        raise ValueError(f"an exercise needs at least one gate, got {gates}")
+        raise ValueError(_("an exercise needs at least one gate, got {gates}").format(
+            gates=gates))
     rng = random.Random(seed)
     count = min(len(_NAMES), 2 + gates // 2)
     names = list(_NAMES[:count])

@@ -37,6 +37,7 @@ from chainrule.factories import (
     zeros_like,
 )
 from chainrule.graph import _GradMode, no_grad
+from chainrule.i18n import _
 from chainrule.tensor import Tensor, tensor
 
 __all__ = [
@@ -267,13 +268,13 @@ def save(obj: Any, f: Any) -> None:
     from chainrule.nn.checkpoint import atomic_savez
 
     if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
-        raise OperandError("save: chainrule saves a dict of named tensors or arrays, such as "
-                           "model.state_dict() or optimizer.state_dict()")
+        raise OperandError(_("save: chainrule saves a dict of named tensors or arrays, such as "
+                             "model.state_dict() or optimizer.state_dict()"))
     arrays = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in obj.items()}
     odd = next((k for k, a in arrays.items() if a.dtype.kind == "O"), None)
     if odd is not None:
-        raise OperandError(f"save: entry {odd!r} is not a tensor, an array or a number; save "
-                           "nested dicts as separate files")
+        raise OperandError(_("save: entry {entry!r} is not a tensor, an array or a number; save "
+                             "nested dicts as separate files").format(entry=odd))
     atomic_savez(f, arrays)
 
 

@@ -116,10 +116,10 @@ def circuit(
         from chainrule.practice import random_exercise
 
         if text_words or example_name is not None:
-            raise click.UsageError("give either EXPR, --example or --exercise, not two")
+            raise click.UsageError(_("give either EXPR, --example or --exercise, not two"))
         text, drawn = random_exercise(exercise_seed)
         values = {**drawn, **values}
-        about = f"practice exercise {exercise_seed}"
+        about = _("practice exercise {seed}").format(seed=exercise_seed)
     elif example_name is not None:
         if text_words:
             raise click.UsageError(_("give either EXPR or --example, not both"))
@@ -143,7 +143,7 @@ def circuit(
 
     if quiz:
         if as_json:
-            raise click.UsageError("--quiz asks questions in the terminal; it has no --json")
+            raise click.UsageError(_("--quiz asks questions in the terminal; it has no --json"))
         _quiz(c, about)
         return
     if as_json:

@@ -228,8 +228,9 @@ def _rank(severity: str) -> int:
 def _show_replay(out: Any, replay: Any) -> None:
     b = replay.budget
     if not replay.outcomes:
-        out.print(f"[dim]--verify: no fix to replay (as it is: {replay.before.final_accuracy:.1%} "
-                  f"test accuracy after {b.epochs} more epoch(s)).[/]")
+        out.print("[dim]" + _("--verify: no fix to replay (as it is: {accuracy} test accuracy "
+                              "after {epochs} more epoch(s)).").format(
+            accuracy=number(replay.before.final_accuracy, ".1%"), epochs=b.epochs) + "[/]")
         return
     table = numbers_table(
         _("fixes replayed: {epochs} epoch(s) of SGD on {samples} images, batch {batch}, mean of "

@@ -91,7 +91,7 @@ def circuit(words: tuple[str, ...], at: tuple[str, ...], example_name: str | Non
     values = _bindings([*at, *(w for w in words if _BINDING.match(w))])
     chosen = [x for x in (text_words or None, example_name, exercise_seed) if x is not None]
     if len(chosen) != 1:
-        raise click.UsageError("give one of EXPR, --example NAME or --exercise SEED")
+        raise click.UsageError(_("give one of EXPR, --example NAME or --exercise SEED"))
     body: dict[str, Any] = {"at": values}
     if text_words:
         body["expression"] = " ".join(text_words)
@@ -159,10 +159,11 @@ def _network_lesson(kind: str, depth: int, width: int, activation: str, init: st
         answers[path] = _computed(lambda: fn(body, limits))  # noqa: B023 (called at once)
     state = {"depth": str(depth), "width": str(width), "act": activation, "init": init,
              "ws": _number_text(weight_scale), "pre": preprocess}
-    what = {"chain": "the chain of factors", "diagnose": "the diagnosis",
-            "vanishing": "vanishing gradients"}[kind]
-    title = (f"{what}: {depth} hidden layers of {width} {activation} units, {init} init"
-             if kind != "chain" else f"{what}: {depth} {activation} neurons, {init} init")
+    what = {"chain": _("the chain of factors"), "diagnose": _("the diagnosis"),
+            "vanishing": _("vanishing gradients")}[kind]
+    title = (_("{what}: {depth} hidden layers of {width} {activation} units, {init} init")
+             if kind != "chain" else _("{what}: {depth} {activation} neurons, {init} init")
+             ).format(what=what, depth=depth, width=width, activation=activation, init=init)
     _write(output, kind, answers, state, title)
 
 

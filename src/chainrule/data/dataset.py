@@ -61,7 +61,7 @@ class Dataset:
                     _(
                     "{value0}: {split} images {shape} and labels {shape_} do not match (want "
                     "(n, features) and (n,))").format(
-                        value0=self.name or 'dataset',
+                        value0=self.name or _("dataset"),
                         split=split,
                         shape=x.shape,
                         shape_=y.shape,)
@@ -70,7 +70,7 @@ class Dataset:
             raise DataError(
                 _(
                 "{value0}: train has {value1} features, test has {value2}").format(
-                    value0=self.name or 'dataset',
+                    value0=self.name or _("dataset"),
                     value1=self.train_x.shape[1],
                     value2=self.test_x.shape[1],)
             )
@@ -114,7 +114,7 @@ def preprocess(data: Dataset, mode: str = "scale", dtype: Any = np.float64) -> D
     if data.preprocessing != "stored":
         raise DataError(_(
             "{value0} is already preprocessed ({preprocessing})").format(
-                value0=data.name or 'dataset', preprocessing=data.preprocessing))
+                value0=data.name or _("dataset"), preprocessing=data.preprocessing))
     splits = {"train_x": data.train_x, "test_x": data.test_x}
     if data.valid_x is not None:
         splits["valid_x"] = data.valid_x

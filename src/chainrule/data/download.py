@@ -144,10 +144,11 @@ def fetch(
                 failures.append(f"  {url}: {type(exc).__name__}: {reason}")
         else:
             raise FetchError(
-                f"could not download {name}:\n" + "\n".join(failures) + "\n"
-                f"If this machine is offline, download the files elsewhere and put them in\n"
-                f"  {dest}\n(names: {', '.join(files)}), or point CHAINRULE_DATA at a folder "
-                "whose mnist/ subfolder holds them."
+                _("could not download {name}:").format(name=name) + "\n" + "\n".join(failures)
+                + "\n" + _(
+                "If this machine is offline, download the files elsewhere and put them in\n"
+                "  {dest}\n(names: {names}), or point CHAINRULE_DATA at a folder "
+                "whose mnist/ subfolder holds them.").format(dest=dest, names=", ".join(files))
             )
         paths.append(target)
     return paths

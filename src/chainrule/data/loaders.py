@@ -118,9 +118,10 @@ def _find_idx(folder: Path, gz_name: str) -> Path:
     for name in (gz_name, plain, dotted, dotted + ".gz"):
         if (folder / name).is_file():
             return folder / name
-    raise DataError(
-        f"{folder}: missing {gz_name} (or its unzipped {plain}); the four MNIST files are "
-        + ", ".join(MNIST_NAMES.values())
+    raise DataError(_(
+        "{folder}: missing {name} (or its unzipped {plain}); the four MNIST files are "
+        "{files}").format(folder=folder, name=gz_name, plain=plain,
+                          files=", ".join(MNIST_NAMES.values()))
     )
 
 
@@ -178,7 +179,7 @@ def load_npz(path: PathLike, name: str | None = None) -> Dataset:
                         p=p,
                         value0=', '.join(_NPZ_KEYS[0]),
                         value1=', '.join(_NPZ_KEYS[1]),
-                        value2=', '.join(sorted(files)) or 'none',)
+                        value2=', '.join(sorted(files)) or _("no arrays"),)
                 )
     except DataError:
         raise
@@ -208,7 +209,8 @@ def load_sample() -> Dataset:
 
 def _latin1_bytes(text: str, encoding: str = "utf-8") -> bytes:
     if encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError(f"refusing to encode with {encoding!r}")
+        raise pickle.UnpicklingError(_("refusing to encode with {encoding!r}").format(
+            encoding=encoding))
     return text.encode("latin1")
 
 
@@ -242,7 +244,8 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         found = self._allowed().get((module, name))
         if found is None:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only NumPy arrays")
+            raise pickle.UnpicklingError(_("refusing to load {name}: only NumPy arrays").format(
+                name=f"{module}.{name}"))
         return found
 
 

@@ -21,4 +21,5 @@ __all__ = ["chain", "diagnosis", "flow", "studies"]
 def __getattr__(name: str) -> Any:
     if name in __all__:
         return importlib.import_module(f"chainrule.lab.{name}")
+    # untranslated: Python's own wording for a missing module attribute, which tools match
     raise AttributeError(f"module 'chainrule.lab' has no attribute {name!r}")

@@ -352,7 +352,8 @@ def mnemonic_terms(result: dict[str, Any], j: int = 1) -> list[tuple[str, float 
     layers = result["layers"]
     big_l = len(layers)
     if not 1 <= j <= big_l:
-        raise LabError(f"layer {j} is not in a chain of {big_l} layers")
+        raise LabError(_("layer {j} is not in a chain of {count} layers").format(
+            j=j, count=big_l))
     terms: list[tuple[str, float | None]] = [(f"σ'(z{j})", layers[j - 1]["sigma_prime"])]
     for k in range(j + 1, big_l + 1):
         terms.append((f"w{k}", layers[k - 1]["w"]))
@@ -441,8 +442,9 @@ def mnemonic_svg(result: dict[str, Any], j: int = 1) -> str:
             f'{_fmt(layers[k - 1]["factor"])}</text>')
     auto = result["grad_b_autodiff"][j - 1]
     formula = result["grad_b_formula"][j - 1]
-    add(f'<text x="12" y="278" class="num">= {auto:.6g} (backprop on the graph)   '
-        f'= {formula:.6g} (the product)</text>')
+    said = _("= {auto} (backprop on the graph)   = {formula} (the product)").format(
+        auto=number(auto, ".6g"), formula=number(formula, ".6g"))
+    add(f'<text x="12" y="278" class="num">{escape(said)}</text>')
     add(f'<text x="12" y="310" class="num">{escape(_headline(result))}</text>')
     add("</svg>")
     return "\n".join(out) + "\n"

@@ -256,7 +256,7 @@ def load_inputs(
             "the first size is {value0} but {value1} has {n_features} inputs per example: "
             "use sizes like {n_features},30,30,{n_classes}").format(
                 value0=sizes[0],
-                value1=ds.name or 'the data',
+                value1=ds.name or _("the data"),
                 n_features=ds.n_features,
                 n_classes=ds.n_classes,)
         )
@@ -265,7 +265,7 @@ def load_inputs(
             _(
             "the last size is {value0} but {value1} has {n_classes} classes: end the sizes "
             "with {n_classes}").format(
-                value0=sizes[-1], value1=ds.name or 'the data', n_classes=ds.n_classes)
+                value0=sizes[-1], value1=ds.name or _("the data"), n_classes=ds.n_classes)
         )
     available = len(ds.train_y)
     if not 1 <= samples <= available:
@@ -273,7 +273,7 @@ def load_inputs(
             _(
             "{value0} has {available} training images; samples must be between 1 and "
             "{available}, got {samples}").format(
-                value0=ds.name or 'the data', available=available, samples=samples)
+                value0=ds.name or _("the data"), available=available, samples=samples)
         )
     return tensor(ds.train_x[:samples]), np.asarray(ds.train_y[:samples]), ds.name or "data"
 

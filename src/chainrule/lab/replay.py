@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.i18n import _
 from chainrule.lab._util import LabError, jsonable
 
 __all__ = ["CLEAR_ACCURACY", "Budget", "Outcome", "Replay", "Run", "replay"]
@@ -46,7 +47,8 @@ class Budget:
         for name in ("samples", "epochs", "batch", "seeds", "test"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise LabError(f"replay budget: {name} must be a whole number ≥ 1, got {value!r}")
+                raise LabError(_("replay budget: {name} must be a whole number ≥ 1, got {value!r}")
+                               .format(name=name, value=value))
 
 
 @dataclass
@@ -186,7 +188,7 @@ def _train(model: Any, data: Any, loss: str, lr: float, budget: Budget,
 
     if not evaluate():
         return costs, accuracy, True
-    for _ in range(budget.epochs):
+    for _epoch in range(budget.epochs):
         order = rng.permutation(n)
         with np.errstate(all="ignore"):
             for start in range(0, n, budget.batch):
@@ -254,13 +256,13 @@ def replay(model: Any, diagnosis: Any, budget: Budget | None = None, data: Any =
     from chainrule.nn import Module
 
     if not isinstance(model, Module):
-        raise LabError("replay needs a chainrule.nn model")
+        raise LabError(_("replay needs a chainrule.nn model"))
     budget = budget or Budget()
     setup = diagnosis.setup
     loss = setup.loss if setup.loss in ("cross-entropy", "quadratic", "softmax") else None
     if loss is None:
-        raise LabError(f"replay needs a named cost (cross-entropy, quadratic, softmax), "
-                       f"not {setup.loss!r}")
+        raise LabError(_("replay needs a named cost (cross-entropy, quadratic, softmax), "
+                         "not {loss!r}").format(loss=setup.loss))
     lr = setup.lr if setup.lr is not None else 0.1
     preprocess = setup.preprocess or "scale"
     total = budget.seeds * (1 + len(diagnosis.suggestions))

@@ -42,7 +42,7 @@ def _split(data: Any, preprocess: str, samples: int | None) -> tuple[Tensor, np.
         raise LabError(_(
             "{value0} has {value1} training images; samples must be between 1 and {value2}, "
             "got {n}").format(
-                value0=ds.name or 'the data',
+                value0=ds.name or _("the data"),
                 value1=len(ds.train_y),
                 value2=len(ds.train_y),
                 n=n,))

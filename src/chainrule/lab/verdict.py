@@ -339,7 +339,7 @@ def judge(layers: Sequence[LayerMeasures], setup: Setup | None = None,
     Fills in each layer's ``index`` (from 1) and ``ratio_to_last``.
     """
     if not layers:
-        raise ValueError("nothing to judge: no layer with parameters")
+        raise ValueError(_("nothing to judge: no layer with parameters"))
     setup = setup or Setup()
     context = context or Context()
     for i, layer in enumerate(layers, start=1):

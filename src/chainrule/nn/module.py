@@ -40,7 +40,8 @@ class Module:
     training: bool = True
 
     def forward(self, *args: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+        raise NotImplementedError(_("{module} does not define forward").format(
+            module=type(self).__name__))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
@@ -89,7 +90,8 @@ class Module:
     def register_parameter(self, name: str, param: Any) -> None:
         """``setattr(self, name, param)``, torch's spelling for a computed name."""
         if not name.isidentifier():
-            raise StateError(f"register_parameter: {name!r} is not a valid attribute name")
+            raise StateError(_("register_parameter: {name!r} is not a valid attribute name")
+                             .format(name=name))
         setattr(self, name, param)
 
     def parameters(self) -> list[Any]:

@@ -31,6 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chainrule.i18n import _
+
 Params = Mapping[str, Any]
 
 _COMMON = ("sizes", "activation", "init", "weight_scale", "seed")
@@ -51,7 +53,7 @@ class Measure:
 def _scale_weights(model: Any, scale: float) -> None:
     """Multiply every weight by ``scale``, as `chainrule.lab.flow.make_model` does."""
     if not scale > 0.0:
-        raise ValueError(f"weight_scale must be positive, got {scale}")
+        raise ValueError(_("weight_scale must be positive, got {value}").format(value=scale))
     if scale != 1.0:
         for layer in model.linears:
             layer.weight.data = (layer.weight * float(scale)).data
@@ -169,6 +171,7 @@ def measure_toy(params: Params) -> dict[str, Any]:
     if params["sleep"]:
         time.sleep(params["sleep"])
     if params["fail"]:
+        # untranslated: the toy measure fails on request only in the tests of the runner
         raise RuntimeError(f"toy cell asked to fail (seed {params['seed']})")
     text = json.dumps(dict(params), sort_keys=True)
     rng = np.random.default_rng(int(hashlib.sha256(text.encode()).hexdigest()[:12], 16))
@@ -229,5 +232,6 @@ def run_cell(params: Params) -> dict[str, Any]:
     name = params.get("measure")
     measure = MEASURES.get(str(name))
     if measure is None:
-        raise KeyError(f"unknown measure {name!r}; choose one of: {', '.join(MEASURES)}")
+        raise KeyError(_("unknown measure {name!r}; choose one of: {choices}").format(
+            name=name, choices=", ".join(MEASURES)))
     return measure.fn(params)

@@ -157,6 +157,7 @@ class ResultsWriter:
     def write(self, record: dict[str, Any]) -> None:
         """Append one record as one line, and make it durable before returning."""
         if self._fh is None:
+            # untranslated: an internal invariant (the runner opens the writer before any record)
             raise RuntimeError("ResultsWriter is not open")
         self._fh.write(dumps(record).encode("utf-8") + b"\n")
         self._fh.flush()

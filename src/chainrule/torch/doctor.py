@@ -332,22 +332,25 @@ def torch_how(s: Suggestion) -> str:
     parts = []
     for c in s.changes:
         if c.setting == "lr":
-            parts.append(f"set lr={c.new:g} in the optimizer")
+            parts.append(_("set lr={lr} in the optimizer").format(lr=f"{c.new:g}"))
         elif c.setting == "activation":
-            parts.append(f"use {_ACT_HOW.get(c.new, c.new)} for the hidden activations")
+            parts.append(_("use {module} for the hidden activations").format(
+                module=_ACT_HOW.get(c.new, c.new)))
         elif c.setting == "init":
-            parts.append(_INIT_HOW.get(c.new, f"initialise with {c.new}"))
+            parts.append(_INIT_HOW.get(c.new) or _("initialise with {scheme}").format(
+                scheme=c.new))
         elif c.setting == "weight_scale":
-            parts.append("re-initialise the weights at their scheme's scale (do not scale "
-                         "them up)")
+            parts.append(_("re-initialise the weights at their scheme's scale (do not scale "
+                           "them up)"))
         elif c.setting == "preprocess":
-            parts.append("scale the inputs to [0, 1] (x / 255, transforms.ToTensor()) or "
-                         "standardize them (transforms.Normalize)")
+            parts.append(_("scale the inputs to [0, 1] (x / 255, transforms.ToTensor()) or "
+                           "standardize them (transforms.Normalize)"))
         elif c.setting == "loss":
-            parts.append("use nn.BCEWithLogitsLoss or nn.CrossEntropyLoss on logits instead "
-                         "of MSE on sigmoid outputs")
+            parts.append(_("use nn.BCEWithLogitsLoss or nn.CrossEntropyLoss on logits instead "
+                           "of MSE on sigmoid outputs"))
         elif c.setting == "sizes":
-            parts.append(f"use fewer hidden layers ({len(c.old) - 2} → {len(c.new) - 2})")
+            parts.append(_("use fewer hidden layers ({old} → {new})").format(
+                old=len(c.old) - 2, new=len(c.new) - 2))
     return "; ".join(parts)
 
 

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from chainrule.errors import ChainruleError
+from chainrule.i18n import _
 from chainrule.viz.dot import fmt, to_dot
 from chainrule.viz.graph_dict import Trace, graph_dict, stored_graph_dict, trace
 from chainrule.viz.render import RenderError, render_dot, svg_inline
@@ -63,7 +64,8 @@ def draw(node: Any, fmt: str = "svg", *, max_nodes: int = 80, title: str = "",
         open("f.svg", "wb").write(draw(f, grads="stored"))
     """
     if grads not in GRADS:
-        raise RenderError(f"grads must be one of: {', '.join(GRADS)}; got {grads!r}")
+        raise RenderError(_("grads must be one of: {choices}; got {grads!r}").format(
+            choices=", ".join(GRADS), grads=grads))
     graph = stored_graph_dict(node) if grads == "stored" else graph_dict(node)
     return render_dot(to_dot(graph, max_nodes=max_nodes, title=title), fmt)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from chainrule.i18n import _
+
 __all__ = [
     "activation_chain", "activation_slope", "chain_for", "diagnose_for", "max_slope", "path_for",
 ]
@@ -124,10 +126,11 @@ def path_for(flow: Any, settings: dict[str, Any], layer: int) -> dict[str, Any]:
     sizes = settings["sizes"]
     hidden = len(sizes) - 2
     if not 1 <= layer <= hidden:
-        raise ValueError(f"layer must be a hidden layer, 1 to {hidden}; got {layer}")
+        raise ValueError(_("layer must be a hidden layer, 1 to {hidden}; got {layer}").format(
+            hidden=hidden, layer=layer))
     model = flow.make_model(sizes, settings["activation"], settings["init"], settings["seed"],
                             settings["weight_scale"])
-    x, y, _ = flow.load_inputs(sizes, 1, settings["preprocess"])
+    x, y, _labels = flow.load_inputs(sizes, 1, settings["preprocess"])
     a, zs = x, []
     for module in model.layers:
         a = module(a)

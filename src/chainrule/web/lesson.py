@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chainrule.errors import ChainruleError
+from chainrule.i18n import _
 from chainrule.web.server import STATIC_DIR
 
 __all__ = ["KINDS", "LessonError", "bundle", "lesson_html"]
@@ -59,10 +60,11 @@ def _modules(entry: str) -> list[str]:
         if name in order:
             return
         if name in visiting:
+            # untranslated: about the explorer's own scripts, for whoever changes them
             raise LessonError(f"the page's modules import each other in a cycle at {name}.js")
         visiting.add(name)
         source = _source(name)
-        for _, dep in _IMPORT.findall(source):
+        for _form, dep in _IMPORT.findall(source):
             visit(dep)
         visiting.discard(name)
         order.append(name)
@@ -90,6 +92,7 @@ def bundle(entry: str = "main") -> str:
         body, reexported = _reexports(body)
         exported += [n for n in reexported if n not in exported]
         if re.search(r"^\s*(?:import|export)\b", body, re.M):
+            # untranslated: about the explorer's own scripts, for whoever changes them
             raise LessonError(f"{name}.js uses an import or export form a lesson cannot join "
                               '(use `import { a } from "./m.js";` and `export function`)')
         parts.append(f'__modules["{name}"] = (() => {{\n{body}\n'
@@ -138,7 +141,8 @@ def lesson_html(kind: str, answers: Mapping[str, Any], state: Mapping[str, str],
     ``title`` names the lesson in the browser's tab and its heading.
     """
     if kind not in KINDS:
-        raise LessonError(f"unknown lesson {kind!r}; choose one of: {', '.join(KINDS)}")
+        raise LessonError(_("unknown lesson {kind!r}; choose one of: {choices}").format(
+            kind=kind, choices=", ".join(KINDS)))
     from html import escape
 
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
@@ -164,6 +168,7 @@ def lesson_html(kind: str, answers: Mapping[str, Any], state: Mapping[str, str],
     }
     for old, new in replacements.items():
         if old not in page:
+            # untranslated: about the explorer's own page, for whoever changes it
             raise LessonError(f"the page has no {old!r} to replace; update chainrule.web.lesson")
         page = page.replace(old, new)
     return page

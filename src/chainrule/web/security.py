@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chainrule.i18n import _
+
 __all__ = ["SameOriginJson"]
 
 READS = frozenset({"GET", "HEAD"})
@@ -75,15 +77,16 @@ class SameOriginJson:
         own = normalize_origin(f"{scope.get('scheme', 'http')}://{headers.get('host', '')}")
         if origin is not None:
             if normalize_origin(origin) not in {own, *self.trusted}:
-                return (403, f"cross-origin request refused: the page at {origin[:100]} is not "
-                        f"this explorer ({own}); only the explorer's own page may call its API",
-                        "origin")
+                return (403, _("cross-origin request refused: the page at {origin} is not "
+                               "this explorer ({own}); only the explorer's own page may call its "
+                               "API").format(origin=origin[:100], own=own), "origin")
         elif headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-            return 403, "cross-site request refused: only the explorer's own page may call its " \
-                        "API", "origin"
+            return 403, _("cross-site request refused: only the explorer's own page may call its "
+                          "API"), "origin"
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type != "application/json":
             shown = media_type or "none"
-            return (415, f"{scope['method']} requests must send Content-Type: application/json "
-                    f"(got {shown[:100]})", "content-type")
+            return (415, _("{method} requests must send Content-Type: application/json "
+                           "(got {shown})").format(method=scope["method"], shown=shown[:100]),
+                    "content-type")
         return None

@@ -34,7 +34,8 @@ class Worker:
 
     def __init__(self, limit: int, name: str = "chainrule-worker") -> None:
         if limit < 1:
-            raise ValueError(f"a worker needs room for at least one computation, got {limit}")
+            raise ValueError(_("a worker needs room for at least one computation, got {limit}")
+                             .format(limit=limit))
         self.limit = limit
         self._name = name
         self._executor: ThreadPoolExecutor | None = None  # started on first use, again after
