@@ -42,7 +42,10 @@ DATA_FILE = "mlp_inputs.npz"
 # tensor made from each batch's arrays); "chainrule-fused" the Tensor engine op by op with the
 # fused loss and the update written by hand (the path earlier suites measured);
 # "chainrule-compile" the user loop with its loss function through chainrule.compile.
-SYSTEMS = ("numpy", "chainrule", "chainrule-fused", "chainrule-compile", "torch", "autograd")
+# "numpy-inplace" is the floor with preallocated arrays and in-place steps: the reference for
+# what a replay of NumPy calls can reach.
+SYSTEMS = ("numpy", "chainrule", "chainrule-fused", "chainrule-compile", "torch", "autograd",
+           "numpy-inplace")
 CHAINRULE_SYSTEMS = ("chainrule", "chainrule-fused", "chainrule-compile")
 
 Params = list[np.ndarray]
@@ -139,6 +142,59 @@ def numpy_floor(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Par
             g0, gb0 = x.T @ d, d.sum(axis=0)
             for p, g in zip(params, (g0, gb0, g1, gb1, g2, gb2, g3, gb3), strict=True):
                 p -= lr * g
+
+    return epoch, lambda: params
+
+
+def numpy_inplace(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Params]]:
+    """The floor's arithmetic with every array preallocated and every step in place: the same
+    NumPy calls, none allocating. What any program replaying NumPy calls can reach (chainrule's
+    compiled plans are such programs); not a chainrule system."""
+    params = [p.copy() for p in init]
+    ws, bs = params[0::2], params[1::2]
+    lr = LR
+    buffers: dict[tuple[str, int, int], np.ndarray] = {}
+
+    def buf(name: str, rows: int, cols: int) -> np.ndarray:
+        key = (name, rows, cols)
+        if key not in buffers:
+            buffers[key] = np.empty((rows, cols), dtype=init[0].dtype)
+        return buffers[key]
+
+    grads = [np.empty_like(p) for p in params]
+
+    def epoch(limit: int | None = None) -> None:
+        for x, _, onehot in batches[:limit]:
+            n = len(x)
+            acts = [x]
+            for i in range(3):
+                a = np.matmul(acts[-1], ws[i], out=buf(f"a{i}", n, ws[i].shape[1]))
+                a += bs[i]
+                np.negative(a, out=a)
+                np.exp(a, out=a)
+                a += 1.0
+                np.reciprocal(a, out=a)
+                acts.append(a)
+            d = np.matmul(acts[3], ws[3], out=buf("d3", n, ws[3].shape[1]))
+            d += bs[3]
+            np.negative(d, out=d)
+            np.exp(d, out=d)
+            d += 1.0
+            np.reciprocal(d, out=d)
+            d -= onehot
+            d /= n
+            for i in (3, 2, 1, 0):
+                np.matmul(acts[i].T, d, out=grads[2 * i])
+                np.add.reduce(d, axis=0, out=grads[2 * i + 1])
+                if i:
+                    back = np.matmul(d, ws[i].T, out=buf(f"d{i - 1}", n, ws[i].shape[0]))
+                    slope = np.subtract(1.0, acts[i], out=buf(f"s{i}", n, ws[i].shape[0]))
+                    slope *= acts[i]
+                    back *= slope
+                    d = back
+            for p, g in zip(params, grads, strict=True):
+                g *= lr
+                p -= g
 
     return epoch, lambda: params
 
@@ -288,6 +344,7 @@ def hips_autograd(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], P
 
 FACTORIES: dict[str, Factory] = {
     "numpy": numpy_floor,
+    "numpy-inplace": numpy_inplace,
     "chainrule": chainrule_user,
     "chainrule-fused": chainrule_fused,
     "chainrule-compile": chainrule_compiled,

@@ -460,8 +460,10 @@ def table(report: dict[str, Any]) -> Table:
     return t
 
 
-MLP_ROWS = ("chainrule", "chainrule-fused", "chainrule-compile", "torch", "autograd", "numpy")
-MLP_LABELS = {"chainrule": "chainrule, user loop", "numpy": "NumPy floor"}
+MLP_ROWS = ("chainrule", "chainrule-fused", "chainrule-compile", "torch", "autograd",
+            "numpy-inplace", "numpy")
+MLP_LABELS = {"chainrule": "chainrule, user loop", "numpy": "NumPy floor",
+              "numpy-inplace": "NumPy floor, in place"}
 
 
 def mlp_rows(case: dict[str, Any]) -> list[tuple[str, dict[str, Any], str, str]]:
