@@ -14,12 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import blas, ops
+from chainrule import blas, indexing, ops
 from chainrule.display import CircuitDisplay
 from chainrule.errors import (
     ConfigError,
     GraphError,
-    IndexOutOfRangeError,
     OperandError,
     ShapeError,
 )
@@ -358,14 +357,21 @@ class Tensor(CircuitDisplay, TorchSurface):
         return _apply(ops.BROADCAST_TO, self, None, (tuple(shape),))
 
     def __getitem__(self, index: Any) -> Tensor:
-        index = _checked_index(self, index, "getitem")
-        return _apply(ops.GETITEM, self, None, (index,))
+        """torch's indexing (integers are applied first, see :mod:`chainrule.indexing`); each
+        step is a ``getitem`` node."""
+        out = self
+        for step in indexing.steps(self.data.shape, index, "getitem"):
+            try:
+                out = _apply(ops.GETITEM, out, None, (step,))
+            except (IndexError, ValueError) as exc:
+                raise indexing.refusal("getitem", index, self.data.shape, exc) from None
+        return out
 
     def __setitem__(self, index: Any, value: Any) -> None:
         """``t[index] = value`` in place (torch's rule: not on a leaf that requires grad)."""
         from chainrule.inplace import setitem
 
-        setitem(self, _checked_index(self, index, "setitem"), value)
+        setitem(self, index, value)
 
     def scatter_add(self, index: Any, shape: tuple[int, ...]) -> Tensor:
         """A zero tensor of ``shape`` with this tensor added at ``index`` (repeats add up)."""
@@ -658,22 +664,6 @@ def _one_axis(axis: int, ndim: int, opname: str) -> int:
     axes = _normalize_axis(axis, max(ndim, 1), opname)
     assert axes is not None
     return axes[0]
-
-
-def _checked_index(t: Tensor, index: Any, opname: str) -> Any:
-    index = _clean_index(index)
-    try:
-        t.data[index]
-    except IndexError as exc:
-        raise IndexOutOfRangeError(_("{op}: index {index} does not fit shape {shape}: {reason}")
-                                   .format(op=opname, index=_show(index), shape=t.shape,
-                                           reason=exc)) from None
-    return index
-
-
-def _show(index: Any) -> str:
-    return f"array of shape {index.shape}" if isinstance(index, np.ndarray) else \
-        f"{index!r:.60}"
 
 
 def _either(numpy_style: Any, torch_style: Any) -> Any:
