@@ -16,6 +16,7 @@ import numpy as np
 
 from chainrule import blas, indexing, ops
 from chainrule.display import CircuitDisplay
+from chainrule.dtypes import _Default
 from chainrule.errors import (
     ConfigError,
     GraphError,
@@ -152,7 +153,8 @@ class Tensor(CircuitDisplay, TorchSurface):
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
         extra = ", requires_grad=True" if self.requires_grad else ""
-        if self.dtype != np.float64:
+        # As torch: the dtype is shown unless it is the default float, int64 or bool.
+        if self.dtype != _Default.dtype and self.dtype.kind != "b" and self.dtype != np.int64:
             extra += f", dtype={self.dtype}"
         return f"tensor({body}{extra})"
 
@@ -436,8 +438,9 @@ class Tensor(CircuitDisplay, TorchSurface):
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None
            ) -> Tensor:
     """A leaf tensor holding a copy of ``data``: nested lists, a number, an ndarray or a Tensor
-    (numbers become float64 unless ``dtype``; booleans stay boolean; a floating-point array
-    keeps its dtype). Like ``torch.tensor`` it copies; ``from_numpy`` shares the array.
+    (numbers become the default dtype, float64 unless ``set_default_dtype`` changed it;
+    booleans stay boolean; an array keeps its dtype). Like ``torch.tensor`` it copies;
+    ``from_numpy`` shares the array.
     """
     if device is not None:
         from chainrule.device import device as _device
@@ -470,7 +473,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, (bool, np.bool_)) or _all_bools(data):
         return np.asarray(data, dtype=np.bool_)
     try:
-        array = np.asarray(data, dtype=np.float64)
+        array = np.asarray(data, dtype=_Default.dtype)
     except (TypeError, ValueError):
         raise OperandError(_(
             "tensor: expected numbers or nested lists of numbers, got {kind} {value}"
@@ -498,7 +501,7 @@ def _lift(other: Any, like: Tensor, opname: str) -> Tensor:
     if isinstance(other, (int, float, np.integer, np.floating)) and not isinstance(other, bool):
         kind = like.data.dtype
         if kind.kind != "f" and isinstance(other, (float, np.floating)):
-            kind = np.dtype(np.float64)  # int tensor ⊗ 0.5 computes in floats, as torch
+            kind = _Default.dtype  # int tensor ⊗ 0.5 computes in floats, as torch
         return _constant(np.asarray(other, dtype=kind))
     if isinstance(other, np.ndarray) and other.dtype.kind in "biuf":
         kind = like.data.dtype if other.dtype.kind != "f" else other.dtype

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.device import accelerator, backends, cuda, device, mps
+from chainrule.dtypes import get_default_dtype, set_default_dtype
 from chainrule.factories import (
     arange,
     cat,
@@ -49,6 +50,7 @@ __all__ = [
     "rand", "rand_like", "randint", "randn", "randn_like", "reshape", "load", "save",
     "set_grad_enabled", "sin", "softmax", "softplus", "square", "squeeze", "stack", "std",
     "sub", "sum", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "get_default_dtype", "set_default_dtype",
 ]
 
 float16 = np.dtype(np.float16)

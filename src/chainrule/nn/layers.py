@@ -37,7 +37,7 @@ class Linear(Module):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         init: str = "nielsen",
         rng: np.random.Generator | int | None = None,
         device: Any = None,
@@ -56,6 +56,10 @@ class Linear(Module):
 
             rng = generator()
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        if dtype is None:  # torch's rule: the default dtype (float64 unless changed)
+            from chainrule.dtypes import get_default_dtype
+
+            dtype = get_default_dtype()
         w, b = linear_weights(self.in_features, self.out_features, init, gen, _dtype(dtype))
         self.weight = tensor(w, requires_grad=True)
         self.bias = tensor(b, requires_grad=True) if bias else None
