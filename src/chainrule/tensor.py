@@ -26,6 +26,7 @@ from chainrule.errors import (
 from chainrule.graph import _GradMode, backward_pass, listen
 from chainrule.i18n import _
 from chainrule.ops import NO_GRAD, Op
+from chainrule.printing import format_tensor
 from chainrule.surface import TorchSurface
 
 __all__ = ["Tensor", "tensor"]
@@ -76,7 +77,7 @@ class Tensor(CircuitDisplay, TorchSurface):
             ).format(value=repr(requires_grad)))
         self.data = _to_array(data, dtype)
         if requires_grad and self.data.dtype.kind != "f":
-            raise OperandError(_(
+            raise GraphError(_(
                 "tensor: only floating-point tensors can require gradients, got {dtype}"
             ).format(dtype=self.data.dtype))
         self.grad = None
@@ -151,12 +152,7 @@ class Tensor(CircuitDisplay, TorchSurface):
         return float(self.item())
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
-        extra = ", requires_grad=True" if self.requires_grad else ""
-        # As torch: the dtype is shown unless it is the default float, int64 or bool.
-        if self.dtype != _Default.dtype and self.dtype.kind != "b" and self.dtype != np.int64:
-            extra += f", dtype={self.dtype}"
-        return f"tensor({body}{extra})"
+        return format_tensor(self.data, self.requires_grad)
 
     # ------------------------------------------------------------------ elementwise
 
@@ -438,8 +434,9 @@ class Tensor(CircuitDisplay, TorchSurface):
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None
            ) -> Tensor:
     """A leaf tensor holding a copy of ``data``: nested lists, a number, an ndarray or a Tensor
-    (numbers become the default dtype, float64 unless ``set_default_dtype`` changed it;
-    booleans stay boolean; an array keeps its dtype). Like ``torch.tensor`` it copies;
+    (integers become int64 and other numbers the default dtype, float64 unless
+    ``set_default_dtype`` changed it, as in torch; booleans stay boolean; an array keeps its
+    dtype). Like ``torch.tensor`` it copies;
     ``from_numpy`` shares the array.
     """
     if device is not None:
@@ -448,6 +445,9 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: An
         _device(device)  # refuses anything but the CPU
     if isinstance(data, Tensor):
         data = data.data
+    elif dtype is None and isinstance(data, (int, list, tuple, np.integer)) \
+            and not isinstance(data, bool) and np.asarray(data).dtype.kind in "iu":
+        dtype = np.int64  # Python integers make an int64 tensor, as in torch
     t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
     if isinstance(data, np.ndarray) and np.shares_memory(t.data, data):
         t.data = t.data.copy()
@@ -630,12 +630,25 @@ def _fold_scale(loss: Tensor, c: Any, divide: bool) -> Tensor | None:
 
 def _binary(op: Op, a: Tensor, other: Any) -> Tensor:
     b = other if isinstance(other, Tensor) else _lift(other, a, op.name)
+    if a.data.dtype is not b.data.dtype:  # (builtin dtypes are singletons: a cheap test)
+        a, b = _promote(a, b)
     try:
         data = op.array(a.data, b.data)  # type: ignore[misc]
     except ValueError:
         raise ShapeError(_("{op}: shapes {a} and {b} cannot be broadcast together").format(
             op=op.name, a=a.shape, b=b.shape)) from None
     return _node(data, op, a, b, ())
+
+
+def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """torch's promotion where NumPy's differs: an integer or bool tensor meeting a float one
+    takes the float's dtype (NumPy makes int64 ⊗ float32 float64)."""
+    ka, kb = a.data.dtype.kind, b.data.dtype.kind
+    if ka == "f" and kb in "iub":
+        return a, _constant(b.data.astype(a.data.dtype))
+    if kb == "f" and ka in "iub":
+        return _constant(a.data.astype(b.data.dtype)), b
+    return a, b
 
 
 def _apply(op: Op, a: Tensor, b: Tensor | None = None, ctx: tuple[Any, ...] = ()) -> Tensor:

@@ -67,8 +67,9 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
-    def extra_repr(self) -> str:
-        return f"{self.in_features}, {self.out_features}, dtype={self.weight.dtype}"
+    def extra_repr(self) -> str:  # torch's wording
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
 
 
 class Sigmoid(Module):
@@ -145,6 +146,9 @@ class Sequential(Module):
 
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
+
+    def __setitem__(self, i: int, layer: Module) -> None:
+        self.layers[i] = layer
 
     def __len__(self) -> int:
         return len(self.layers)
