@@ -30,15 +30,26 @@ def steps(shape: tuple[int, ...], index: Any, opname: str) -> tuple[Step, ...]:
     kind = type(index)
     if kind is int or kind is slice:  # the common cases, as NumPy has them
         return (index,)
+    if kind is tuple and all(type(i) is int or type(i) is slice for i in index):
+        return (index,)  # basic indexing: NumPy's rule is torch's
+    if getattr(kind, "_shaped", False):  # a Tensor: its array
+        index = index.data
+        kind = np.ndarray
+    if kind is np.ndarray and index.ndim and index.dtype.kind in "iu":
+        return (index,)  # one integer array: nothing to reorder
     items = tuple(_clean(i, shape, index, opname) for i in
                   (index if kind is tuple else (index,)))
     advanced = any(_advanced(item) for item in items)
-    if advanced or sum(item is Ellipsis for item in items) > 1:
+    dots = sum(item is Ellipsis for item in items)
+    if (advanced and dots) or dots > 1:
         items = _expand_ellipses(items, len(shape), index, shape, opname)
     if advanced:
         _check_masks(items, shape, index, opname)
     if not advanced or not any(type(item) is int for item in items):
         return (items,)
+    picked = [i for i, item in enumerate(items) if type(item) is int or _advanced(item)]
+    if picked[-1] - picked[0] + 1 == len(picked):
+        return (items,)  # side by side, NumPy puts the result where torch does
     # Integers first (a basic index: views, no copy), then the rest on what they left.
     first: list[Step] = []
     rest: list[Step] = []
@@ -106,7 +117,10 @@ def _refused(opname: str, index: Any, shape: tuple[int, ...], reason: str
 def _clean(item: Any, shape: tuple[int, ...], index: Any, opname: str) -> Step:
     """One entry of an index as NumPy takes it, with torch's reading: a 0-d integer tensor or
     array is an integer, a list is an integer (or bool) array, a float index is refused."""
-    if getattr(type(item), "_shaped", False):  # a Tensor
+    kind = type(item)
+    if kind is int or kind is slice:
+        return item
+    if getattr(kind, "_shaped", False):  # a Tensor
         item = item.data
     elif isinstance(item, list):
         item = _list_array(item)
