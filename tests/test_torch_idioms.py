@@ -758,3 +758,23 @@ def test_idiom_matches_torch(name: str) -> None:
 def test_every_page_is_represented() -> None:
     assert len(IDIOMS) >= 70
     assert sum(name.startswith("error_") for name in IDIOMS) >= 8
+
+
+def test_promotion_of_an_integer_input_replays_under_compile() -> None:
+    """An int tensor meeting a float one becomes a cast node of the input (not a constant), so
+    a compiled function sees each call's integers."""
+    w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    @cr.compile
+    def weighted(y: cr.Tensor) -> cr.Tensor:
+        return (w * y).sum()
+
+    for k in range(1, 5):
+        y = cr.tensor([1, 2, 3]) * k
+        assert y.dtype == np.int64
+        w.grad = None
+        loss = weighted(y)
+        loss.backward()
+        assert loss.item() == 14.0 * k
+        np.testing.assert_array_equal(np.asarray(w.grad), [k, 2 * k, 3 * k])
+    assert (w * cr.tensor([1, 2, 3])).dtype == np.float32  # the float's dtype, as torch

@@ -643,11 +643,12 @@ def _binary(op: Op, a: Tensor, other: Any) -> Tensor:
 def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     """torch's promotion where NumPy's differs: an integer or bool tensor meeting a float one
     takes the float's dtype (NumPy makes int64 ⊗ float32 float64)."""
+    # A cast node, not a constant: chainrule.compile traces it from the input it reads.
     ka, kb = a.data.dtype.kind, b.data.dtype.kind
     if ka == "f" and kb in "iub":
-        return a, _constant(b.data.astype(a.data.dtype))
+        return a, _apply(ops.CAST, b, None, (a.data.dtype,))
     if kb == "f" and ka in "iub":
-        return _constant(a.data.astype(b.data.dtype)), b
+        return _apply(ops.CAST, a, None, (b.data.dtype,)), b
     return a, b
 
 
