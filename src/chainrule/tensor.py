@@ -436,8 +436,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: An
     """A leaf tensor holding a copy of ``data``: nested lists, a number, an ndarray or a Tensor
     (integers become int64 and other numbers the default dtype, float64 unless
     ``set_default_dtype`` changed it, as in torch; booleans stay boolean; an array keeps its
-    dtype). Like ``torch.tensor`` it copies;
-    ``from_numpy`` shares the array.
+    dtype). Like ``torch.tensor`` it copies; ``from_numpy`` shares the array.
     """
     if device is not None:
         from chainrule.device import device as _device
