@@ -256,6 +256,13 @@ def print_options(T: Any) -> Any:
         T.set_printoptions(profile="default")
 
 
+@idiom
+def integer_arithmetic(T: Any) -> Any:
+    t = T.tensor([1, 2, 3])
+    return (t ** 2, t.sum(), t * 1.5, t + T.tensor([0.5]), T.tensor([True, False]).sum(),
+            t.float().mean(), T.tensor([[1, 2]]) @ T.tensor([[1], [2]]), t * t, -t, t - 1)
+
+
 # ---------------------------------------------------------------- autograd
 
 

@@ -194,7 +194,9 @@ class Tensor(CircuitDisplay, TorchSurface):
 
     def __pow__(self, other: Any) -> Tensor:
         if isinstance(other, (int, float)) and not isinstance(other, bool):
-            return _apply(ops.POW_CONST, self, None, (float(other),))
+            # An integer tensor to an integer power stays integer, as in torch.
+            whole = type(other) is int and self.data.dtype.kind in "iu" and other >= 0
+            return _apply(ops.POW_CONST, self, None, (other if whole else float(other),))
         return _binary(ops.POW, self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
