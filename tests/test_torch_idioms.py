@@ -512,8 +512,15 @@ def freeze_parameters(T: Any) -> Any:
     for param in model.parameters():
         param.requires_grad = False
     model.linear_relu_stack[4] = T.nn.Linear(8, 2)
-    # (torch also lists the frozen ones; chainrule's parameters() lists those that require grad)
-    return [tuple(p.shape) for p in model.parameters() if p.requires_grad]
+    optimizer = T.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+    before = [p.detach().clone() for p in model.parameters()]
+    model(T.ones(1, 4, 4)).sum().backward()
+    optimizer.step()
+    moved = [not bool((p == b).all()) for p, b in zip(model.parameters(), before, strict=True)]
+    frozen = [p.requires_grad for p in model.parameters()]
+    for param in model.parameters():  # and back: every parameter is still reachable
+        param.requires_grad = True
+    return frozen, moved, list(model.state_dict()), [p.requires_grad for p in model.parameters()]
 
 
 @idiom

@@ -85,7 +85,9 @@ class Optimizer:
                                  f"for {self.name} (settings: {', '.join(self.defaults)})")
         seen = {id(p) for p in self.params}
         for i, p in enumerate(params):
-            if not getattr(p, "requires_grad", False):
+            # A frozen parameter (a leaf that does not require grad) is accepted and skipped
+            # while it has no gradient, as in torch.
+            if not (getattr(p, "requires_grad", False) or getattr(p, "_parameter", False)):
                 raise OptimizerError(f"parameter {len(self.params) + i} does not require grad")
             if id(p) in seen:
                 raise OptimizerError("a parameter appears in more than one parameter group")

@@ -17,6 +17,7 @@ from chainrule.i18n import _
 from chainrule.nn import functional as F
 from chainrule.nn.init import INITS, ConfigError, check_name, linear_weights
 from chainrule.nn.module import Module
+from chainrule.nn.torch_layers import Parameter
 from chainrule.tensor import Tensor, tensor
 
 DTYPES: dict[str, Any] = {"float64": np.float64, "float32": np.float32}
@@ -61,8 +62,9 @@ class Linear(Module):
 
             dtype = get_default_dtype()
         w, b = linear_weights(self.in_features, self.out_features, init, gen, _dtype(dtype))
-        self.weight = tensor(w, requires_grad=True)
-        self.bias = tensor(b, requires_grad=True) if bias else None
+        # Parameters (not plain tensors): a frozen one is still listed, saved and loaded.
+        self.weight: Tensor = Parameter(w)
+        self.bias: Tensor | None = Parameter(b) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
