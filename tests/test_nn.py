@@ -76,7 +76,7 @@ def test_module_parameters_state_and_modes() -> None:
         MLP([4, 6, 3]).load_state_dict(state)
     with pytest.raises(StateError, match="missing"):
         model.load_state_dict({"layers.0.weight": state["layers.0.weight"]})
-    assert "Linear(4, 5" in repr(model)
+    assert "Linear(in_features=4, out_features=5, bias=True)" in repr(model)
 
 
 def test_zero_grad_and_backward_reach_every_parameter() -> None:

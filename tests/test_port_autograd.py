@@ -309,7 +309,8 @@ INDEXING: dict[str, tuple[tuple[int, ...], Fn]] = {
     "ints": ((5, 6, 4), lambda T, x: x[3, 0, 1]),
     "slice": ((5, 6, 4), lambda T, x: _flip0(T, x)[:, 2:4, :]),
     "lists": ((5, 6, 4), lambda T, x: x[[0, 1, 2], :, :]),
-    "mixed": ((5, 6, 4), lambda T, x: x[3, 2:, [1, 3]] if T is cr else x[3][2:, [1, 3]].T),
+    # torch's rule on both: the integer is applied first, so the list's axis stays last.
+    "mixed": ((5, 6, 4), lambda T, x: x[3, 2:, [1, 3]]),
     "vector_slice": ((5,), lambda T, x: x[2:4]),
     "slice_fanout": ((5, 6, 4), lambda T, x: _flip0(T, x)[:, 2:4, :] + _flip0(T, x)[:, 3:5, :]),
     "multiple_slices": ((7,), lambda T, x: x[2:6][1:3]),

@@ -18,7 +18,8 @@ def test_broadcasting_is_undone_for_every_input() -> None:
 
 
 def test_float64_by_default_and_float32_end_to_end() -> None:
-    assert cr.tensor([1, 2]).dtype == np.float64
+    assert cr.tensor([1.0, 2]).dtype == np.float64
+    assert cr.tensor([1, 2]).dtype == np.int64  # Python integers: int64, as torch
     x = cr.tensor(np.ones((4, 3), dtype=np.float32), requires_grad=True)
     w = cr.tensor(np.ones((3, 2), dtype=np.float32), requires_grad=True)
     loss = ((x @ w).sigmoid() * 2.0 + 1).log_softmax(1).mean()

@@ -26,7 +26,7 @@ from chainrule.errors import (
 from chainrule.functions import abs, exp, log, maximum, minimum, relu, sigmoid, sqrt, tanh
 from chainrule.gradcheck import gradcheck
 from chainrule.graph import BackwardEvent, grad_enabled, listen, no_grad, toposort
-from chainrule.tensor import Tensor, matmul, tensor
+from chainrule.tensor import Tensor, tensor
 from chainrule.torch_api import *  # noqa: F403 - torch's module-level names, listed there
 from chainrule.torch_api import __all__ as _torch_names
 from chainrule.value import Value
@@ -52,7 +52,6 @@ __all__ = [
     "gradcheck",
     "listen",
     "log",
-    "matmul",
     "maximum",
     "minimum",
     "no_grad",

@@ -9,8 +9,10 @@ class ChainruleError(Exception):
     """Base class of every error chainrule raises on purpose."""
 
 
-class ShapeError(ChainruleError, ValueError):
-    """Operand shapes do not fit an op (the message names the op and both shapes)."""
+class ShapeError(ChainruleError, ValueError, RuntimeError):
+    """Operand shapes do not fit an op (the message names the op and both shapes). Also a
+    ``RuntimeError``, what torch raises for the same mistakes, so code written for torch
+    (``except RuntimeError``) catches it."""
 
 
 class OperandError(ChainruleError, TypeError):

@@ -1,6 +1,7 @@
 """Making tensors the way torch code does: ``zeros``, ``linspace``, ``randn``, ``cat``, …
 
-Every factory takes ``dtype=`` (default float64, chainrule's default; torch's is float32),
+Every factory takes ``dtype=`` (default: ``get_default_dtype()``, float64 unless
+``set_default_dtype`` changed it; torch's is float32),
 ``requires_grad=`` and ``device=`` (the CPU). Random numbers come from one NumPy generator that
 ``manual_seed`` resets: runs are repeatable, but the numbers are not torch's (its generator is
 another algorithm), so code compared against torch sets its initial values from NumPy.
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import ops
+from chainrule.dtypes import get_default_dtype
 from chainrule.errors import OperandError, ShapeError
 from chainrule.i18n import _
 from chainrule.surface import _shape_args, as_dtype
@@ -25,7 +27,10 @@ __all__ = [
     "randn", "randn_like", "stack", "where", "zeros", "zeros_like",
 ]
 
-_DEFAULT = np.dtype(np.float64)
+
+def _float(dtype: Any) -> np.dtype[Any]:
+    """``dtype``, or the default floating-point dtype when none is given."""
+    return get_default_dtype() if dtype is None else as_dtype(dtype)
 
 
 class _Random:
@@ -58,14 +63,12 @@ def _make(array: np.ndarray, dtype: Any, requires_grad: bool, device: Any) -> Te
 
 def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
           ) -> Tensor:
-    return _make(np.zeros(_shape_args(size), dtype=dtype or _DEFAULT), dtype, requires_grad,
-                 device)
+    return _make(np.zeros(_shape_args(size), dtype=_float(dtype)), None, requires_grad, device)
 
 
 def ones(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
          ) -> Tensor:
-    return _make(np.ones(_shape_args(size), dtype=dtype or _DEFAULT), dtype, requires_grad,
-                 device)
+    return _make(np.ones(_shape_args(size), dtype=_float(dtype)), None, requires_grad, device)
 
 
 def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
@@ -76,8 +79,13 @@ def empty(*size: Any, dtype: Any = None, requires_grad: bool = False, device: An
 
 def full(size: Any, fill_value: Any, *, dtype: Any = None, requires_grad: bool = False,
          device: Any = None) -> Tensor:
-    array = np.full(_shape_args((size,)), fill_value, dtype=dtype or _DEFAULT)
-    return _make(array, dtype, requires_grad, device)
+    """As torch: the dtype follows ``fill_value`` (bool, int64, else the default float)."""
+    if dtype is None:
+        value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
+        dtype = np.bool_ if isinstance(value, (bool, np.bool_)) else \
+            np.int64 if isinstance(value, (int, np.integer)) else None
+    array = np.full(_shape_args((size,)), fill_value, dtype=_float(dtype))
+    return _make(array, None, requires_grad, device)
 
 
 def _like(t: Any, dtype: Any) -> tuple[tuple[int, ...], Any]:
@@ -117,16 +125,16 @@ def randn_like(t: Any, *, dtype: Any = None, requires_grad: bool = False, device
 
 def eye(n: int, m: int | None = None, *, dtype: Any = None, requires_grad: bool = False,
         device: Any = None) -> Tensor:
-    return _make(np.eye(n, m, dtype=dtype or _DEFAULT), dtype, requires_grad, device)
+    return _make(np.eye(n, m, dtype=_float(dtype)), None, requires_grad, device)
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None,
            requires_grad: bool = False, device: Any = None) -> Tensor:
-    """Integers give int64 (as torch); any float argument gives float64."""
+    """Integers give int64 (as torch); any float argument gives the default float dtype."""
     if end is None:
         start, end = 0, start
     integral = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-    array = np.arange(start, end, step, dtype=np.int64 if integral else _DEFAULT)
+    array = np.arange(start, end, step, dtype=np.int64 if integral else _float(None))
     return _make(array, dtype, requires_grad, device)
 
 
@@ -135,26 +143,30 @@ def linspace(start: float, end: float, steps: int, *, dtype: Any = None,
     n = int(steps)
     if n < 0:
         raise ShapeError(_("linspace: steps must be ≥ 0, got {steps}").format(steps=steps))
-    # As torch's kernel: the first half counts up from start, the second down from end, so
-    # both ends are exact (the values agree with torch's to a few ulps).
-    i = np.arange(n, dtype=_DEFAULT)
-    step = (end - start) / (n - 1) if n > 1 else 0.0
-    array = np.where(i < n // 2, start + i * step, end - (n - 1 - i) * step)
+    # As torch's kernel, in the result's dtype: the first half counts up from start, the
+    # second down from end, so both ends are exact (the values agree with torch's to an ulp).
+    target = _float(dtype)
+    work = target.type if target.kind == "f" else np.float64
+    lo, hi = work(start), work(end)
+    i = np.arange(n, dtype=work)
+    step = (hi - lo) / work(n - 1) if n > 1 else work(0)
+    array = np.where(i < n // 2, lo + i * step, hi - (work(n - 1) - i) * step)
     if n == 1:
-        array = np.array([float(start)])
-    return _make(array.astype(_DEFAULT), dtype, requires_grad, device)
+        array = np.array([lo])
+    return _make(array.astype(target), None, requires_grad, device)
 
 
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
          ) -> Tensor:
     """Uniform on [0, 1)."""
-    return _make(generator().random(_shape_args(size)), dtype, requires_grad, device)
+    return _make(generator().random(_shape_args(size)), _float(dtype), requires_grad, device)
 
 
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False, device: Any = None
           ) -> Tensor:
     """Standard normal."""
-    return _make(generator().standard_normal(_shape_args(size)), dtype, requires_grad, device)
+    return _make(generator().standard_normal(_shape_args(size)), _float(dtype), requires_grad,
+                 device)
 
 
 def randint(low: int, high: int | None = None, size: Any = (), *, dtype: Any = None,

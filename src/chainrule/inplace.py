@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import indexing
 from chainrule.errors import GraphError, ShapeError
 from chainrule.graph import grad_enabled
 from chainrule.i18n import _
@@ -43,28 +44,53 @@ def inplace(t: Tensor, op: Op, other: Any, name: str) -> Tensor:
 
 
 def setitem(t: Tensor, index: Any, value: Any) -> None:
-    """``t[index] = value``; recorded as ``old·keep + scatter(value)`` when a graph is built, so
-    ``old`` gets the gradient outside ``index`` and ``value`` the gradient at ``index``."""
+    """``t[index] = value`` (torch's indexing rule, see :mod:`chainrule.indexing`); recorded as
+    ``old·keep + scatter(value)`` when a graph is built, so ``old`` gets the gradient outside
+    ``index`` and ``value`` the gradient at ``index``."""
     _refuse_leaf(t, "setitem")
     v = _lift(value, t, "setitem")
-    target_shape = t.data[index].shape
+    plan = indexing.steps(t.data.shape, index, "setitem")
+    last = plan[-1]
+    outer = indexing.apply_steps(t.data, plan, index, "setitem")
+    target_shape = indexing.checked(outer, last, index, t.data.shape, "setitem").shape
     try:
-        np.broadcast_shapes(v.shape, target_shape)
+        fits = np.broadcast_shapes(v.shape, target_shape) == target_shape
     except ValueError:
+        fits = False
+    # Leading axes of length 1 in the value are dropped, as torch's copy_ does.
+    extra = v.ndim - len(target_shape)
+    if not fits and extra > 0 and all(n == 1 for n in v.shape[:extra]):
+        v = v.reshape(v.shape[extra:])
+        fits = np.broadcast_shapes(v.shape, target_shape) == target_shape
+    if not fits:
         raise ShapeError(_("setitem: a value of shape {shape} does not fit the {selected} "
                            "elements selected").format(
-            shape=v.shape, selected=target_shape)) from None
+            shape=v.shape, selected=target_shape))
+    data = t.data.copy()
+    indexing.apply_steps(data, plan, index, "setitem")[last] = v.data
     if grad_enabled() and (t.requires_grad or v.requires_grad):
         keep = np.ones(t.shape, dtype=t.dtype)
-        keep[index] = 0
+        indexing.apply_steps(keep, plan, index, "setitem")[last] = 0
         spread = v.broadcast_to(target_shape) if v.shape != target_shape else v
-        new = _snapshot(t) * keep + spread.scatter_add(index, t.shape)
-        _write(t, new.data, "setitem")
+        for step, shape in reversed(_shapes_before(t.shape, plan)):
+            spread = spread.scatter_add(step, shape)
+        new = _snapshot(t) * keep + spread
+        # The values are the assignment's: where an index repeats, the last write wins (as
+        # in torch and NumPy), where scatter would add; the gradients are the same.
+        _write(t, data, "setitem")
         _become(t, new)
     else:
-        data = t.data.copy()
-        data[index] = v.data
         _write(t, data, "setitem")
+
+
+def _shapes_before(shape: tuple[int, ...], plan: tuple[Any, ...]) -> list[tuple[Any, Any]]:
+    """Each step of ``plan`` with the shape of the array it indexes."""
+    out = []
+    probe = np.broadcast_to(np.False_, shape)  # no memory: every element is the one False
+    for step in plan:
+        out.append((step, probe.shape))
+        probe = probe[step]
+    return out
 
 
 def check_versions(root: Tensor) -> None:

@@ -87,7 +87,9 @@ class Optimizer:
                                        settings=", ".join(self.defaults)))
         seen = {id(p) for p in self.params}
         for i, p in enumerate(params):
-            if not getattr(p, "requires_grad", False):
+            # A frozen parameter (a leaf that does not require grad) is accepted and skipped
+            # while it has no gradient, as in torch.
+            if not (getattr(p, "requires_grad", False) or getattr(p, "_parameter", False)):
                 raise OptimizerError(_("parameter {index} does not require grad").format(
                     index=len(self.params) + i))
             if id(p) in seen:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # The module, not the function chainrule.tensor that shadows its name on the package.
 _t : Any = importlib.import_module("chainrule.tensor")
 
-__all__ = ["MaxMin", "TorchSurface", "as_dtype"]
+__all__ = ["AccumulateGrad", "GradFn", "MaxMin", "Size", "TorchSurface", "as_dtype"]
 
 
 def _shape_args(shape: Sequence[Any]) -> tuple[int, ...]:
@@ -46,6 +46,68 @@ def as_dtype(dtype: Any) -> np.dtype[Any]:
                              "bool").format(dtype=repr(dtype))) from None
 
 
+class Size(tuple[int, ...]):
+    """torch's ``Size``: a tuple of lengths (``x.size() == Size([2, 3])``, ``== (2, 3)``)."""
+
+    __slots__ = ()
+
+    def numel(self) -> builtins.int:
+        return math.prod(self)
+
+    def __repr__(self) -> str:
+        return f"Size({list(self)})"
+
+
+class GradFn:
+    """What ``t.grad_fn`` returns for a non-leaf: the op that made ``t`` (its ``name``,
+    ``rule``, … read through) and, as torch's, ``next_functions``: one ``(fn, 0)`` per input,
+    ``fn`` the input's own ``GradFn``, an ``AccumulateGrad`` for a leaf that requires grad,
+    or ``None``."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: Any) -> None:
+        self.node = node
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.node.op, name)
+
+    @property
+    def next_functions(self) -> tuple[tuple[Any, builtins.int], ...]:
+        out: list[tuple[Any, builtins.int]] = []
+        for x in self.node.inputs:
+            if not x.requires_grad:
+                out.append((None, 0))
+            elif x.is_leaf:
+                out.append((AccumulateGrad(x), 0))
+            else:
+                out.append((GradFn(x), 0))
+        return tuple(out)
+
+    def __eq__(self, other: object) -> builtins.bool:
+        return isinstance(other, GradFn) and other.node is self.node
+
+    def __hash__(self) -> builtins.int:
+        return id(self.node)
+
+    def __repr__(self) -> str:
+        name = "".join(part.capitalize() for part in self.node.op.name.split("_"))
+        return f"<{name}Backward>"
+
+
+class AccumulateGrad:
+    """The end of a ``next_functions`` chain: the leaf ``variable`` whose ``.grad`` receives
+    the gradient."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Any) -> None:
+        self.variable = variable
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
 class TorchSurface:
     """Mixin of ``Tensor`` with torch's method names; ``self`` is always a Tensor."""
 
@@ -56,7 +118,7 @@ class TorchSurface:
     def size(self: Any, dim: builtins.int | None = None) -> Any:
         """The shape (torch's ``torch.Size`` is a tuple too), or one dimension's length."""
         if dim is None:
-            return self.data.shape
+            return Size(self.data.shape)
         return self.data.shape[_t._one_axis(dim, self.ndim, "size")]
 
     def dim(self: Any) -> builtins.int:
@@ -73,7 +135,7 @@ class TorchSurface:
     @property
     def grad_fn(self: Any) -> Any:
         """The op that made this tensor (``None`` for a leaf), as torch's ``grad_fn``."""
-        return None if self.is_leaf else self.op
+        return None if self.is_leaf else GradFn(self)
 
     @property
     def device(self: Any) -> Any:
@@ -134,6 +196,32 @@ class TorchSurface:
 
     def bool(self: Any) -> Tensor:
         return self.type(np.bool_)
+
+    def new_tensor(self: Any, data: Any, dtype: Any = None, requires_grad: builtins.bool = False,
+                   device: Any = None) -> Tensor:
+        """A tensor of ``data`` in this tensor's dtype (unless ``dtype``), as torch's."""
+        return _t.tensor(data, dtype=self.dtype if dtype is None else dtype,
+                         requires_grad=requires_grad, device=device)
+
+    def new_zeros(self: Any, *size: Any, **kwargs: Any) -> Tensor:
+        from chainrule.factories import zeros
+
+        return zeros(*size, **{"dtype": self.dtype, **kwargs})
+
+    def new_ones(self: Any, *size: Any, **kwargs: Any) -> Tensor:
+        from chainrule.factories import ones
+
+        return ones(*size, **{"dtype": self.dtype, **kwargs})
+
+    def new_empty(self: Any, *size: Any, **kwargs: Any) -> Tensor:
+        from chainrule.factories import empty
+
+        return empty(*size, **{"dtype": self.dtype, **kwargs})
+
+    def new_full(self: Any, size: Any, fill_value: Any, **kwargs: Any) -> Tensor:
+        from chainrule.factories import full
+
+        return full(size, fill_value, **{"dtype": self.dtype, **kwargs})
 
     def type_as(self: Any, other: Tensor) -> Tensor:
         return self.type(other.dtype)

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import blas, ops
+from chainrule import blas, indexing, ops
 from chainrule.display import CircuitDisplay
+from chainrule.dtypes import _Default
 from chainrule.errors import (
     ConfigError,
     GraphError,
-    IndexOutOfRangeError,
     OperandError,
     ShapeError,
 )
@@ -27,6 +27,7 @@ from chainrule.grad_data import GradData
 from chainrule.graph import _GradMode, backward_pass, listen
 from chainrule.i18n import _
 from chainrule.ops import NO_GRAD, Op
+from chainrule.printing import format_tensor
 from chainrule.surface import TorchSurface
 
 __all__ = ["Tensor", "tensor"]
@@ -79,7 +80,7 @@ class Tensor(CircuitDisplay, TorchSurface):
             ).format(value=repr(requires_grad)))
         self.data = _to_array(data, dtype)
         if requires_grad and self.data.dtype.kind != "f":
-            raise OperandError(_(
+            raise GraphError(_(
                 "tensor: only floating-point tensors can require gradients, got {dtype}"
             ).format(dtype=self.data.dtype))
         self._grad = None
@@ -182,11 +183,7 @@ class Tensor(CircuitDisplay, TorchSurface):
         return float(self.item())
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
-        extra = ", requires_grad=True" if self.requires_grad else ""
-        if self.dtype != np.float64:
-            extra += f", dtype={self.dtype}"
-        return f"tensor({body}{extra})"
+        return format_tensor(self.data, self.requires_grad)
 
     # ------------------------------------------------------------------ elementwise
 
@@ -228,7 +225,9 @@ class Tensor(CircuitDisplay, TorchSurface):
 
     def __pow__(self, other: Any) -> Tensor:
         if isinstance(other, (int, float)) and not isinstance(other, bool):
-            return _apply(ops.POW_CONST, self, None, (float(other),))
+            # An integer tensor to an integer power stays integer, as in torch.
+            whole = type(other) is int and self.data.dtype.kind in "iu" and other >= 0
+            return _apply(ops.POW_CONST, self, None, (other if whole else float(other),))
         return _binary(ops.POW, self, other)
 
     def __rpow__(self, other: Any) -> Tensor:
@@ -389,14 +388,21 @@ class Tensor(CircuitDisplay, TorchSurface):
         return _apply(ops.BROADCAST_TO, self, None, (tuple(shape),))
 
     def __getitem__(self, index: Any) -> Tensor:
-        index = _checked_index(self, index, "getitem")
-        return _apply(ops.GETITEM, self, None, (index,))
+        """torch's indexing (integers are applied first, see :mod:`chainrule.indexing`); each
+        step is a ``getitem`` node."""
+        out = self
+        for step in indexing.steps(self.data.shape, index, "getitem"):
+            try:
+                out = _apply(ops.GETITEM, out, None, (step,))
+            except (IndexError, ValueError) as exc:
+                raise indexing.refusal("getitem", index, self.data.shape, exc) from None
+        return out
 
     def __setitem__(self, index: Any, value: Any) -> None:
         """``t[index] = value`` in place (torch's rule: not on a leaf that requires grad)."""
         from chainrule.inplace import setitem
 
-        setitem(self, _checked_index(self, index, "setitem"), value)
+        setitem(self, index, value)
 
     def scatter_add(self, index: Any, shape: tuple[int, ...]) -> Tensor:
         """A zero tensor of ``shape`` with this tensor added at ``index`` (repeats add up)."""
@@ -511,8 +517,9 @@ class Tensor(CircuitDisplay, TorchSurface):
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None
            ) -> Tensor:
     """A leaf tensor holding a copy of ``data``: nested lists, a number, an ndarray or a Tensor
-    (numbers become float64 unless ``dtype``; booleans stay boolean; a floating-point array
-    keeps its dtype). Like ``torch.tensor`` it copies; ``from_numpy`` shares the array.
+    (integers become int64 and other numbers the default dtype, float64 unless
+    ``set_default_dtype`` changed it, as in torch; booleans stay boolean; an array keeps its
+    dtype). Like ``torch.tensor`` it copies; ``from_numpy`` shares the array.
     """
     if device is not None:
         from chainrule.device import device as _device
@@ -520,6 +527,9 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: An
         _device(device)  # refuses anything but the CPU
     if isinstance(data, Tensor):
         data = data.data
+    elif dtype is None and isinstance(data, (int, list, tuple, np.integer)) \
+            and not isinstance(data, bool) and np.asarray(data).dtype.kind in "iu":
+        dtype = np.int64  # Python integers make an int64 tensor, as in torch
     t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
     if isinstance(data, np.ndarray) and np.shares_memory(t.data, data):
         t.data = t.data.copy()
@@ -547,7 +557,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, (bool, np.bool_)) or _all_bools(data):
         return np.asarray(data, dtype=np.bool_)
     try:
-        array = np.asarray(data, dtype=np.float64)
+        array = np.asarray(data, dtype=_Default.dtype)
     except (TypeError, ValueError):
         raise OperandError(_(
             "tensor: expected numbers or nested lists of numbers, got {kind} {value}"
@@ -575,7 +585,7 @@ def _lift(other: Any, like: Tensor, opname: str) -> Tensor:
     if isinstance(other, (int, float, np.integer, np.floating)) and not isinstance(other, bool):
         kind = like.data.dtype
         if kind.kind != "f" and isinstance(other, (float, np.floating)):
-            kind = np.dtype(np.float64)  # int tensor ⊗ 0.5 computes in floats, as torch
+            kind = _Default.dtype  # int tensor ⊗ 0.5 computes in floats, as torch
         return _constant(np.asarray(other, dtype=kind))
     if isinstance(other, np.ndarray) and other.dtype.kind in "biuf":
         kind = like.data.dtype if other.dtype.kind != "f" else other.dtype
@@ -728,12 +738,26 @@ def _fold_scale(loss: Tensor, c: Any, divide: bool) -> Tensor | None:
 
 def _binary(op: Op, a: Tensor, other: Any) -> Tensor:
     b = other if isinstance(other, Tensor) else _lift(other, a, op.name)
+    if a.data.dtype is not b.data.dtype:  # (builtin dtypes are singletons: a cheap test)
+        a, b = _promote(a, b)
     try:
         data = op.array(a.data, b.data)  # type: ignore[misc]
     except ValueError:
         raise ShapeError(_("{op}: shapes {a} and {b} cannot be broadcast together").format(
             op=op.name, a=a.shape, b=b.shape)) from None
     return _node(data, op, a, b, ())
+
+
+def _promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """torch's promotion where NumPy's differs: an integer or bool tensor meeting a float one
+    takes the float's dtype (NumPy makes int64 ⊗ float32 float64)."""
+    # A cast node, not a constant: chainrule.compile traces it from the input it reads.
+    ka, kb = a.data.dtype.kind, b.data.dtype.kind
+    if ka == "f" and kb in "iub":
+        return a, _apply(ops.CAST, b, None, (a.data.dtype,))
+    if kb == "f" and ka in "iub":
+        return _apply(ops.CAST, a, None, (b.data.dtype,)), b
+    return a, b
 
 
 def _apply(op: Op, a: Tensor, b: Tensor | None = None, ctx: tuple[Any, ...] = ()) -> Tensor:
@@ -765,22 +789,6 @@ def _one_axis(axis: int, ndim: int, opname: str) -> int:
     axes = _normalize_axis(axis, max(ndim, 1), opname)
     assert axes is not None
     return axes[0]
-
-
-def _checked_index(t: Tensor, index: Any, opname: str) -> Any:
-    index = _clean_index(index)
-    try:
-        t.data[index]
-    except IndexError as exc:
-        raise IndexOutOfRangeError(_("{op}: index {index} does not fit shape {shape}: {reason}")
-                                   .format(op=opname, index=_show(index), shape=t.shape,
-                                           reason=exc)) from None
-    return index
-
-
-def _show(index: Any) -> str:
-    return f"array of shape {index.shape}" if isinstance(index, np.ndarray) else \
-        f"{index!r:.60}"
 
 
 def _either(numpy_style: Any, torch_style: Any) -> Any:

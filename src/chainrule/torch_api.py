@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.device import accelerator, backends, cuda, device, mps
+from chainrule.dtypes import get_default_dtype, set_default_dtype
+from chainrule.errors import GraphError, OperandError
 from chainrule.factories import (
     arange,
     cat,
@@ -38,6 +40,8 @@ from chainrule.factories import (
 )
 from chainrule.graph import _GradMode, no_grad
 from chainrule.i18n import _
+from chainrule.printing import set_printoptions
+from chainrule.surface import Size
 from chainrule.tensor import Tensor, tensor
 
 __all__ = [
@@ -52,6 +56,7 @@ __all__ = [
     "rand", "rand_like", "randint", "randn", "randn_like", "reshape", "load", "save",
     "set_grad_enabled", "sin", "softmax", "softplus", "square", "squeeze", "stack", "std",
     "sub", "sum", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "get_default_dtype", "set_default_dtype", "Size", "matmul", "set_printoptions",
 ]
 
 float16 = np.dtype(np.float16)
@@ -82,22 +87,43 @@ def sin(x: Any) -> Tensor:
     return _t(x).sin()
 
 
-def add(input: Any, other: Any, *, alpha: builtins.float = 1) -> Tensor:  # noqa: A002
+def _into(result: Tensor, out: Any, name: str) -> Tensor:
+    """torch's ``out=``: the result written into ``out`` (resized if its shape differs)."""
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise OperandError(_("{name}: out= must be a tensor, got {kind}").format(
+            name=name, kind=type(out).__name__))
+    if result.requires_grad and is_grad_enabled():
+        raise GraphError(_("{name}: out= records no graph, and an input requires grad; write "
+                           "y = {name}(...) instead").format(name=name))
+    if out.shape != result.shape:
+        out.data = np.empty(result.shape, dtype=out.dtype)
+    return out.copy_(result)
+
+
+def add(input: Any, other: Any, *, alpha: builtins.float = 1, out: Any = None  # noqa: A002
+        ) -> Tensor:
     """input + alpha·other."""
-    return _t(input) + (other if alpha == 1 else other * alpha)
+    return _into(_t(input) + (other if alpha == 1 else other * alpha), out, "add")
 
 
-def sub(input: Any, other: Any, *, alpha: builtins.float = 1) -> Tensor:  # noqa: A002
+def sub(input: Any, other: Any, *, alpha: builtins.float = 1, out: Any = None  # noqa: A002
+        ) -> Tensor:
     """input − alpha·other."""
-    return _t(input) - (other if alpha == 1 else other * alpha)
+    return _into(_t(input) - (other if alpha == 1 else other * alpha), out, "sub")
 
 
-def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
-    return _t(input) * other
+def mul(input: Any, other: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    return _into(_t(input) * other, out, "mul")
 
 
-def div(input: Any, other: Any) -> Tensor:  # noqa: A002
-    return _t(input) / other
+def div(input: Any, other: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    return _into(_t(input) / other, out, "div")
+
+
+def matmul(input: Any, other: Any, *, out: Any = None) -> Tensor:  # noqa: A002
+    return _into(_t(input) @ other, out, "matmul")
 
 
 def neg(input: Any) -> Tensor:  # noqa: A002
@@ -199,8 +225,8 @@ def permute(x: Any, dims: Any) -> Tensor:
     return _t(x).permute(dims)
 
 
-def mm(a: Any, b: Any) -> Tensor:
-    return _t(a).mm(b)
+def mm(a: Any, b: Any, *, out: Any = None) -> Tensor:
+    return _into(_t(a).mm(b), out, "mm")
 
 
 def softmax(x: Any, dim: builtins.int) -> Tensor:

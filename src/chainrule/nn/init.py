@@ -74,3 +74,111 @@ def linear_weights(
         w = rng.uniform(-0.5, 0.5, shape)
         b = np.full(n_out, 0.1)
     return w.astype(dtype), b.astype(dtype)
+
+
+# ---------------------------------------------------------------- torch.nn.init's in-place fills
+# torch's names for filling an existing tensor (a layer's weight) in place, without recording a
+# graph; the random ones draw from chainrule.manual_seed's generator.
+
+
+def _fill(tensor: Any, values: Any) -> Any:
+    from chainrule.graph import no_grad
+
+    with no_grad():
+        tensor.copy_(np.broadcast_to(np.asarray(values, dtype=tensor.dtype), tensor.shape))
+    return tensor
+
+
+def _draw() -> np.random.Generator:
+    from chainrule.factories import generator
+
+    return generator()
+
+
+def _fans(tensor: Any) -> tuple[int, int]:
+    shape = tensor.shape
+    if len(shape) < 2:
+        raise ConfigError(_("init: fan in and fan out need a tensor of at least 2 dimensions, "
+                            "got shape {shape}").format(shape=shape))
+    receptive = math.prod(shape[2:])
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """torch's recommended gain for a nonlinearity (linear, sigmoid: 1; tanh: 5/3; relu: √2;
+    leaky_relu: √(2/(1 + slope²)), slope 0.01 unless ``param``; selu: 3/4)."""
+    if nonlinearity in ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else float(param)
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ConfigError(_("calculate_gain: unknown nonlinearity {name}").format(
+        name=repr(nonlinearity)))
+
+
+def zeros_(tensor: Any) -> Any:
+    return _fill(tensor, 0.0)
+
+
+def ones_(tensor: Any) -> Any:
+    return _fill(tensor, 1.0)
+
+
+def constant_(tensor: Any, val: float) -> Any:
+    return _fill(tensor, val)
+
+
+def eye_(tensor: Any) -> Any:
+    if len(tensor.shape) != 2:
+        raise ConfigError(_("eye_: needs a 2-D tensor, got shape {shape}").format(
+            shape=tensor.shape))
+    return _fill(tensor, np.eye(*tensor.shape))
+
+
+def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0) -> Any:
+    return _fill(tensor, _draw().normal(mean, std, tensor.shape))
+
+
+def uniform_(tensor: Any, a: float = 0.0, b: float = 1.0) -> Any:
+    return _fill(tensor, _draw().uniform(a, b, tensor.shape))
+
+
+def xavier_uniform_(tensor: Any, gain: float = 1.0) -> Any:
+    """U(−a, a), a = gain·√(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)."""
+    fan_in, fan_out = _fans(tensor)
+    a = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -a, a)
+
+
+def xavier_normal_(tensor: Any, gain: float = 1.0) -> Any:
+    """N(0, std²), std = gain·√(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def _kaiming_std(tensor: Any, a: float, mode: str, nonlinearity: str) -> float:
+    if mode not in ("fan_in", "fan_out"):
+        raise ConfigError(_("kaiming init: mode must be 'fan_in' or 'fan_out', got {mode}")
+                          .format(mode=repr(mode)))
+    fan_in, fan_out = _fans(tensor)
+    fan = fan_in if mode == "fan_in" else fan_out
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu") -> Any:
+    """U(−b, b), b = gain·√(3 / fan) (He et al. 2015)."""
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor: Any, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu") -> Any:
+    """N(0, std²), std = gain / √fan."""
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))

@@ -17,6 +17,7 @@ from chainrule.i18n import _
 from chainrule.nn import functional as F
 from chainrule.nn.init import INITS, ConfigError, check_name, linear_weights
 from chainrule.nn.module import Module
+from chainrule.nn.torch_layers import Parameter
 from chainrule.tensor import Tensor, tensor
 
 DTYPES: dict[str, Any] = {"float64": np.float64, "float32": np.float32}
@@ -37,7 +38,7 @@ class Linear(Module):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        dtype: Any = np.float64,
+        dtype: Any = None,
         init: str = "nielsen",
         rng: np.random.Generator | int | None = None,
         device: Any = None,
@@ -56,15 +57,21 @@ class Linear(Module):
 
             rng = generator()
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        if dtype is None:  # torch's rule: the default dtype (float64 unless changed)
+            from chainrule.dtypes import get_default_dtype
+
+            dtype = get_default_dtype()
         w, b = linear_weights(self.in_features, self.out_features, init, gen, _dtype(dtype))
-        self.weight = tensor(w, requires_grad=True)
-        self.bias = tensor(b, requires_grad=True) if bias else None
+        # Parameters (not plain tensors): a frozen one is still listed, saved and loaded.
+        self.weight: Tensor = Parameter(w)
+        self.bias: Tensor | None = Parameter(b) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
-    def extra_repr(self) -> str:
-        return f"{self.in_features}, {self.out_features}, dtype={self.weight.dtype}"
+    def extra_repr(self) -> str:  # torch's wording
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
 
 
 class Sigmoid(Module):
@@ -141,6 +148,9 @@ class Sequential(Module):
 
     def __getitem__(self, i: int) -> Module:
         return self.layers[i]
+
+    def __setitem__(self, i: int, layer: Module) -> None:
+        self.layers[i] = layer
 
     def __len__(self) -> int:
         return len(self.layers)

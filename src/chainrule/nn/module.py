@@ -83,7 +83,8 @@ class Module:
         out: list[tuple[str, Any]] = []
         for prefix, module in self.named_modules():
             for name, value in vars(module).items():
-                if _is_tensor(value) and value.requires_grad:
+                if _is_tensor(value) and (value.requires_grad
+                                          or getattr(type(value), "_parameter", False)):
                     out.append((f"{prefix}.{name}" if prefix else name, value))
         return out
 

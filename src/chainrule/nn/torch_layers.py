@@ -25,6 +25,8 @@ class Parameter(Tensor):
     array (as ``torch.nn.Parameter`` shares the tensor's storage)."""
 
     __slots__ = ()
+    # A parameter stays one when frozen (requires_grad = False): Module lists it, as torch does.
+    _parameter = True
 
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         super().__init__(np.zeros(0) if data is None else data, requires_grad=requires_grad)
@@ -76,6 +78,9 @@ class Flatten(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Softmax(Module):
