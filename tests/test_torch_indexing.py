@@ -212,3 +212,20 @@ def test_index_errors_are_one_line() -> None:
         x[2] = 1.0
     with pytest.raises(ValueError, match="step"):
         x[::0]
+
+
+@pytest.mark.parametrize("index", [
+    (range(4), [0, 2, 1, 2]),  # "What is torch.nn really?": input[range(n), target]
+    (range(1, 4, 2),),
+    (slice(None), range(2)),
+    (range(0),),
+])
+def test_a_range_indexes_as_torch_reads_it(index: tuple[Any, ...]) -> None:
+    data = np.arange(12.0).reshape(4, 3)
+    x = cr.tensor(data, requires_grad=True)
+    tx = torch.tensor(data, requires_grad=True)
+    picked, tpicked = x[index], tx[index]
+    np.testing.assert_array_equal(picked.numpy(), tpicked.detach().numpy())
+    (picked * 2).sum().backward()
+    (tpicked * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())

@@ -124,6 +124,8 @@ def _clean(item: Any, shape: tuple[int, ...], index: Any, opname: str) -> Step:
         item = item.data
     elif isinstance(item, list):
         item = _list_array(item)
+    elif isinstance(item, range):  # input[range(n), target], as in torch's tutorials
+        item = np.arange(item.start, item.stop, item.step, dtype=np.intp)
     if isinstance(item, np.ndarray):
         if item.dtype.kind in "iu":
             return int(item) if item.ndim == 0 else item
