@@ -407,3 +407,20 @@ def test_zero_grad_without_set_to_none_zeroes_in_place_as_torch(owner: str) -> N
     t_held = tw.grad
     torch.optim.SGD([tw], lr=0.1).zero_grad(set_to_none=False)
     assert tw.grad is t_held and t_held.tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("fn", [np.sum, np.mean, np.max, np.min, np.prod])
+def test_numpy_reductions_take_a_tensor_and_a_grad(fn: Any) -> None:
+    data = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.5]])
+    t = chainrule.tensor(data, requires_grad=True)
+    for axis in (None, 0, 1):
+        assert np.allclose(fn(t, axis=axis).numpy(), fn(data, axis=axis))
+    fn(t).backward()  # still a graph node: the gradient is the reduction's
+    ref = chainrule.tensor(data, requires_grad=True)
+    getattr(ref, fn.__name__.replace("amax", "max").replace("amin", "min"))().backward()
+    assert np.array_equal(t.grad.numpy(), ref.grad.numpy())
+    assert np.allclose(fn(t.grad), fn(ref.grad.numpy()))  # .grad works as the array did
+    if fn not in (np.max, np.min):  # (NumPy's max and min take no dtype)
+        assert fn(t, dtype=np.float32).dtype == np.float32
+    with pytest.raises(OperandError, match="out="):
+        fn(t, out=np.zeros(()))

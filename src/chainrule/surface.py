@@ -392,8 +392,11 @@ class TorchSurface:
 
         return where(condition, self, other)
 
-    def prod(self: Any, dim: builtins.int | None = None, keepdim: builtins.bool = False) -> Tensor:
-        return _t._reduce(ops.PROD, self, dim, keepdim)
+    def prod(self: Any, dim: builtins.int | None = None, keepdim: builtins.bool = False, *,
+             axis: Any = None, keepdims: builtins.bool | None = None, dtype: Any = None,
+             out: None = None) -> Tensor:
+        t = _t.numpy_call(self, "prod", dtype, out)
+        return _t._reduce(ops.PROD, t, _t._either(dim, axis), _t._either(keepdim, keepdims))
 
     def var(self: Any, dim: Any = None, unbiased: builtins.bool | None = None,
             keepdim: builtins.bool = False,
@@ -472,14 +475,16 @@ class TorchSurface:
 
 
     def max(self: Any, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
-            keepdims: builtins.bool | None = None) -> Any:
+            keepdims: builtins.bool | None = None, out: None = None) -> Any:
         """The largest element; with ``dim`` (torch) the pair ``(values, indices)`` along that
         axis, with ``axis`` (NumPy) only the values. ∂ goes to the maximal element."""
+        _t.numpy_call(self, "max", None, out)
         return _extreme(self, ops.MAX, dim, keepdim, axis, keepdims, "max")
 
     def min(self: Any, dim: Any = None, keepdim: builtins.bool = False, *, axis: Any = None,
-            keepdims: builtins.bool | None = None) -> Any:
+            keepdims: builtins.bool | None = None, out: None = None) -> Any:
         """The smallest element, −max(−x); with ``dim`` the pair ``(values, indices)``."""
+        _t.numpy_call(self, "min", None, out)
         return _extreme(self, ops.MAX, dim, keepdim, axis, keepdims, "min")
 
     def argmax(self: Any, dim: builtins.int | None = None,

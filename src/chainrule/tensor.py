@@ -280,13 +280,16 @@ class Tensor(CircuitDisplay, TorchSurface):
     # ------------------------------------------------------------------ shape and reductions
 
     # axis/keepdims (NumPy) and dim/keepdim (torch) are the same arguments.
+    # dtype and out: what np.sum(t) / np.mean(t) pass on to the method (and torch's dtype=).
     def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-            keepdim: bool | None = None) -> Tensor:
-        return _reduce(ops.SUM, self, _either(axis, dim), _either(keepdims, keepdim))
+            keepdim: bool | None = None, dtype: Any = None, out: None = None) -> Tensor:
+        t = numpy_call(self, "sum", dtype, out)
+        return _reduce(ops.SUM, t, _either(axis, dim), _either(keepdims, keepdim))
 
     def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-             keepdim: bool | None = None) -> Tensor:
-        return _reduce(ops.MEAN, self, _either(axis, dim), _either(keepdims, keepdim))
+             keepdim: bool | None = None, dtype: Any = None, out: None = None) -> Tensor:
+        t = numpy_call(self, "mean", dtype, out)
+        return _reduce(ops.MEAN, t, _either(axis, dim), _either(keepdims, keepdim))
 
     def logsumexp(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
                   keepdim: bool | None = None) -> Tensor:
@@ -521,6 +524,13 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: An
     ``set_default_dtype`` changed it, as in torch; booleans stay boolean; an array keeps its
     dtype). Like ``torch.tensor`` it copies; ``from_numpy`` shares the array.
     """
+    if type(data) is np.ndarray and dtype is None and device is None and not requires_grad \
+            and data.dtype.kind in "fbiu":
+        # A batch of a training loop, once per step: the copy and the fields, no checks left
+        # to make (an array keeps its dtype).
+        t = _new(Tensor)
+        _fill_leaf(t, data.copy())
+        return t
     if device is not None:
         from chainrule.device import device as _device
 
@@ -789,6 +799,15 @@ def _one_axis(axis: int, ndim: int, opname: str) -> int:
     axes = _normalize_axis(axis, max(ndim, 1), opname)
     assert axes is not None
     return axes[0]
+
+
+def numpy_call(t: Tensor, name: str, dtype: Any, out: Any) -> Tensor:
+    """``t`` in ``dtype`` for a reduction NumPy called (``np.sum(t)`` hands ``dtype`` and
+    ``out`` to the method); an ``out=`` array cannot take a tensor's result."""
+    if out is not None:
+        raise OperandError(_("{name}: out= is not supported for tensors; use the returned "
+                             "tensor (or apply NumPy to t.numpy())").format(name=name))
+    return t if dtype is None else t.to(dtype)
 
 
 def _either(numpy_style: Any, torch_style: Any) -> Any:
