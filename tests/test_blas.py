@@ -1,4 +1,4 @@
-"""chainrule.blas: mid-sized products on one BLAS thread, the count restored after."""
+"""chainrule.blas: mid-sized products on the threads measured faster, the count restored."""
 
 from __future__ import annotations
 
@@ -37,21 +37,74 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeBlas:
     return fake
 
 
-@pytest.mark.parametrize(("rows", "single"), [(10, False), (256, True), (1024, False)])
-def test_only_mid_sized_products_run_on_one_thread(fake: FakeBlas, rows: int,
-                                                   single: bool) -> None:
+@pytest.fixture(autouse=True)
+def fresh_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blas, "_choices", {})
+
+
+@pytest.mark.parametrize(("rows", "chosen"), [(10, False), (256, True), (1024, False)])
+def test_mid_sized_products_are_tried_both_ways(fake: FakeBlas, rows: int,
+                                                chosen: bool) -> None:
     # 10·784·30 multiply-adds: OpenBLAS runs it on one thread anyway; 1024·784·30 ≥ 2²⁴.
     a, b = np.ones((rows, 784)), np.ones((784, 30))
-    out = blas.matmul(a, b)
-    assert out.shape == (rows, 30) and out[0, 0] == 784.0
-    assert fake.seen == ([1, -1, 2] if single else [-2])
+    for _ in range(2):
+        out = blas.matmul(a, b)
+        assert out.shape == (rows, 30) and out[0, 0] == 784.0
+    # A chosen shape runs first on the library's two threads, then on one (set, run, restored).
+    assert fake.seen == ([-2, 1, -1, 2] if chosen else [-2, -2])
     assert fake.threads == 2
 
 
 def test_one_thread_already_is_left_alone(fake: FakeBlas) -> None:
     fake.threads = 1
-    blas.matmul(np.ones((256, 784)), np.ones((784, 30)))
-    assert fake.seen == [-1]
+    for _ in range(3):
+        blas.matmul(np.ones((256, 784)), np.ones((784, 30)))
+    assert fake.seen == [-1, -1, -1]
+
+
+def _run(choice: blas.ThreadChoice, seconds: dict[bool, float], calls: int) -> list[bool]:
+    ways = []
+    for _ in range(calls):
+        one = choice.pick()
+        ways.append(one)
+        choice.record(one, seconds[one])
+    return ways
+
+
+def test_the_faster_way_is_kept_and_the_other_retried_ever_more_rarely() -> None:
+    choice = blas.ThreadChoice()
+    ways = _run(choice, {False: 1.0, True: 2.0}, 5000)
+    assert ways[:2] == [False, True]  # both ways once, then the faster one
+    tries = [i for i, one in enumerate(ways) if one]
+    gaps = [b - a - 1 for a, b in zip(tries, tries[1:], strict=False)]
+    assert gaps[:5] == [16, 32, 64, 128, 256]  # calls on the winner between two tries
+    assert gaps[-1] == gaps[-2]  # capped
+    assert max(gaps) == blas.ThreadChoice.LAST_RETRY
+    assert choice.one is False
+
+
+def test_a_change_of_load_is_followed_both_ways() -> None:
+    choice = blas.ThreadChoice()
+    _run(choice, {False: 1.0, True: 2.0}, 50)  # idle machine: two threads win
+    assert choice.one is False
+    # Another process takes a core: the library's threads get slower than one thread was.
+    ways = _run(choice, {False: 5.0, True: 2.0}, 50)
+    assert choice.one is True and ways[-10:] == [True] * 10
+    assert ways.index(True) <= blas.ThreadChoice.FIRST_RETRY  # noticed within a few calls
+    # The load goes away: a retry finds the threads fast again.
+    ways = _run(choice, {False: 1.0, True: 2.0}, 3 * blas.ThreadChoice.LAST_RETRY)
+    assert choice.one is False and ways[-10:] == [False] * 10
+
+
+def test_shapes_are_chosen_apart_and_their_number_is_bounded(fake: FakeBlas,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    monkeypatch.setattr(blas, "_MAX_SHAPES", 3)
+    for rows in (256, 300, 300, 400):
+        blas.matmul(np.ones((rows, 784)), np.ones((784, 30)))
+    assert sorted(k[0] for k in blas._choices) == [256, 300, 400]
+    blas.matmul(np.ones((500, 784)), np.ones((784, 30)))
+    assert list(blas._choices) == [(500, 784, 30, "d")]  # started over
 
 
 def test_no_openblas_means_plain_matmul(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,26 +1,35 @@
-"""How many BLAS threads a matrix product gets: one below a size, the library's default above.
+"""How many BLAS threads a matrix product gets: for mid-sized products, whichever is faster here.
 
-OpenBLAS (NumPy's BLAS on Linux) already runs a product of up to 2¹⁸ multiply-adds on one
-thread; above that it wakes its whole pool. For the products of a small network's training
-step (a batch of 256 through a 784×30 layer is 6·10⁶ multiply-adds) the pool costs more than it
-gives when the cores are shared: on a 2-core machine with other work running, a batch-256
-epoch of the benchmark MLP took 7–20× longer with NumPy's default two threads than with one,
-while the products alone, timed in isolation, ran 2–3× faster on two. So products between
-2¹⁸ and ``SINGLE_BELOW`` multiply-adds run on one thread and the count is restored right after;
-larger ones, and everything on a BLAS this module cannot find, keep the library's setting.
-``OPENBLAS_NUM_THREADS`` and threadpoolctl still decide the default.
+OpenBLAS (NumPy's BLAS on Linux) runs a product of up to 2¹⁸ multiply-adds on one thread and
+wakes its whole pool above that. For the products of a small network's training step (a batch
+of 256 through a 784×30 layer is 6·10⁶ multiply-adds) whether the pool pays depends on the
+machine's load, not on the product: on this 2-core machine a 256×784 @ 784×30 product plus its
+gradient took 380 µs on two threads and 670 µs on one while the machine was otherwise idle,
+and 1,000–1,500 µs on two against 850–880 µs on one with one core busy (another process
+running); in earlier suites run alongside unit tests a batch-256 epoch took 7–20× longer on
+two threads. So :func:`matmul` times products between 2¹⁸ and ``SINGLE_BELOW`` multiply-adds
+both ways, per shape and dtype, and runs each on whichever was faster: the library's thread
+count, or one thread (set for the call and restored after). The slower way is tried again
+now and then (after 8 calls, then 16, 32, … up to 1,024 while it keeps losing), so a change
+of load is noticed. Products outside that band, and everything on a BLAS this module cannot
+find, keep the library's setting; ``OPENBLAS_NUM_THREADS`` and threadpoolctl still decide the
+default (with one thread by default there is nothing to choose).
+
+Results agree to rounding only: OpenBLAS's threaded and single-threaded kernels can round a
+product differently in its last bit.
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SINGLE_BELOW", "matmul", "switches_threads"]
+__all__ = ["SINGLE_BELOW", "ThreadChoice", "matmul", "switches_threads"]
 
 # Multiply-adds: below OpenBLAS's own threshold it is single-threaded already (no call needed).
 _OPENBLAS_SINGLE = 65536 * 4
@@ -57,14 +66,67 @@ _saved = 1  # the thread count to restore when the last of them ends
 
 
 def switches_threads(m: int, k: int, n: int) -> bool:
-    """Whether an (m, k) @ (k, n) product is one :func:`matmul` runs on one thread by hand
+    """Whether an (m, k) @ (k, n) product is one :func:`matmul` chooses the threads of
     (``chainrule.compile`` calls NumPy directly for the others, at its trace)."""
     return _OPENBLAS_SINGLE < m * k * n < SINGLE_BELOW
 
 
+class ThreadChoice:
+    """One shape's running choice: one thread or the library's count, by measured time."""
+
+    FIRST_RETRY = 8
+    LAST_RETRY = 1024
+    SMOOTHING = 0.25  # weight of a new time in the running average of its way
+
+    __slots__ = ("seconds", "one", "since", "retry")
+
+    def __init__(self) -> None:
+        self.seconds: list[float | None] = [None, None]  # [the library's count, one thread]
+        self.one = False
+        self.since = 0  # calls on the current way since the other was last tried
+        self.retry = self.FIRST_RETRY
+
+    def pick(self) -> bool:
+        """True: run the next call on one thread."""
+        library, single = self.seconds
+        if library is None:
+            return False
+        if single is None:
+            return True
+        if self.since >= self.retry:
+            return not self.one  # try the other way once
+        return self.one
+
+    def record(self, one: bool, seconds: float) -> None:
+        mean = self.seconds[one]
+        self.seconds[one] = seconds if mean is None else \
+            mean + self.SMOOTHING * (seconds - mean)
+        library, single = self.seconds
+        if library is None or single is None:
+            return
+        if one != self.one:  # that was a retry of the other way
+            self.since = 0
+            if (single < library) != self.one:
+                self.one = not self.one  # it won: switch, and look back soon
+                self.retry = self.FIRST_RETRY
+            else:
+                self.retry = min(2 * self.retry, self.LAST_RETRY)
+            return
+        self.since += 1
+        if (single < library) != self.one and self.since >= self.FIRST_RETRY:
+            self.one = not self.one  # the current way got slower than the other's last time
+            self.since = 0
+            self.retry = self.FIRST_RETRY
+
+
+_choices: dict[tuple[int, int, int, str], ThreadChoice] = {}
+_MAX_SHAPES = 256  # a program with ever new shapes starts over rather than grow without bound
+
+
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for arrays, on one BLAS thread when the product is small (see module doc)."""
-    global _calls, _active, _saved
+    """``a @ b`` for arrays; a mid-sized product on the threads that were faster for its shape
+    (see module doc)."""
+    global _calls
     if a.ndim != 2 or b.ndim != 2:
         return np.matmul(a, b)
     macs = a.shape[0] * a.shape[1] * b.shape[1]
@@ -74,7 +136,23 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         _calls = _find_openblas()
     if _calls is None or _calls is True:
         return np.matmul(a, b)
-    get, set_ = _calls
+    key = (a.shape[0], a.shape[1], b.shape[1], a.dtype.char)
+    choice = _choices.get(key)
+    if choice is None:
+        if len(_choices) >= _MAX_SHAPES:
+            _choices.clear()
+        choice = _choices[key] = ThreadChoice()
+    one = choice.pick()
+    start = time.perf_counter()
+    out = _on_one_thread(_calls, a, b) if one else np.matmul(a, b)
+    choice.record(one, time.perf_counter() - start)
+    return out
+
+
+def _on_one_thread(calls: tuple[_ThreadCall, _ThreadCall], a: np.ndarray, b: np.ndarray
+                   ) -> np.ndarray:
+    global _active, _saved
+    get, set_ = calls
     with _lock:
         if not _active:
             _saved = get()
