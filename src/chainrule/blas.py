@@ -78,20 +78,22 @@ class ThreadChoice:
     LAST_RETRY = 1024
     SMOOTHING = 0.25  # weight of a new time in the running average of its way
 
-    __slots__ = ("seconds", "one", "since", "retry")
+    FIRST_CALLS = 2  # per way before choosing: the first call of a way pays its start-up
+
+    __slots__ = ("seconds", "calls", "one", "since", "retry")
 
     def __init__(self) -> None:
         self.seconds: list[float | None] = [None, None]  # [the library's count, one thread]
+        self.calls = [0, 0]
         self.one = False
         self.since = 0  # calls on the current way since the other was last tried
         self.retry = self.FIRST_RETRY
 
     def pick(self) -> bool:
         """True: run the next call on one thread."""
-        library, single = self.seconds
-        if library is None:
+        if self.calls[0] < self.FIRST_CALLS:
             return False
-        if single is None:
+        if self.calls[1] < self.FIRST_CALLS:
             return True
         if self.since >= self.retry:
             return not self.one  # try the other way once
@@ -99,10 +101,14 @@ class ThreadChoice:
 
     def record(self, one: bool, seconds: float) -> None:
         mean = self.seconds[one]
-        self.seconds[one] = seconds if mean is None else \
-            mean + self.SMOOTHING * (seconds - mean)
+        if mean is None or self.calls[one] < self.FIRST_CALLS:
+            # The quickest of the first calls: a thread pool's first wake-up is no measure.
+            self.seconds[one] = seconds if mean is None else min(mean, seconds)
+        else:
+            self.seconds[one] = mean + self.SMOOTHING * (seconds - mean)
+        self.calls[one] += 1
         library, single = self.seconds
-        if library is None or single is None:
+        if library is None or single is None or min(self.calls) < self.FIRST_CALLS:
             return
         if one != self.one:  # that was a retry of the other way
             self.since = 0
