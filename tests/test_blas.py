@@ -1,4 +1,4 @@
-"""chainrule.blas: mid-sized products on the threads measured faster, the count restored."""
+"""chainrule.blas: the thread policy of mid-sized products (library, single, fastest)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from chainrule import blas
+from chainrule.errors import OperandError
 
 
 class FakeBlas:
@@ -40,6 +41,34 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeBlas:
 @pytest.fixture(autouse=True)
 def fresh_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(blas, "_choices", {})
+    monkeypatch.setattr(blas, "_policy", "fastest")  # the tests below that need another say so
+
+
+def test_the_library_policy_is_the_default_and_leaves_threads_alone(
+        fake: FakeBlas, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blas, "_policy", blas._initial_policy())
+    assert blas.policy() == "library"
+    for _ in range(4):
+        blas.matmul(np.ones((256, 784)), np.ones((784, 30)))
+    assert fake.seen == [-2] * 4  # no thread call: the same kernel, the same bits every time
+
+
+def test_the_single_policy_runs_mid_sized_products_on_one_thread(fake: FakeBlas) -> None:
+    blas.set_policy("single")
+    for rows in (10, 256, 1024):
+        blas.matmul(np.ones((rows, 784)), np.ones((784, 30)))
+    assert fake.seen == [-2, 1, -1, 2, -2] and fake.threads == 2
+
+
+def test_an_unknown_policy_is_refused_and_the_environment_is_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(OperandError, match="unknown BLAS policy 'quick'; choose one of: "
+                                           "library, single, fastest"):
+        blas.set_policy("quick")
+    monkeypatch.setenv("CHAINRULE_BLAS", " Single ")
+    assert blas._initial_policy() == "single"
+    monkeypatch.setenv("CHAINRULE_BLAS", "warp")
+    assert blas._initial_policy() == "library"
 
 
 @pytest.mark.parametrize(("rows", "chosen"), [(10, False), (256, True), (1024, False)])

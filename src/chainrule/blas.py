@@ -1,27 +1,34 @@
-"""How many BLAS threads a matrix product gets: for mid-sized products, whichever is faster here.
+"""How many BLAS threads a mid-sized matrix product gets: a policy, the library's by default.
 
 OpenBLAS (NumPy's BLAS on Linux) runs a product of up to 2¹⁸ multiply-adds on one thread and
 wakes its whole pool above that. For the products of a small network's training step (a batch
 of 256 through a 784×30 layer is 6·10⁶ multiply-adds) whether the pool pays depends on the
 machine's load, not on the product: on this 2-core machine a 256×784 @ 784×30 product plus its
 gradient took 380 µs on two threads and 670 µs on one while the machine was otherwise idle,
-and 1,000–1,500 µs on two against 850–880 µs on one with one core busy (another process
-running); in earlier suites run alongside unit tests a batch-256 epoch took 7–20× longer on
-two threads. So :func:`matmul` times products between 2¹⁸ and ``SINGLE_BELOW`` multiply-adds
-both ways, per shape and dtype, and runs each on whichever was faster: the library's thread
-count, or one thread (set for the call and restored after). The slower way is tried again
-now and then (after 8 calls, then 16, 32, … up to 1,024 while it keeps losing), so a change
-of load is noticed. Products outside that band, and everything on a BLAS this module cannot
-find, keep the library's setting; ``OPENBLAS_NUM_THREADS`` and threadpoolctl still decide the
-default (with one thread by default there is nothing to choose).
+and 1,000–1,500 µs on two against 850–880 µs on one with one core busy; in suites run
+alongside unit tests a batch-256 epoch took 7–20× longer on two threads. And the two ways do
+not give the same bits: OpenBLAS's threaded and single-threaded kernels round some products
+differently in the last place.
 
-Results agree to rounding only: OpenBLAS's threaded and single-threaded kernels can round a
-product differently in its last bit.
+So the policy for products between 2¹⁸ and ``SINGLE_BELOW`` multiply-adds is a choice
+(:func:`set_policy`, or ``CHAINRULE_BLAS`` in the environment):
+
+- ``"library"`` (the default): NumPy's own behaviour, the library's thread count. The same
+  computation gives the same bits on every call, which a teaching tool needs (a shared link
+  must show the numbers its author saw, a training run must repeat).
+- ``"single"``: one thread (set for the call, restored after): steady on a shared machine.
+- ``"fastest"``: each shape and dtype timed both ways and run on whichever was faster, the
+  slower way tried again after 8, 16, … up to 1,024 calls while it keeps losing. Fastest
+  wherever the load changes, at the price of last-bit differences between calls.
+
+Products outside that band, and everything on a BLAS this module cannot find, keep the
+library's setting; ``OPENBLAS_NUM_THREADS`` and threadpoolctl still decide the library's count.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SINGLE_BELOW", "ThreadChoice", "matmul", "switches_threads"]
+__all__ = ["POLICIES", "SINGLE_BELOW", "ThreadChoice", "matmul", "policy", "set_policy",
+           "switches_threads"]
 
 # Multiply-adds: below OpenBLAS's own threshold it is single-threaded already (no call needed).
 _OPENBLAS_SINGLE = 65536 * 4
@@ -65,9 +73,37 @@ _active = 0  # small products running now (threads may run them at once: NumPy f
 _saved = 1  # the thread count to restore when the last of them ends
 
 
+POLICIES = ("library", "single", "fastest")
+
+
+def _initial_policy() -> str:
+    wanted = os.environ.get("CHAINRULE_BLAS", "").strip().lower()
+    return wanted if wanted in POLICIES else "library"
+
+
+_policy = _initial_policy()
+
+
+def policy() -> str:
+    """The thread policy for mid-sized products: ``library``, ``single`` or ``fastest``."""
+    return _policy
+
+
+def set_policy(name: str) -> None:
+    """Choose the thread policy for mid-sized products (see the module doc)."""
+    global _policy
+    if name not in POLICIES:
+        from chainrule.errors import OperandError
+        from chainrule.i18n import _
+
+        raise OperandError(_("unknown BLAS policy {name}; choose one of: {choices}").format(
+            name=repr(name), choices=", ".join(POLICIES)))
+    _policy = name
+
+
 def switches_threads(m: int, k: int, n: int) -> bool:
-    """Whether an (m, k) @ (k, n) product is one :func:`matmul` chooses the threads of
-    (``chainrule.compile`` calls NumPy directly for the others, at its trace)."""
+    """Whether an (m, k) @ (k, n) product is one :func:`matmul` may run on other threads than
+    the library's (``chainrule.compile`` calls NumPy directly for the others, at its trace)."""
     return _OPENBLAS_SINGLE < m * k * n < SINGLE_BELOW
 
 
@@ -130,10 +166,10 @@ _MAX_SHAPES = 256  # a program with ever new shapes starts over rather than grow
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for arrays; a mid-sized product on the threads that were faster for its shape
-    (see module doc)."""
+    """``a @ b`` for arrays; a mid-sized product on the threads the policy gives it (see
+    module doc)."""
     global _calls
-    if a.ndim != 2 or b.ndim != 2:
+    if _policy == "library" or a.ndim != 2 or b.ndim != 2:
         return np.matmul(a, b)
     macs = a.shape[0] * a.shape[1] * b.shape[1]
     if macs <= _OPENBLAS_SINGLE or macs >= SINGLE_BELOW:
@@ -142,6 +178,8 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         _calls = _find_openblas()
     if _calls is None or _calls is True:
         return np.matmul(a, b)
+    if _policy == "single":
+        return _on_one_thread(_calls, a, b)
     key = (a.shape[0], a.shape[1], b.shape[1], a.dtype.char)
     choice = _choices.get(key)
     if choice is None:
