@@ -401,3 +401,27 @@ def test_numpy_binary_ufuncs_of_tensors_stay_in_the_graph() -> None:
     assert x.grad is not None
     np.testing.assert_allclose(x.grad.numpy(),
                                [-1 / 2 - 5.0, -1 / 5 + 3.0])
+
+
+def test_in_place_remainder_follows_torchs_rules() -> None:
+    torch = pytest.importorskip("torch")
+    t = cr.tensor([5.0, -3.0, 7.5])
+    same = t
+    t %= 2.0
+    assert t is same
+    np.testing.assert_array_equal(t.numpy(), [1.0, 1.0, 1.5])
+    t.fmod_(cr.tensor([-0.75, 0.4, 1.0]))
+    np.testing.assert_allclose(t.numpy(), np.fmod([1.0, 1.0, 1.5], [-0.75, 0.4, 1.0]))
+    leaf = cr.tensor([1.0], requires_grad=True)
+    with pytest.raises(cr.GraphError):
+        leaf %= 2.0
+    x = np.array([5.0, -3.0, 7.5])
+    c, tt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    c_y, t_y = c * 3.0, tt * 3.0
+    c_y.remainder_(4.0)
+    t_y.remainder_(4.0)
+    _compare(c_y, t_y, np.float64, "remainder_")
+    c_y.sum().backward()
+    t_y.sum().backward()
+    assert c.grad is not None
+    _compare(c.grad, tt.grad, np.float64, "gradient through remainder_")
