@@ -23,6 +23,11 @@ FLOATS = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
 POSITIVE = st.floats(0.2, 4.0, allow_nan=False, allow_infinity=False)
 PROBABILITY = st.floats(0.05, 0.95)
 UNIT = st.floats(0.0, 1.0)
+# Odd multiples of 0.05: never on a step of floor, ceil, round or sign (no derivative there),
+# and never a multiple of TENTHS, so a remainder never jumps between the central differences.
+OFF_GRID = st.integers(-30, 29).map(lambda k: k / 10 + 0.05)
+TENTHS = st.integers(2, 40).map(lambda k: k / 10)
+INSIDE_UNIT = st.floats(-0.9, 0.9)
 
 
 def _tensor(array: np.ndarray) -> cr.Tensor:
@@ -53,6 +58,29 @@ UNARY = {
     "log1p": (POSITIVE, lambda t: t.log1p()),
     "softplus": (FLOATS, lambda t: t.softplus()),
     "clamp": (FLOATS, lambda t: t.clamp(-1.0, 1.0)),
+    "tan": (st.floats(-1.2, 1.2), lambda t: t.tan()),
+    "sinh": (FLOATS, lambda t: t.sinh()),
+    "cosh": (FLOATS, lambda t: t.cosh()),
+    "asin": (INSIDE_UNIT, lambda t: t.asin()),
+    "acos": (INSIDE_UNIT, lambda t: t.arccos()),
+    "atan": (FLOATS, lambda t: t.atan()),
+    "asinh": (FLOATS, lambda t: t.arcsinh()),
+    "acosh": (FLOATS, lambda t: (t * t + 1.1).acosh()),  # (inside the domain also at 0.7)
+    "atanh": (INSIDE_UNIT, lambda t: t.atanh()),
+    "exp2": (FLOATS, lambda t: t.exp2()),
+    "expm1": (FLOATS, lambda t: t.expm1()),
+    "log2": (POSITIVE, lambda t: t.log2()),
+    "log10": (POSITIVE, lambda t: t.log10()),
+    "sign": (OFF_GRID, lambda t: t.sign() * t),
+    "floor": (OFF_GRID, lambda t: t.floor() + t),
+    "ceil": (OFF_GRID, lambda t: t.ceil() * t),
+    "trunc": (OFF_GRID, lambda t: t.trunc() * t),
+    "round": (OFF_GRID, lambda t: t.round() * t),
+    "reciprocal": (POSITIVE, lambda t: t.reciprocal()),
+    "rsqrt": (POSITIVE, lambda t: t.rsqrt()),
+    "deg2rad": (FLOATS, lambda t: t.deg2rad()),
+    "rad2deg": (FLOATS, lambda t: t.rad2deg()),
+    "sinc": (FLOATS, lambda t: t.sinc()),
 }
 
 BINARY = {
@@ -64,6 +92,14 @@ BINARY = {
     "maximum": (FLOATS, FLOATS, lambda a, b: a.maximum(b)),
     "minimum": (FLOATS, FLOATS, lambda a, b: a.minimum(b)),
     "binary_cross_entropy": (PROBABILITY, UNIT, lambda a, b: _gate("binary_cross_entropy", a, b)),
+    "remainder": (OFF_GRID, TENTHS, lambda a, b: a % b),
+    "fmod": (OFF_GRID, TENTHS, lambda a, b: a.fmod(b)),
+    "logaddexp": (FLOATS, FLOATS, lambda a, b: a.logaddexp(b)),
+    "logaddexp2": (FLOATS, FLOATS, lambda a, b: a.logaddexp2(b)),
+    "atan2": (OFF_GRID, FLOATS, lambda a, b: a.atan2(b)),
+    "hypot": (OFF_GRID, FLOATS, lambda a, b: a.hypot(b)),
+    "fmax": (OFF_GRID, TENTHS, lambda a, b: a.fmax(b)),
+    "fmin": (OFF_GRID, TENTHS, lambda a, b: a.fmin(b)),
 }
 
 

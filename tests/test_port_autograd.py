@@ -1,7 +1,8 @@
 """HIPS autograd's systematic gradient checks, ported to chainrule.
 
 Source: github.com/HIPS/autograd, ``tests/test_systematic.py`` (``stat_check``,
-``unary_ufunc_check``, ``binary_ufunc_check`` and ``combo_check`` from ``tests/numpy_utils.py``),
+``unary_ufunc_check``, ``binary_ufunc_check``, ``binary_ufunc_check_no_same_args`` and
+``combo_check`` from ``tests/numpy_utils.py``),
 ``tests/test_numpy.py``, ``tests/test_scalar_ops.py``, ``tests/test_binary_ops.py``,
 ``tests/test_core.py`` and ``tests/test_graphs.py``. The same functions, shapes, input ranges
 and seeds; autograd's ``check_grads(f)`` (first and second order, VJP checked with respect to
@@ -9,12 +10,11 @@ the input and the upstream vector) is ``peer_check.check_grads``, built on
 ``chainrule.gradcheck``, with torch as a second oracle.
 
 Ported: every check whose function chainrule has. Not ported, because chainrule has no such
-function: complex inputs (chainrule is real-valued), the trigonometric and hyperbolic families
-beyond sin/cos/tanh (tan, sinh, cosh, arc*), exp2, expm1, log2, log10, sign, sinc, ceil, floor,
-fabs, degree conversions, mod/remainder, logaddexp, arctan2, hypot, fmax/fmin, np.repeat,
-einsum, tensordot, kron, inner, dot on 3-D operands, trace, diag, tril/triu, cross, sort,
-partition, split, pad, select, roll, cumsum, flips, np.r_/np.c_, atleast_nd, forward mode
-(chainrule is reverse mode only). ``x[::-1]`` has no torch spelling; torch's side uses ``flip``.
+function: complex inputs (chainrule is real-valued), np.repeat, einsum, tensordot, kron,
+inner, dot on 3-D operands, trace, diag, tril/triu, cross, sort, partition, split, pad, select,
+roll, cumsum, flips, np.r_/np.c_, atleast_nd, forward mode (chainrule is reverse mode only).
+np.arctan2 and np.hypot, which autograd's suite does not check, are checked here the
+same way. ``x[::-1]`` has no torch spelling; torch's side uses ``flip``.
 """
 
 from __future__ import annotations
@@ -133,6 +133,24 @@ UNARY: dict[str, tuple[Fn, tuple[float, float]]] = {
     "sqrt": (lambda T, x: x.sqrt(), (1.0, 3.0)),
     "square": (lambda T, x: x.square(), (-2, 2)),
     "tanh": (lambda T, x: x.tanh(), (-2, 2)),
+    "arccosh": (lambda T, x: x.arccosh(), (1.1, 4.0)),
+    "arcsinh": (lambda T, x: x.arcsinh(), (-0.9, 0.9)),
+    "arctanh": (lambda T, x: x.arctanh(), (-0.9, 0.9)),
+    "ceil": (lambda T, x: x.ceil(), (-1.5, 1.5)),
+    "cosh": (lambda T, x: x.cosh(), (-2, 2)),
+    "deg2rad": (lambda T, x: x.deg2rad(), (-2, 2)),
+    "degrees": (lambda T, x: x.rad2deg() / 50.0, (-2, 2)),
+    "exp2": (lambda T, x: x.exp2(), (-2, 2)),
+    "expm1": (lambda T, x: x.expm1(), (-2, 2)),
+    "fabs": (lambda T, x: T.abs(x) if T is not cr else T.fabs(x), (-2, 2)),
+    "floor": (lambda T, x: x.floor(), (-1.5, 1.5)),
+    "log10": (lambda T, x: x.log10(), (0.2, 2.0)),
+    "log2": (lambda T, x: x.log2(), (0.2, 2.0)),
+    "rad2deg": (lambda T, x: x.rad2deg() / 50.0, (-2, 2)),
+    "radians": (lambda T, x: x.deg2rad(), (-2, 2)),
+    "sign": (lambda T, x: x.sign(), (-2, 2)),
+    "sinh": (lambda T, x: x.sinh(), (-2, 2)),
+    "tan": (lambda T, x: x.tan(), (-1.1, 1.1)),
 }
 
 
@@ -159,6 +177,49 @@ def test_binary_ufunc(name: str) -> None:
         op = fn
         fn = lambda T, a, b: op(a, b)  # noqa: E731
     binary_ufunc_check(fn, lims_a, lims_b)
+
+
+def binary_ufunc_check_no_same_args(fn: Fn, lims_a: Sequence[float] = (-2, 2),
+                                    lims_b: Sequence[float] = (-2, 2)) -> None:
+    """autograd's check for functions without a derivative where both arguments are equal
+    (the remainders): the two arguments are drawn apart."""
+    r = rng(0)
+    scalar1, scalar2 = 0.6, 0.7
+    vector1, vector2 = r.rand(2), r.rand(2)
+    mat11, mat12 = r.rand(3, 2), r.rand(3, 2)
+    mat21, mat22 = r.rand(1, 2), r.rand(1, 2)
+    combo_check(fn, (0, 1))([transform(lims_a, v) for v in (scalar1, vector1, mat11, mat21)],
+                            [transform(lims_b, v) for v in (scalar2, vector2, mat12, mat22)])
+
+
+BINARY_MATH: dict[str, tuple[Fn, tuple[float, float], tuple[float, float]]] = {
+    "logaddexp": (lambda T, a, b: T.logaddexp(a, b), (-2, 2), (-2, 2)),
+    "logaddexp2": (lambda T, a, b: T.logaddexp2(a, b), (-2, 2), (-2, 2)),
+    "arctan2": (lambda T, a, b: T.arctan2(a, b), (-2, 2), (-2, 2)),
+    "hypot": (lambda T, a, b: T.hypot(a, b), (-2, 2), (-2, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(BINARY_MATH))
+def test_binary_math_ufunc(name: str) -> None:
+    fn, lims_a, lims_b = BINARY_MATH[name]
+    binary_ufunc_check(fn, lims_a, lims_b)
+
+
+# np.mod and np.remainder are torch's remainder (the sign of the divisor), as Python's %.
+NO_SAME_ARGS: dict[str, tuple[Fn, tuple[float, float], tuple[float, float]]] = {
+    "remainder": (lambda T, a, b: T.remainder(a, b), (-0.9, 0.9), (0.7, 1.9)),
+    "mod": (lambda T, a, b: T.remainder(a, b), (-2, 2), (0.8, 2.1)),
+    "mod_neg": (lambda T, a, b: T.remainder(a, b), (-2, 2), (-0.3, -2.0)),
+    "op_mod": (lambda T, a, b: a % b, (-2, 2), (0.3, 2.0)),
+    "op_mod_neg": (lambda T, a, b: a % b, (-2, 2), (-0.3, -2.0)),
+}
+
+
+@pytest.mark.parametrize("name", list(NO_SAME_ARGS))
+def test_binary_ufunc_no_same_args(name: str) -> None:
+    fn, lims_a, lims_b = NO_SAME_ARGS[name]
+    binary_ufunc_check_no_same_args(fn, lims_a, lims_b)
 
 
 def _perm(ndim: int, axes: Sequence[int] | None) -> list[int]:
@@ -226,6 +287,20 @@ def test_minimum() -> None:
     r = rng(0)
     shapes = [(1,), (1, 4), (3, 4)]
     combo_check(lambda T, a, b: T.minimum(a, b), [0, 1])(
+        [r.randn(*s) for s in shapes], [r.randn(*s) for s in shapes])
+
+
+def test_fmax() -> None:
+    r = rng(0)
+    shapes = [(1,), (1, 4), (3, 4)]
+    combo_check(lambda T, a, b: T.fmax(a, b), [0, 1])(
+        [r.randn(*s) for s in shapes], [r.randn(*s) for s in shapes])
+
+
+def test_fmin() -> None:
+    r = rng(0)
+    shapes = [(1,), (1, 4), (3, 4)]
+    combo_check(lambda T, a, b: T.fmin(a, b), [0, 1])(
         [r.randn(*s) for s in shapes], [r.randn(*s) for s in shapes])
 
 
@@ -440,7 +515,43 @@ SCALAR_UNARY: dict[str, tuple[Fn, Callable[[np.random.RandomState], float]]] = {
     "sqrt": (lambda T, x: 3.0 * x.sqrt(), lambda r: 10.0 * r.rand()),
     "reciprocal": (lambda T, x: 1.0 / x, lambda r: r.rand()),
     "negative": (lambda T, x: x.neg(), lambda r: r.rand()),
+    "tan": (lambda T, x: 3.0 * x.tan(), lambda r: r.randn()),
+    "cosh": (lambda T, x: 3.0 * x.cosh(), lambda r: r.randn()),
+    "sinh": (lambda T, x: 3.0 * x.sinh(), lambda r: r.randn()),
+    "arcsinh": (lambda T, x: 3.0 * x.arcsinh(), lambda r: r.randn()),
+    "arccosh": (lambda T, x: 3.0 * x.arccosh(), lambda r: r.randn() ** 2 + 1),
+    "log2": (lambda T, x: 3.0 * x.log2(), lambda r: abs(r.randn())),
+    "log10": (lambda T, x: 3.0 * x.log10(), lambda r: abs(r.randn())),
+    "expm1": (lambda T, x: 3.0 * x.expm1(), lambda r: abs(r.randn())),
+    "exp2": (lambda T, x: 3.0 * x.exp2(), lambda r: abs(r.randn())),
+    "reciprocal_fn": (lambda T, x: x.reciprocal(), lambda r: r.rand()),
+    "rad2deg": (lambda T, x: 3.0 * x.rad2deg(), lambda r: 10.0 * r.rand()),
+    "deg2rad": (lambda T, x: 3.0 * x.deg2rad(), lambda r: 10.0 * r.rand()),
+    "radians": (lambda T, x: 3.0 * x.deg2rad(), lambda r: 10.0 * r.rand()),
+    "degrees": (lambda T, x: 3.0 * x.rad2deg(), lambda r: 10.0 * r.rand()),
+    "sinc": (lambda T, x: 3.0 * x.sinc(), lambda r: 10.0 * r.rand()),
 }
+
+
+@pytest.mark.parametrize(("name", "x"), [("arccos", 0.1), ("arcsin", 0.1), ("arctan", 0.2),
+                                         ("arctanh", 0.2)])
+def test_scalar_inverse_trigonometric(name: str, x: float) -> None:
+    # autograd checks the function at one point and its derivative at the next (0.2, 0.3);
+    # check_grads checks both orders at each.
+    for point in (x, x + 0.1):
+        check_grads(lambda T, v: 3.0 * getattr(v, name)(), point)
+
+
+def test_scalar_sign() -> None:
+    fun = lambda T, x: 3.0 * x.sign()  # noqa: E731
+    check_grads(fun, 1.1)
+    check_grads(fun, -1.1)
+
+
+@pytest.mark.parametrize("argnum", [0, 1])
+def test_mod_arg(argnum: int) -> None:
+    r = rng(1)
+    check_grads(lambda T, x, y: T.remainder(x, y), r.rand(), r.rand(), argnums=(argnum,))
 
 
 @pytest.mark.parametrize("name", list(SCALAR_UNARY))

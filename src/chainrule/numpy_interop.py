@@ -1,7 +1,8 @@
 """What a NumPy ufunc does when one of its operands is a ``Tensor`` (``Tensor.__array_ufunc__``).
 
-- ``array ⊗ tensor`` for the operators a Tensor has (``+ - * / ** @``, comparisons, ``&|^``,
-  ``np.maximum``/``np.minimum``): the tensor's own (reflected) operator, so the result is a
+- ``array ⊗ tensor`` for the operators a Tensor has (``+ - * / ** % @``, comparisons, ``&|^``,
+  ``np.maximum``/``np.minimum``, ``np.fmod``, ``np.arctan2``, ``np.hypot``, ``np.logaddexp``,
+  ``np.fmax``, ...): the tensor's own (reflected) operator, so the result is a
   Tensor in the graph, exactly as ``tensor ⊗ array`` is.
 - ``out=`` arrays (``p.data -= lr * p.grad``, where ``p.data`` is an ndarray): the values are
   written into those arrays, as NumPy would with two arrays.
@@ -44,6 +45,14 @@ _OPERATORS: dict[Any, tuple[Any, Any]] = {
     np.matmul: (Tensor.__matmul__, Tensor.__rmatmul__),
     np.maximum: (Tensor.maximum, _reflected(Tensor.maximum)),
     np.minimum: (Tensor.minimum, _reflected(Tensor.minimum)),
+    np.remainder: (Tensor.__mod__, Tensor.__rmod__),
+    np.fmod: (Tensor.fmod, _reflected(Tensor.fmod)),
+    np.arctan2: (Tensor.atan2, _reflected(Tensor.atan2)),
+    np.hypot: (Tensor.hypot, _reflected(Tensor.hypot)),
+    np.logaddexp: (Tensor.logaddexp, _reflected(Tensor.logaddexp)),
+    np.logaddexp2: (Tensor.logaddexp2, _reflected(Tensor.logaddexp2)),
+    np.fmax: (Tensor.fmax, _reflected(Tensor.fmax)),
+    np.fmin: (Tensor.fmin, _reflected(Tensor.fmin)),
     # A comparison seen from the tensor's side: a < t is t > a.
     np.less: (operator.lt, operator.gt),
     np.less_equal: (operator.le, operator.ge),

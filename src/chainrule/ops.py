@@ -519,6 +519,419 @@ CLAMP = _register(Op("clamp", N_("clamp passes the gradient where the input is i
                      _array_clamp, _clamp_local))
 
 
+# ---------------------------------------------------------- elementwise math of torch and NumPy
+# Trigonometric and hyperbolic functions, exponentials and logarithms in other bases, rounding,
+# remainders and two-input functions. Scalar forwards come from ``math`` (a domain error there
+# raises, which the Value engine reports as a NumericError, as for log and sqrt); array
+# forwards are NumPy's ufuncs (NaN or ±∞ outside the domain, as NumPy and torch give).
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+
+def _cosh(x: Any) -> Any:
+    return _call("cosh", x, np.cosh, math.cosh)
+
+
+def _sinh(x: Any) -> Any:
+    return _call("sinh", x, np.sinh, math.sinh)
+
+
+def _exp2(x: Any) -> Any:
+    return _call("exp2", x, np.exp2, _scalar_exp2)
+
+
+def _zero_local(a: Any) -> tuple[Any, ...]:
+    # A step function is flat on both sides of each step; at the step torch also gives 0.
+    x = raw(a)
+    return (np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0,)
+
+
+def _inverse_sqrt(x: Any) -> Any:
+    """x^(−1/2): ∞ at 0 for arrays, as torch's rsqrt (Python floats raise, reported by the
+    backward pass as a local gradient that is not finite)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return x ** -0.5
+
+
+def _tan_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂tan a/∂a = 1 + tan² a = 1 + out²."""
+    return (1.0 + out * out,)
+
+
+def _sinh_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂sinh a/∂a = cosh a."""
+    return (_cosh(a),)
+
+
+def _cosh_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂cosh a/∂a = sinh a."""
+    return (_sinh(a),)
+
+
+def _asin_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂asin a/∂a = 1/√(1 − a²)."""
+    return (_inverse_sqrt(1.0 - a * a),)
+
+
+def _acos_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂acos a/∂a = −1/√(1 − a²)."""
+    return (-_inverse_sqrt(1.0 - a * a),)
+
+
+def _atan_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂atan a/∂a = 1/(1 + a²)."""
+    return (1.0 / (1.0 + a * a),)
+
+
+def _asinh_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂asinh a/∂a = 1/√(a² + 1)."""
+    return (_inverse_sqrt(a * a + 1.0),)
+
+
+def _acosh_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂acosh a/∂a = 1/√(a² − 1)."""
+    return (_inverse_sqrt(a * a - 1.0),)
+
+
+def _atanh_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂atanh a/∂a = 1/(1 − a²)."""
+    with np.errstate(divide="ignore"):  # ±∞ at a = ±1, where the forward is ±∞ too
+        return (1.0 / (1.0 - a * a),)
+
+
+def _scalar_exp2(x: float) -> float:
+    return 2.0**x  # math.exp2 is Python 3.11+; an overflow raises OverflowError either way
+
+
+def _exp2_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂2ᵃ/∂a = 2ᵃ·ln 2 = out·ln 2."""
+    return (out * _LN2,)
+
+
+def _expm1_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂(eᵃ − 1)/∂a = eᵃ = out + 1."""
+    return (out + 1.0,)
+
+
+def _log2_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂log₂ a/∂a = 1/(a·ln 2)."""
+    return (1.0 / (a * _LN2),)
+
+
+def _log10_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂log₁₀ a/∂a = 1/(a·ln 10)."""
+    return (1.0 / (a * _LN10),)
+
+
+def _sign_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂sign(a)/∂a = 0 (also at the step, as torch)."""
+    return _zero_local(a)
+
+
+def _array_sign(x: np.ndarray) -> np.ndarray:
+    return np.sign(x)
+
+
+def _scalar_sign_float(x: float) -> float:
+    return float(_scalar_sign(x)) if x == x else x  # NaN stays NaN, as np.sign and torch.sign
+
+
+def _keep_integers(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """A rounding ufunc that leaves integer tensors as they are (NumPy would make them
+    floats; torch keeps the dtype)."""
+
+    def rounded(x: np.ndarray) -> np.ndarray:
+        return x.copy() if x.dtype.kind in "biu" else fn(x)
+
+    return rounded
+
+
+def _finite_only(fn: Callable[[float], int]) -> Callable[[float], float]:
+    """math.floor/ceil/trunc as floats; ±∞ and NaN are their own floor, as in NumPy and torch
+    (math.floor would raise on them)."""
+
+    def rounded(x: float) -> float:
+        return float(fn(x)) if math.isfinite(x) else x
+
+    return rounded
+
+
+def _floor_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂⌊a⌋/∂a = 0 (also at the steps, as torch)."""
+    return _zero_local(a)
+
+
+def _ceil_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂⌈a⌉/∂a = 0 (also at the steps, as torch)."""
+    return _zero_local(a)
+
+
+def _trunc_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂trunc(a)/∂a = 0 (also at the steps, as torch)."""
+    return _zero_local(a)
+
+
+def _scalar_round(x: float, decimals: int) -> float:
+    # NumPy's rounding (half to even, scaled by 10^decimals) so both engines agree.
+    return float(np.round(x, decimals))
+
+
+def _array_round(x: np.ndarray, decimals: int) -> np.ndarray:
+    if x.dtype.kind in "biu" and decimals >= 0:
+        return x.copy()
+    return np.round(x, decimals)
+
+
+def _round_local(out: Any, a: Any, decimals: int) -> tuple[Any, ...]:
+    """∂round(a)/∂a = 0 (also at the steps, as torch)."""
+    return _zero_local(a)
+
+
+def _scalar_reciprocal(x: float) -> float:
+    return 1.0 / x
+
+
+def _array_reciprocal(x: np.ndarray) -> np.ndarray:
+    # np.reciprocal of an integer array is an integer division (1/2 = 0): torch gives floats.
+    return np.reciprocal(x) if x.dtype.kind == "f" else np.divide(1.0, x)
+
+
+def _reciprocal_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂(1/a)/∂a = −1/a² = −out²."""
+    return (-(out * out),)
+
+
+def _scalar_rsqrt(x: float) -> float:
+    return 1.0 / math.sqrt(x)
+
+
+def _array_rsqrt(x: np.ndarray) -> np.ndarray:
+    return np.reciprocal(np.sqrt(x))  # (np.sqrt of integers gives floats)
+
+
+def _rsqrt_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂(1/√a)/∂a = −1/(2a·√a) = −0.5·out³."""
+    return (-0.5 * (out * out * out),)
+
+
+def _deg2rad_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂deg2rad(a)/∂a = π/180."""
+    return (math.pi / 180.0,)
+
+
+def _rad2deg_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂rad2deg(a)/∂a = 180/π."""
+    return (180.0 / math.pi,)
+
+
+def _scalar_sinc(x: float) -> float:
+    if x == 0.0:
+        return 1.0
+    y = math.pi * x
+    return math.sin(y) / y
+
+
+def _array_sinc(x: np.ndarray) -> np.ndarray:
+    # sin(πx)/(πx), 1 at 0 (torch.sinc; np.sinc is the same normalised sinc).
+    result: np.ndarray = np.sinc(x)
+    return result
+
+
+def _sinc_local(out: Any, a: Any) -> tuple[Any, ...]:
+    """∂sinc(a)/∂a = (cos(π·a) − sinc(a))/a = (cos(π·a) − out)/a (0 at a = 0)."""
+    # sinc(a) = sin(π·a)/(π·a) is even, so its slope at 0 is 0 (torch masks it there too).
+    # Dividing by a + [a = 0] and multiplying by [a ≠ 0] keeps one formula for floats,
+    # arrays and nodes, without a 0/0 at a = 0.
+    x = raw(a)
+    at_zero = _indicator(x == 0)
+    slope = (_call("cos", a * math.pi, np.cos, math.cos) - out) / (a + at_zero)
+    return (slope * _indicator(x != 0),)
+
+
+def _scalar_remainder(a: float, b: float) -> float:
+    return a % b  # Python's % takes the sign of the divisor, as torch.remainder and np.mod
+
+
+def _floor_of(x: Any) -> Any:
+    # (A 0-d array divided by another gives a NumPy scalar: NumPy keeps its dtype.)
+    return np.floor(x) if isinstance(x, (np.ndarray, np.generic)) else float(math.floor(x))
+
+
+def _trunc_of(x: Any) -> Any:
+    return np.trunc(x) if isinstance(x, (np.ndarray, np.generic)) else float(math.trunc(x))
+
+
+def _remainder_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂(a mod b)/∂a = 1, ∂(a mod b)/∂b = −⌊a/b⌋."""
+    # a mod b = a − b·⌊a/b⌋, and ⌊a/b⌋ is flat between its steps (a constant here).
+    with np.errstate(divide="ignore", invalid="ignore"):  # b = 0: NaN, as the forward
+        return 1.0, -_floor_of(raw(a) / raw(b))
+
+
+def _scalar_fmod(a: float, b: float) -> float:
+    return math.fmod(a, b)
+
+
+def _fmod_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂fmod(a, b)/∂a = 1, ∂fmod(a, b)/∂b = −trunc(a/b)."""
+    # fmod(a, b) = a − b·trunc(a/b): the remainder with the sign of a (C's fmod).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0, -_trunc_of(raw(a) / raw(b))
+
+
+def _scalar_logaddexp(a: float, b: float) -> float:
+    # max + ln(1 + e^−|a−b|): the exponent is ≤ 0, so nothing overflows.
+    if a == b:  # also ±∞ on both sides, where a − b would be NaN
+        return a + _LN2
+    top = a if a > b else b
+    return top + math.log1p(math.exp(-abs(a - b)))
+
+
+def _logaddexp_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂ln(eᵃ + eᵇ)/∂a = e^(a − out), ∂ln(eᵃ + eᵇ)/∂b = e^(b − out)."""
+    return _exp(a - out), _exp(b - out)
+
+
+def _scalar_logaddexp2(a: float, b: float) -> float:
+    if a == b:
+        return a + 1.0
+    top = a if a > b else b
+    return top + math.log1p(2.0 ** -abs(a - b)) / _LN2
+
+
+def _logaddexp2_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂log₂(2ᵃ + 2ᵇ)/∂a = 2^(a − out), ∂log₂(2ᵃ + 2ᵇ)/∂b = 2^(b − out)."""
+    return _exp2(a - out), _exp2(b - out)
+
+
+def _atan2_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂atan2(a, b)/∂a = b/(a² + b²), ∂atan2(a, b)/∂b = −a/(a² + b²)."""
+    # At a = b = 0 the angle has no slope: 0/0, NaN as in torch.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        squared = a * a + b * b
+        return b / squared, -a / squared
+
+
+def _hypot_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂√(a² + b²)/∂a = a/out, ∂√(a² + b²)/∂b = b/out."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 at the origin, as torch
+        return a / out, b / out
+
+
+def _nan_ignoring_route(x: Any, y: Any, first: Any) -> tuple[Any, ...]:
+    # The first input gets the gradient where it won the comparison or the other is NaN
+    # (fmax/fmin return the number then); the second everywhere else.
+    if isinstance(first, (np.ndarray, np.bool_)):
+        first = first | np.isnan(y)
+        return _indicator(first), _indicator(np.logical_not(first))
+    first = first or y != y
+    return float(first), float(not first)
+
+
+def _scalar_fmax(a: float, b: float) -> float:
+    return a if a >= b or b != b else b
+
+
+def _fmax_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂fmax(a, b)/∂a = [a ≥ b or b is NaN], ∂fmax(a, b)/∂b = 1 − [a ≥ b or b is NaN]."""
+    x, y = raw(a), raw(b)
+    return _nan_ignoring_route(x, y, x >= y)
+
+
+def _scalar_fmin(a: float, b: float) -> float:
+    return a if a <= b or b != b else b
+
+
+def _fmin_local(out: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    """∂fmin(a, b)/∂a = [a ≤ b or b is NaN], ∂fmin(a, b)/∂b = 1 − [a ≤ b or b is NaN]."""
+    x, y = raw(a), raw(b)
+    return _nan_ignoring_route(x, y, x <= y)
+
+
+TAN = _register(Op("tan", N_("tan scales the gradient by 1 + tan² a"), _tan_local.__doc__ or "",
+                   1, math.tan, np.tan, _tan_local))
+SINH = _register(Op("sinh", N_("sinh scales the gradient by cosh a"), _sinh_local.__doc__ or "",
+                    1, math.sinh, np.sinh, _sinh_local))
+COSH = _register(Op("cosh", N_("cosh scales the gradient by sinh a"), _cosh_local.__doc__ or "",
+                    1, math.cosh, np.cosh, _cosh_local))
+ASIN = _register(Op("asin", N_("asin scales the gradient by 1/√(1 − a²), infinite at a = ±1"),
+                    _asin_local.__doc__ or "", 1, math.asin, np.arcsin, _asin_local))
+ACOS = _register(Op("acos", N_("acos scales the gradient by −1/√(1 − a²), infinite at a = ±1"),
+                    _acos_local.__doc__ or "", 1, math.acos, np.arccos, _acos_local))
+ATAN = _register(Op("atan", N_("atan scales the gradient by 1/(1 + a²), at most 1"),
+                    _atan_local.__doc__ or "", 1, math.atan, np.arctan, _atan_local))
+ASINH = _register(Op("asinh", N_("asinh scales the gradient by 1/√(a² + 1), at most 1"),
+                     _asinh_local.__doc__ or "", 1, math.asinh, np.arcsinh, _asinh_local))
+ACOSH = _register(Op("acosh", N_("acosh scales the gradient by 1/√(a² − 1), infinite at a = 1"),
+                     _acosh_local.__doc__ or "", 1, math.acosh, np.arccosh, _acosh_local))
+ATANH = _register(Op("atanh", N_("atanh scales the gradient by 1/(1 − a²), at least 1"),
+                     _atanh_local.__doc__ or "", 1, math.atanh, np.arctanh, _atanh_local))
+EXP2 = _register(Op("exp2", N_("exp2 multiplies the gradient by its own output times ln 2"),
+                    _exp2_local.__doc__ or "", 1, _scalar_exp2, np.exp2, _exp2_local))
+EXPM1 = _register(Op("expm1", N_("expm1 multiplies the gradient by its own output plus 1, that "
+                     "is by eᵃ"), _expm1_local.__doc__ or "", 1, math.expm1, np.expm1,
+                     _expm1_local))
+LOG2 = _register(Op("log2", N_("log2 divides the gradient by a·ln 2"), _log2_local.__doc__ or "",
+                    1, math.log2, np.log2, _log2_local))
+LOG10 = _register(Op("log10", N_("log10 divides the gradient by a·ln 10"),
+                     _log10_local.__doc__ or "", 1, math.log10, np.log10, _log10_local))
+SIGN = _register(Op("sign", N_("sign is flat: it passes no gradient"), _sign_local.__doc__ or "",
+                    1, _scalar_sign_float, _array_sign, _sign_local, reads_values=False))
+FLOOR = _register(Op("floor", N_("floor is flat between its steps: it passes no gradient"),
+                     _floor_local.__doc__ or "", 1, _finite_only(math.floor),
+                     _keep_integers(np.floor), _floor_local, symbol="⌊⌋", reads_values=False))
+CEIL = _register(Op("ceil", N_("ceil is flat between its steps: it passes no gradient"),
+                    _ceil_local.__doc__ or "", 1, _finite_only(math.ceil),
+                    _keep_integers(np.ceil), _ceil_local, symbol="⌈⌉", reads_values=False))
+TRUNC = _register(Op("trunc", N_("trunc is flat between its steps: it passes no gradient"),
+                     _trunc_local.__doc__ or "", 1, _finite_only(math.trunc),
+                     _keep_integers(np.trunc), _trunc_local, reads_values=False))
+ROUND = _register(Op("round", N_("round is flat between its steps: it passes no gradient"),
+                     _round_local.__doc__ or "", 1, _scalar_round, _array_round, _round_local,
+                     reads_values=False))
+RECIPROCAL = _register(Op("reciprocal", N_("reciprocal scales the gradient by −1/a², minus its "
+                          "output squared"), _reciprocal_local.__doc__ or "", 1,
+                          _scalar_reciprocal, _array_reciprocal, _reciprocal_local))
+RSQRT = _register(Op("rsqrt", N_("rsqrt scales the gradient by −1/(2a√a), minus half its output "
+                     "cubed"), _rsqrt_local.__doc__ or "", 1, _scalar_rsqrt, _array_rsqrt,
+                     _rsqrt_local))
+DEG2RAD = _register(Op("deg2rad", N_("deg2rad scales the gradient by π/180"),
+                       _deg2rad_local.__doc__ or "", 1, math.radians, np.deg2rad,
+                       _deg2rad_local, reads_values=False))
+RAD2DEG = _register(Op("rad2deg", N_("rad2deg scales the gradient by 180/π"),
+                       _rad2deg_local.__doc__ or "", 1, math.degrees, np.rad2deg,
+                       _rad2deg_local, reads_values=False))
+SINC = _register(Op("sinc", N_("sinc scales the gradient by (cos πa − sinc a)/a, and by 0 at "
+                    "a = 0"), _sinc_local.__doc__ or "", 1, _scalar_sinc, _array_sinc,
+                    _sinc_local))
+REMAINDER = _register(Op("remainder", N_("remainder (the sign of the divisor) passes the gradient "
+                         "to the dividend and −⌊a/b⌋ times it to the divisor"),
+                         _remainder_local.__doc__ or "", 2, _scalar_remainder, np.remainder,
+                         _remainder_local, symbol="mod"))
+FMOD = _register(Op("fmod", N_("fmod (the sign of the dividend) passes the gradient to the "
+                    "dividend and −trunc(a/b) times it to the divisor"), _fmod_local.__doc__ or "",
+                    2, _scalar_fmod, np.fmod, _fmod_local))
+LOGADDEXP = _register(Op("logaddexp", N_("logaddexp sends each input the gradient times its "
+                         "softmax weight e^(x − out)"), _logaddexp_local.__doc__ or "", 2,
+                         _scalar_logaddexp, np.logaddexp, _logaddexp_local))
+LOGADDEXP2 = _register(Op("logaddexp2", N_("logaddexp2 sends each input the gradient times "
+                          "2^(x − out)"), _logaddexp2_local.__doc__ or "", 2, _scalar_logaddexp2,
+                          np.logaddexp2, _logaddexp2_local))
+ATAN2 = _register(Op("atan2", N_("atan2 sends b/(a² + b²) times the gradient to a and "
+                     "−a/(a² + b²) times it to b"), _atan2_local.__doc__ or "", 2, math.atan2,
+                     np.arctan2, _atan2_local))
+HYPOT = _register(Op("hypot", N_("hypot sends each input the gradient times that input divided "
+                     "by the output"), _hypot_local.__doc__ or "", 2, math.hypot, np.hypot,
+                     _hypot_local))
+FMAX = _register(Op("fmax", N_("fmax routes the gradient to the larger input, ignoring a NaN; the "
+                    "other gets zero"), _fmax_local.__doc__ or "", 2, _scalar_fmax, np.fmax,
+                    _fmax_local))
+FMIN = _register(Op("fmin", N_("fmin routes the gradient to the smaller input, ignoring a NaN; "
+                    "the other gets zero"), _fmin_local.__doc__ or "", 2, _scalar_fmin, np.fmin,
+                    _fmin_local))
+
+
 # ---------------------------------------------------------------- tensor-only ops
 # Forward signatures: array(*input_arrays, *ctx). vjp(g, out, *inputs, *ctx) -> per-input grads.
 # g, out and inputs are arrays normally, engine Tensors under create_graph=True; the formulas use

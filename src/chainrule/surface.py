@@ -520,6 +520,11 @@ class TorchSurface:
 
         return inplace(self, ops.DIV, other, "div_")
 
+    def __imod__(self: Any, other: Any) -> Tensor:
+        from chainrule.inplace import inplace
+
+        return inplace(self, ops.REMAINDER, other, "remainder_")
+
 
     def add_(self: Any, other: Any, alpha: builtins.float = 1.0) -> Tensor:
         from chainrule.inplace import inplace
@@ -540,6 +545,16 @@ class TorchSurface:
         from chainrule.inplace import inplace
 
         return inplace(self, ops.DIV, other, "div_")
+
+    def remainder_(self: Any, other: Any) -> Tensor:
+        from chainrule.inplace import inplace
+
+        return inplace(self, ops.REMAINDER, other, "remainder_")
+
+    def fmod_(self: Any, other: Any) -> Tensor:
+        from chainrule.inplace import inplace
+
+        return inplace(self, ops.FMOD, other, "fmod_")
 
     def fill_(self: Any, value: Any) -> Tensor:
         from chainrule.inplace import setitem

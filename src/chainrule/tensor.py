@@ -26,6 +26,7 @@ from chainrule.errors import (
 from chainrule.grad_data import GradData
 from chainrule.graph import _GradMode, backward_pass, listen
 from chainrule.i18n import _
+from chainrule.math_methods import MathMethods
 from chainrule.ops import NO_GRAD, Op
 from chainrule.printing import format_tensor
 from chainrule.surface import TorchSurface
@@ -37,7 +38,7 @@ _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-class Tensor(CircuitDisplay, TorchSurface):
+class Tensor(CircuitDisplay, TorchSurface, MathMethods):
     """An n-dimensional array node: ``data`` (ndarray), ``grad`` (a Tensor or None)."""
 
     # _g and _n are the backward pass's scratch (running gradient, uses left; see
@@ -276,6 +277,15 @@ class Tensor(CircuitDisplay, TorchSurface):
 
     def minimum(self, other: Any) -> Tensor:
         return _binary(ops.MINIMUM, self, other)
+
+    # The gates of chainrule.math_methods (tan, atan2, remainder, ...) on this engine.
+    def _gate1(self, op: Op, ctx: tuple[Any, ...] = ()) -> Tensor:
+        return _apply(op, self, None, ctx)
+
+    def _gate2(self, op: Op, other: Any, reflected: bool = False) -> Tensor:
+        if reflected:
+            return _binary(op, _lift(other, self, op.name), self)
+        return _binary(op, self, other)
 
     # ------------------------------------------------------------------ shape and reductions
 

@@ -8,10 +8,12 @@ NumPy dtypes; the factories and devices live in :mod:`chainrule.factories` and
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from chainrule import ops
 from chainrule.device import accelerator, backends, cuda, device, mps
 from chainrule.dtypes import get_default_dtype, set_default_dtype
 from chainrule.errors import GraphError, OperandError
@@ -43,6 +45,7 @@ from chainrule.i18n import _
 from chainrule.printing import set_printoptions
 from chainrule.surface import Size
 from chainrule.tensor import Tensor, tensor
+from chainrule.value import Value
 
 __all__ = [
     "accelerator", "add", "allclose", "arange", "argmax", "argmin", "backends", "bool", "cat",
@@ -57,6 +60,12 @@ __all__ = [
     "set_grad_enabled", "sin", "softmax", "softplus", "square", "squeeze", "stack", "std",
     "sub", "sum", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
     "get_default_dtype", "set_default_dtype", "Size", "matmul", "set_printoptions",
+    # elementwise math (chainrule.math_methods), for a Tensor or a Value
+    "absolute", "acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
+    "arctanh", "asin", "asinh", "atan", "atan2", "atanh", "ceil", "cosh", "deg2rad", "degrees",
+    "exp2", "expm1", "fabs", "fix", "floor", "fmax", "fmin", "fmod", "hypot", "log10", "log2",
+    "logaddexp", "logaddexp2", "mod", "rad2deg", "radians", "reciprocal", "remainder", "round",
+    "rsqrt", "sign", "sinc", "sinh", "tan", "trunc",
 ]
 
 float16 = np.dtype(np.float16)
@@ -313,3 +322,75 @@ def load(f: Any, map_location: Any = None, weights_only: builtins.bool = True) -
 
 
 inference_mode = no_grad  # torch's faster no_grad; here the same switch
+
+
+# ---------------------------------------------------------------- elementwise math
+# torch's functions (and NumPy's spellings) of the gates in chainrule.math_methods: a Value
+# gives a Value; a Tensor, a number, a list or an array gives a Tensor, as in torch.
+
+
+def _unary_math(name: str) -> Callable[..., Any]:
+    def apply(input: Any, *, out: Any = None) -> Any:  # noqa: A002 - torch's name
+        if isinstance(input, Value):
+            return getattr(input, name)()
+        return _into(getattr(_t(input), name)(), out, name)
+
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"``input.{name}()``, for a Tensor or a Value."
+    return apply
+
+
+def _binary_math(name: str, op: ops.Op) -> Callable[..., Any]:
+    def apply(input: Any, other: Any, *, out: Any = None) -> Any:  # noqa: A002
+        if isinstance(input, Value):
+            return getattr(input, name)(other)
+        if isinstance(other, Value):  # a number op a Value
+            return other._gate2(op, input, reflected=True)
+        if not isinstance(input, Tensor) and isinstance(other, Tensor):
+            return _into(other._gate2(op, input, reflected=True), out, name)
+        return _into(getattr(_t(input), name)(other), out, name)
+
+    apply.__name__ = apply.__qualname__ = name
+    apply.__doc__ = f"``input.{name}(other)``, for Tensors, Values and numbers."
+    return apply
+
+
+tan = _unary_math("tan")
+sinh = _unary_math("sinh")
+cosh = _unary_math("cosh")
+asin = arcsin = _unary_math("asin")
+acos = arccos = _unary_math("acos")
+atan = arctan = _unary_math("atan")
+asinh = arcsinh = _unary_math("asinh")
+acosh = arccosh = _unary_math("acosh")
+atanh = arctanh = _unary_math("atanh")
+exp2 = _unary_math("exp2")
+expm1 = _unary_math("expm1")
+log2 = _unary_math("log2")
+log10 = _unary_math("log10")
+sign = _unary_math("sign")
+floor = _unary_math("floor")
+ceil = _unary_math("ceil")
+trunc = fix = _unary_math("trunc")
+fabs = _unary_math("fabs")
+absolute = _unary_math("absolute")
+reciprocal = _unary_math("reciprocal")
+rsqrt = _unary_math("rsqrt")
+deg2rad = radians = _unary_math("deg2rad")
+rad2deg = degrees = _unary_math("rad2deg")
+sinc = _unary_math("sinc")
+remainder = mod = _binary_math("remainder", ops.REMAINDER)
+fmod = _binary_math("fmod", ops.FMOD)
+atan2 = arctan2 = _binary_math("atan2", ops.ATAN2)
+hypot = _binary_math("hypot", ops.HYPOT)
+logaddexp = _binary_math("logaddexp", ops.LOGADDEXP)
+logaddexp2 = _binary_math("logaddexp2", ops.LOGADDEXP2)
+fmax = _binary_math("fmax", ops.FMAX)
+fmin = _binary_math("fmin", ops.FMIN)
+
+
+def round(input: Any, *, decimals: builtins.int = 0, out: Any = None) -> Any:  # noqa: A001, A002
+    """Rounded half to even to ``decimals`` places (torch's ``round``), a Tensor or a Value."""
+    if isinstance(input, Value):
+        return input.round(decimals)
+    return _into(_t(input).round(decimals), out, "round")

@@ -31,6 +31,7 @@ from chainrule.errors import (
 )
 from chainrule.graph import _GradMode, accumulate_scalar, backward_pass, has_listeners
 from chainrule.i18n import _
+from chainrule.math_methods import MathMethods
 from chainrule.ops import NO_GRAD, Op
 
 __all__ = ["Value", "maximum", "minimum"]
@@ -38,7 +39,7 @@ __all__ = ["Value", "maximum", "minimum"]
 _MICROGRAD_OPS = {"add": "+", "mul": "*", "pow_const": "**", "relu": "ReLU"}
 
 
-class Value(CircuitDisplay):
+class Value(CircuitDisplay, MathMethods):
     """A scalar node: ``data`` (float), ``grad`` (float), an optional ``label`` for pictures."""
 
     # _g and _n are the backward pass's scratch (running gradient, uses left; see
@@ -173,6 +174,14 @@ class Value(CircuitDisplay):
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Value:  # noqa: A002
         return _unary(ops.CLAMP, self, (min, max))
+
+    # The gates of chainrule.math_methods (tan, atan2, remainder, ...) on this engine.
+    def _gate1(self, op: Op, ctx: tuple[Any, ...] = ()) -> Value:
+        return _unary(op, self, ctx)
+
+    def _gate2(self, op: Op, other: Any, reflected: bool = False) -> Value:
+        operand = other if type(other) is Value else _lift(other, op.name)
+        return _binary(op, operand, self) if reflected else _binary(op, self, operand)
 
     # ------------------------------------------------------------------ gradients
 
