@@ -43,6 +43,33 @@ from chainrule.i18n import _
 from chainrule.printing import set_printoptions
 from chainrule.surface import Size
 from chainrule.tensor import Tensor, tensor
+from chainrule.tensor_functions import (
+    SortResult,
+    argsort,
+    chunk,
+    cumprod,
+    cumsum,
+    diag,
+    diagonal,
+    dot,
+    einsum,
+    flip,
+    fliplr,
+    flipud,
+    inner,
+    kron,
+    outer,
+    pad,
+    repeat_interleave,
+    roll,
+    sort,
+    split,
+    tensor_split,
+    tensordot,
+    trace,
+    tril,
+    triu,
+)
 
 __all__ = [
     "accelerator", "add", "allclose", "arange", "argmax", "argmin", "backends", "bool", "cat",
@@ -57,6 +84,14 @@ __all__ = [
     "set_grad_enabled", "sin", "softmax", "softplus", "square", "squeeze", "stack", "std",
     "sub", "sum", "transpose", "unsqueeze", "var", "where", "zeros", "zeros_like",
     "get_default_dtype", "set_default_dtype", "Size", "matmul", "set_printoptions",
+]
+
+# torch's scans, flips, sorting, splitting, triangles, diagonals and products
+# (chainrule.tensor_functions); pad is torch.nn.functional.pad (also in chainrule.nn.functional).
+__all__ += [
+    "SortResult", "argsort", "chunk", "cumprod", "cumsum", "diag", "diagonal", "dot", "einsum",
+    "flip", "fliplr", "flipud", "inner", "kron", "outer", "pad", "repeat_interleave", "roll",
+    "sort", "split", "tensor_split", "tensordot", "trace", "tril", "triu",
 ]
 
 float16 = np.dtype(np.float16)
