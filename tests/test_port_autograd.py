@@ -705,7 +705,8 @@ def _tensordot(axes: Any) -> Fn:
 def test_tensordot(left: list[tuple[int, ...]], right: list[tuple[int, ...]],
                    axes: list[Any]) -> None:
     r = rng(0)
-    a_list, b_list = [r.randn(*s) for s in left], [r.randn(*s) for s in right]
+    a_list = [np.asarray(r.randn(*s)) for s in left]
+    b_list = [np.asarray(r.randn(*s)) for s in right]
     for a, b in itertools.product(a_list, b_list):
         for ax in axes:
             da = ax if isinstance(ax, int) else ax[0]

@@ -986,16 +986,16 @@ def _sort_array(a: np.ndarray, axis: int, descending: bool) -> tuple[Any, np.nda
     return np.take_along_axis(a, indices, axis=axis), indices
 
 
-def along(indices: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
+def _along(indices: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
     """The index tuple that picks ``indices`` along ``axis`` (torch's gather as indexing)."""
-    grids = np.indices(indices.shape, sparse=True)
+    grids: tuple[np.ndarray, ...] = np.indices(indices.shape, sparse=True)
     return tuple(indices if i == axis else grid for i, grid in enumerate(grids))
 
 
 def _sort_vjp(g: Any, out: Any, a: Any, axis: int, descending: bool,
               indices: np.ndarray) -> tuple[Any, ...]:
     """∂sort(a)/∂a permutes: each element gets back the gradient of the place it moved to."""
-    return (g[along(np.argsort(indices, axis=axis), axis)],)
+    return (g[_along(np.argsort(indices, axis=axis), axis)],)
 
 
 def _pad_array(a: np.ndarray, widths: tuple[tuple[int, int], ...], value: float) -> np.ndarray:
@@ -1006,7 +1006,7 @@ def _pad_vjp(g: Any, out: Any, a: Any, widths: tuple[tuple[int, int], ...],
              value: float) -> tuple[Any, ...]:
     """∂pad(a)/∂a: the constant border has no input; a gets its own region of the gradient."""
     shape = raw(a).shape
-    return (g[tuple(slice(lo, lo + n) for (lo, _hi), n in zip(widths, shape))],)
+    return (g[tuple(slice(lo, lo + n) for (lo, _hi), n in zip(widths, shape, strict=True))],)
 
 
 def _triangle(shape: tuple[int, ...], k: int, lower: bool) -> np.ndarray:
@@ -1032,7 +1032,7 @@ def _triu_array(a: np.ndarray, k: int) -> np.ndarray:
     return np.triu(a, k)
 
 
-def diagonal_positions(n: int, m: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+def _diagonal_positions(n: int, m: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of diagonal ``offset`` of an n×m matrix (above the main one for > 0)."""
     length = max(0, min(n + min(offset, 0), m - max(offset, 0)))
     steps = np.arange(length)
@@ -1046,7 +1046,7 @@ def _diag_array(v: np.ndarray, k: int) -> np.ndarray:
 def _diag_vjp(g: Any, out: Any, v: Any, k: int) -> tuple[Any, ...]:
     """∂diag(v)/∂v places v on diagonal k: each vᵢ gets the gradient at its place there."""
     n, m = raw(g).shape
-    return (g[diagonal_positions(n, m, k)],)
+    return (g[_diagonal_positions(n, m, k)],)
 
 
 def _diagonal_array(a: np.ndarray, offset: int, dim1: int, dim2: int) -> np.ndarray:
@@ -1060,7 +1060,7 @@ def _diagonal_vjp(g: Any, out: Any, a: Any, offset: int, dim1: int,
     rest = tuple(i for i in range(len(shape)) if i not in (dim1, dim2))
     order = rest + (dim1, dim2)
     moved = tuple(shape[i] for i in order)
-    index = (Ellipsis, *diagonal_positions(shape[dim1], shape[dim2], offset))
+    index = (Ellipsis, *_diagonal_positions(shape[dim1], shape[dim2], offset))
     back = np.argsort(order).tolist()
     if is_node(g):
         return (g.scatter_add(index, moved).permute(*back),)
@@ -1073,7 +1073,7 @@ def _trace_array(a: np.ndarray) -> np.ndarray:
 
 def _trace_vjp(g: Any, out: Any, a: Any) -> tuple[Any, ...]:
     """∂trace(a)/∂aᵢⱼ = 1 on the main diagonal (i = j), 0 elsewhere."""
-    return (g * np.eye(*raw(a).shape, dtype=bool),)
+    return (g * (np.eye(*raw(a).shape) != 0),)
 
 
 def _einsum_array(*args: Any) -> Any:
@@ -1110,7 +1110,7 @@ def _einsum_grad(g: Any, result: str, others: list[tuple[str, Any]], target: str
     written = []
     dtype = raw(g).dtype
     consts: list[tuple[str, np.ndarray]] = []
-    for letter, n in zip(target, shape):
+    for letter, n in zip(target, shape, strict=True):
         if letter in seen:
             new = next(fresh)
             consts.append((letter + new, np.eye(seen[letter], n, dtype=dtype)))

@@ -181,7 +181,8 @@ def argsort(input: Any, dim: int = -1, descending: bool = False,  # noqa: A002
 def _cut(x: Tensor, bounds: Sequence[int], axis: int) -> tuple[Tensor, ...]:
     before = (slice(None),) * axis
     edges = [0, *bounds, x.shape[axis]]
-    return tuple(x[before + (slice(lo, max(lo, hi)),)] for lo, hi in zip(edges, edges[1:]))
+    pairs = zip(edges, edges[1:], strict=False)
+    return tuple(x[before + (slice(lo, max(lo, hi)),)] for lo, hi in pairs)
 
 
 def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
@@ -286,7 +287,8 @@ def pad(input: Any, pad: Sequence[int], mode: str = "constant",  # noqa: A002
                 raise ShapeError(_("pad: cropping {lo} and {hi} from dim {dim} of size {n} "
                                    "leaves nothing").format(lo=-min(lo, 0), hi=-min(hi, 0),
                                                             dim=axis, n=x.shape[axis]))
-        x = x[tuple(slice(-min(lo, 0), n + min(hi, 0)) for (lo, hi), n in zip(widths, x.shape))]
+        x = x[tuple(slice(-min(lo, 0), n + min(hi, 0))
+                    for (lo, hi), n in zip(widths, x.shape, strict=True))]
         widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
     fill = 0.0 if value is None else float(value)
     return _apply(ops.PAD, x, None, (tuple(widths), fill))
@@ -362,8 +364,8 @@ def einsum(equation: str, *operands: Any) -> Tensor:
         raise ShapeError(_("einsum: expected at least one operand"))
     subs, result = _parse(equation, [x.ndim for x in items])
     sizes: dict[str, int] = {}
-    for k, (s, x) in enumerate(zip(subs, items)):
-        for letter, n in zip(s, x.shape):
+    for k, (s, x) in enumerate(zip(subs, items, strict=True)):
+        for letter, n in zip(s, x.shape, strict=True):
             if sizes.setdefault(letter, n) != n:
                 raise ShapeError(_("einsum: subscript {letter} has size {n} for operand {k} but "
                                    "{m} before").format(letter=letter, n=n, k=k,
@@ -406,11 +408,12 @@ def _parse(equation: Any, ndims: list[int]) -> tuple[list[str], str]:
         raise ShapeError(_("einsum: subscripts must be letters, got {char}").format(
             char=repr(bad[0])))
     spare = iter(c for c in _LETTERS if c not in plain)
-    width = max((n - len(s.replace("...", "")) for s, n in zip(subs, ndims) if "..." in s),
+    width = max((n - len(s.replace("...", ""))
+                 for s, n in zip(subs, ndims, strict=True) if "..." in s),
                 default=0)
     ellipsis = "".join(next(spare) for _k in range(max(width, 0)))
     out = []
-    for s, n in zip(subs, ndims):
+    for s, n in zip(subs, ndims, strict=True):
         own = len(s.replace("...", ""))
         if "..." in s:
             if own > n:
@@ -502,14 +505,14 @@ def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
         if len(da) != len(db):
             raise ShapeError(_("tensordot: both operands need as many contracted dims, got "
                                "{a} and {b}").format(a=len(da), b=len(db)))
-    for i, j in zip(da, db):
+    for i, j in zip(da, db, strict=True):
         if x.shape[i] != y.shape[j]:
             raise ShapeError(_("tensordot: contracted dimension {i} of a has size {n} but "
                                "dimension {j} of b has {m}").format(i=i, n=x.shape[i], j=j,
                                                                     m=y.shape[j]))
     sa = list(_LETTERS[:x.ndim])
     sb = list(_LETTERS[x.ndim:x.ndim + y.ndim])
-    for i, j in zip(da, db):
+    for i, j in zip(da, db, strict=True):
         sb[j] = sa[i]
     free = [c for k, c in enumerate(sa) if k not in da] + \
         [c for k, c in enumerate(sb) if k not in db]
@@ -523,6 +526,6 @@ def kron(input: Any, other: Any) -> Tensor:  # noqa: A002
     a = a.reshape((1,) * (n - a.ndim) + a.shape)
     b = b.reshape((1,) * (n - b.ndim) + b.shape)
     sa, sb = _LETTERS[:n], _LETTERS[n:2 * n]
-    pairs = "".join(p + q for p, q in zip(sa, sb))
+    pairs = "".join(p + q for p, q in zip(sa, sb, strict=True))
     blocks = einsum(f"{sa},{sb}->{pairs}", a, b)
-    return blocks.reshape(tuple(p * q for p, q in zip(a.shape, b.shape)))
+    return blocks.reshape(tuple(p * q for p, q in zip(a.shape, b.shape, strict=True)))
