@@ -103,6 +103,10 @@ CASES: dict[str, tuple[Fn, list[np.ndarray]]] = {
     "einsum_bilinear": (lambda T, a, w, b: T.einsum("bn,anm,bm->ba", a, w, b),
                         [_r(2, 3), _r(4, 3, 5), _r(2, 5)]),
     "einsum_empty": (lambda T, a, b: T.einsum("ij,jk->ik", a, b), [_r(2, 0), _r(0, 3)]),
+    "einsum_broadcast": (lambda T, a, b: T.einsum("ij,ij->ij", a, b), [_r(1, 3), _r(2, 3)]),
+    "einsum_broadcast_contracted": (lambda T, a, b: T.einsum("ij,jk->ik", a, b),
+                                    [_r(2, 1), _r(3, 2)]),
+    "chunk_empty": (lambda T, x: _pieces(T.chunk(x, 3) + T.chunk(x, 1)), [_r(0, 2)]),
 }
 
 
@@ -139,7 +143,7 @@ def test_gradients_match_central_differences(name: str) -> None:
 @pytest.mark.parametrize("name", ["cumsum_dim1", "cumprod_dim0", "flip_two_dims", "roll_dims",
                                   "sort_last", "pad_crop", "tril_batched_k", "diag_vector",
                                   "diagonal", "trace", "kron", "einsum_batched",
-                                  "einsum_trace", "einsum_bilinear"])
+                                  "einsum_trace", "einsum_bilinear", "einsum_broadcast_contracted"])
 def test_second_derivatives_match_torch(name: str) -> None:
     """create_graph: each vjp is built from engine ops and differentiates again."""
     torch = pytest.importorskip("torch")

@@ -1130,11 +1130,18 @@ def _einsum_grad(g: Any, result: str, others: list[tuple[str, Any]], target: str
         terms.append((const_subs, folded))
     spec = ",".join(s for s, _x in terms) + "->" + "".join(written)
     values = [x for _s, x in terms]
+    # A dimension another operand broadcast from size 1 comes out of size 1: it is copied up
+    # to the operand's size here (dimensions this operand broadcast are summed back by the
+    # traversal, as for every op).
     if any(is_node(x) for x in values):  # create_graph: einsum nodes, differentiable again
         import importlib
 
-        return importlib.import_module("chainrule.tensor_functions").einsum(spec, *values)
-    return np.einsum(spec, *values, optimize=len(values) > 1)
+        grad = importlib.import_module("chainrule.tensor_functions").einsum(spec, *values)
+    else:
+        grad = np.einsum(spec, *values, optimize=len(values) > 1)
+    full = np.broadcast_shapes(grad.shape, shape)
+    return grad if grad.shape == full else grad.broadcast_to(full) if is_node(grad) \
+        else np.broadcast_to(grad, full)
 
 
 CUMSUM = _register(Op("cumsum", N_("cumulative sum sends each input the total of the gradients "

@@ -215,6 +215,8 @@ def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa:
     if x.ndim == 0:
         raise ShapeError(_("chunk: a 0-d tensor cannot be split"))
     n = x.shape[_dim(dim, x.ndim, "chunk")]
+    if n == 0:  # torch gives as many empty pieces as were asked for
+        return _cut(x, [0] * (int(chunks) - 1), _dim(dim, x.ndim, "chunk"))
     return split(x, max(1, math.ceil(n / int(chunks))), dim)
 
 
@@ -366,10 +368,14 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     sizes: dict[str, int] = {}
     for k, (s, x) in enumerate(zip(subs, items, strict=True)):
         for letter, n in zip(s, x.shape, strict=True):
-            if sizes.setdefault(letter, n) != n:
+            # A size-1 dimension broadcasts against the others (torch's rule and NumPy's); the
+            # traversal sums its gradient back to size 1.
+            m = sizes.setdefault(letter, n)
+            if m != n and 1 not in (m, n):
                 raise ShapeError(_("einsum: subscript {letter} has size {n} for operand {k} but "
                                    "{m} before").format(letter=letter, n=n, k=k,
                                                         m=sizes[letter]))
+            sizes[letter] = max(m, n)
     items = _same_dtype(items, "einsum")
     if len(items) <= 2:
         return _einsum_node(subs, result, items)
