@@ -140,9 +140,10 @@ def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     if len(axes) != len(steps):
         raise ShapeError(_("roll: {shifts} shifts but {dims} dims; give one shift per dim")
                          .format(shifts=len(steps), dims=len(axes)))
+    if x.ndim == 0:  # torch rolls a 0-d tensor only without dims
+        raise IndexOutOfRangeError(_("roll: dimension specified as {dim} but the tensor has no "
+                                     "dimensions; call roll without dims").format(dim=axes[0]))
     normal = tuple(_dim(d, x.ndim, "roll") for d in axes)
-    if x.ndim == 0:
-        return _apply(ops.ROLL, x, None, ((0,), None))
     return _apply(ops.ROLL, x, None, (tuple(int(s) for s in steps), normal))
 
 
