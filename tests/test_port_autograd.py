@@ -213,7 +213,7 @@ def test_matmul_broadcast() -> None:
 
 
 def test_outer() -> None:
-    """np.outer through broadcasting (chainrule has no ``outer``): the same product."""
+    """np.outer spelled with broadcasting (``outer`` itself: test_systematic_outer)."""
     r = rng(0)
     combo_check(lambda T, a, b: a.unsqueeze(1) * b.unsqueeze(0), [0, 1], order=2)(
         [r.randn(3)], [r.randn(3)])
