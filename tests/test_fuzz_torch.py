@@ -50,6 +50,26 @@ UNARY: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "slice": (lambda x: x[..., 1:] if x.ndim else x, lambda x: x[..., 1:] if x.ndim else x),
     "clone": (lambda x: x.clone(), lambda x: x.clone()),
     "view": (lambda x: x.reshape(-1).view(x.shape), lambda x: x.reshape(-1).view(x.shape)),
+    # torch's tensor functions (chainrule.tensor_functions)
+    "cumsum": (lambda x: x.cumsum(-1), lambda x: x.cumsum(-1)),
+    "cumprod": (lambda x: x.cumprod(0), lambda x: x.cumprod(0)),
+    "flip": (lambda x: x.flip(0) if x.ndim else x, lambda x: x.flip(0) if x.ndim else x),
+    "roll": (lambda x: x.roll(1, -1) if x.ndim else x.roll(1),
+             lambda x: x.roll(1, -1) if x.ndim else x.roll(1)),
+    # ties keep their order in chainrule's sort, as in torch's stable one
+    "sort": (lambda x: x.sort(descending=True).values,
+             lambda x: x.sort(descending=True, stable=True).values),
+    "pad": (lambda x: cr.pad(x, (1, 2)) if x.ndim else x,
+            lambda x: torch.nn.functional.pad(x, (1, 2)) if x.ndim else x),
+    "tril": (lambda x: x.tril() if x.ndim >= 2 else x, lambda x: x.tril() if x.ndim >= 2 else x),
+    "diagonal": (lambda x: x.diagonal(1) if x.ndim >= 2 else x,
+                 lambda x: x.diagonal(1) if x.ndim >= 2 else x),
+    "einsum": (lambda x: cr.einsum("...i,...i->...", x, x) if x.ndim else x,
+               lambda x: torch.einsum("...i,...i->...", x, x) if x.ndim else x),
+    "outer": (lambda x: cr.outer(x.reshape(-1), x.reshape(-1)[:2]),
+              lambda x: torch.outer(x.reshape(-1), x.reshape(-1)[:2])),
+    "kron": (lambda x: cr.kron(x, cr.tensor([[1.0, -2.0]])),
+             lambda x: torch.kron(x, torch.tensor([[1.0, -2.0]], dtype=torch.float64))),
 }
 BINARY: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] = {
     "add": (lambda a, b: a + b, lambda a, b: a + b),

@@ -9,12 +9,17 @@ and seeds; autograd's ``check_grads(f)`` (first and second order, VJP checked wi
 the input and the upstream vector) is ``peer_check.check_grads``, built on
 ``chainrule.gradcheck``, with torch as a second oracle.
 
-Ported: every check whose function chainrule has. Not ported, because chainrule has no such
-function: complex inputs (chainrule is real-valued), np.repeat, einsum, tensordot, kron,
-inner, dot on 3-D operands, trace, diag, tril/triu, cross, sort, partition, split, pad, select,
-roll, cumsum, flips, np.r_/np.c_, atleast_nd, forward mode (chainrule is reverse mode only).
-np.arctan2 and np.hypot, which autograd's suite does not check, are checked here the
-same way. ``x[::-1]`` has no torch spelling; torch's side uses ``flip``.
+Ported: every check whose function chainrule has: the elementwise families (tan, sinh, cosh,
+arc*, exp2, expm1, log2, log10, sign, sinc, ceil, floor, fabs, degree conversions,
+mod/remainder, logaddexp, fmax/fmin; np.arctan2 and np.hypot, which autograd's suite does not
+check, are checked here the same way) and the tensor functions torch spells ``cumsum``,
+``flip``/``fliplr``/``flipud``, ``roll``, ``sort``, ``tril``/``triu``, ``diag``, ``diagonal``,
+``trace`` (np.trace's offset as ``diagonal(offset).sum(-1)``), ``repeat_interleave``
+(np.repeat), ``einsum``, ``tensordot``, ``inner``, ``outer``, ``dot`` (np.dot of n-d operands as
+``tensordot``) and ``kron``. Not ported, because chainrule has no such function: complex inputs
+(chainrule is real-valued), cross, partition, select, rot90, diff, gradient, make_diagonal,
+np.r_/np.c_, atleast_nd, einsum's integer-list form (torch has no such spelling), forward mode
+(chainrule is reverse mode only). ``x[::-1]`` has no torch spelling; torch's side uses ``flip``.
 """
 
 from __future__ import annotations
@@ -270,7 +275,7 @@ def test_matmul_broadcast() -> None:
 
 
 def test_outer() -> None:
-    """np.outer through broadcasting (chainrule has no ``outer``): the same product."""
+    """np.outer spelled with broadcasting (``outer`` itself: test_systematic_outer)."""
     r = rng(0)
     combo_check(lambda T, a, b: a.unsqueeze(1) * b.unsqueeze(0), [0, 1], order=2)(
         [r.randn(3)], [r.randn(3)])
@@ -745,3 +750,203 @@ def test_mutating_outgrad() -> None:
         return d + c
 
     check_grads(fun, rng(1).randn(5))
+
+
+# ---------------------------------------------------------------- torch's tensor functions
+# tests/test_systematic.py and tests/test_numpy.py for the functions torch spells as
+# cumsum, flip, roll, sort, tril/triu, diag, diagonal, trace, repeat_interleave, einsum,
+# tensordot, inner, outer, dot and kron.
+
+
+def _np_dot(T: Any, a: Any, b: Any) -> Any:
+    """np.dot: a product with a 0-d operand, else a's last axis against b's second-to-last
+    (its only axis for 1-D b), which is tensordot."""
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    return T.tensordot(a, b, dims=([a.ndim - 1], [max(b.ndim - 2, 0)]))
+
+
+def test_systematic_dot() -> None:
+    r = rng(0)
+    combo_check(_np_dot, [0, 1])(
+        [1.5, r.randn(3), r.randn(2, 3), r.randn(2, 2, 3)], [0.3, r.randn(3), r.randn(3, 4),
+                                                            r.randn(2, 3, 4)])
+
+
+def test_dot_of_vectors() -> None:
+    """torch.dot is np.dot of two vectors."""
+    r = rng(1)
+    check_grads(lambda T, x, y: T.dot(x, y), r.randn(11), r.randn(11))
+    check_grads(lambda T, x, y: x.dot(y), r.randn(3), r.randn(3))
+
+
+def test_systematic_outer() -> None:
+    r = rng(0)
+    combo_check(lambda T, a, b: T.outer(a, b), [0, 1])([r.randn(3)], [r.randn(3)])
+    v2, v3 = rng(1).randn(11), rng(1).randn(11)
+    check_grads(lambda T, x, y: T.outer(x, y), v2, v3)
+
+
+def test_inner() -> None:
+    r = rng(0)
+    combo_check(lambda T, a, b: T.inner(a, b), [0, 1])(
+        [1.5, r.randn(3), r.randn(2, 3)], [0.3, r.randn(3), r.randn(4, 3)])
+
+
+def _tensordot(axes: Any) -> Fn:
+    def fn(T: Any, a: Any, b: Any) -> Any:
+        dims = axes if isinstance(axes, int) else ([axes[0]] if isinstance(axes[0], int)
+                                                   else list(axes[0]),
+                                                   [axes[1]] if isinstance(axes[1], int)
+                                                   else list(axes[1]))
+        return T.tensordot(a, b, dims=dims)
+
+    return fn
+
+
+@pytest.mark.parametrize(("left", "right", "axes"), [
+    ([(1, 3), (2, 3, 2)], [(3,), (3, 1), (3, 4, 2)], [((1,), (0,))]),
+    ([(3,), (3, 1), (3, 4, 2)], [(1, 3), (2, 3, 2)], [((0,), (1,))]),
+    ([(2, 3), (2, 3, 4)], [(1, 2, 3), (2, 2, 3, 4)], [((0, 1), (1, 2)), ((1, 0), (2, 1))]),
+    ([(2, 2), (4, 2, 2)], [(2, 2), (2, 2, 4)], [1, 2]),
+    ([(4,)], [()], [0]),
+    ([(2, 6)], [(6, 3)], [((-1,), (0,))]),
+    ([(2, 6)], [(6, 3)], [(-1, 0)]),
+    ([(2,)], [(2, 2)], [(0, 1)]),
+], ids=[f"tensordot_{k}" for k in range(1, 9)])
+def test_tensordot(left: list[tuple[int, ...]], right: list[tuple[int, ...]],
+                   axes: list[Any]) -> None:
+    r = rng(0)
+    a_list = [np.asarray(r.randn(*s)) for s in left]
+    b_list = [np.asarray(r.randn(*s)) for s in right]
+    for a, b in itertools.product(a_list, b_list):
+        for ax in axes:
+            da = ax if isinstance(ax, int) else ax[0]
+            db = None if isinstance(ax, int) else ax[1]
+            sizes_a = a.shape[-ax:] if isinstance(ax, int) and ax else ()
+            sizes_b = b.shape[:ax] if isinstance(ax, int) else ()
+            if not isinstance(ax, int):
+                ia = (da,) if isinstance(da, int) else da
+                ib = (db,) if isinstance(db, int) else db
+                sizes_a = tuple(a.shape[i] for i in ia)
+                sizes_b = tuple(b.shape[i] for i in ib)
+            if sizes_a != sizes_b:
+                continue  # NumPy raises for these pairs too; autograd's lists hold only valid ones
+            check_grads(_tensordot(ax), a, b)
+
+
+def test_kron() -> None:
+    r = rng(0)
+    left = [r.randn(5, 5), r.randn(4, 4), r.randn(5), r.randn(5, 1), r.randn(1, 5), r.randn()]
+    right = [r.randn(3, 3), r.randn(2, 2), r.randn(3), r.randn(1, 3), r.randn(3, 1), r.randn()]
+    combo_check(lambda T, a, b: T.kron(a, b), [0, 1], order=1)(left, right)
+
+
+def test_sort() -> None:
+    r = rng(0)
+    combo_check(lambda T, x: T.sort(x).values, [0])([r.randn(1), r.randn(7)])
+
+
+def test_repeat() -> None:
+    """np.repeat(x, repeats, axis) is torch's repeat_interleave."""
+    r = rng(0)
+    combo_check(lambda T, x, repeats, axis: T.repeat_interleave(x, repeats, dim=axis), [0])(
+        [r.randn(2, 3, 4), r.randn(3, 1)], repeats=[0, 1, 2], axis=[None, 0, 1])
+
+
+EINSUM: dict[str, tuple[list[str], list[list[tuple[int, ...]]]]] = {
+    "transpose": (["ij->ji"], [[(1, 1), (4, 4), (3, 4)]]),
+    "matmult": (["ij,jk->ik"], [[(2, 3)], [(3, 4)]]),
+    "matmult_broadcast": (["...ij,...jk->...ik"], [[(2, 3), (2, 2, 3)], [(3, 4), (2, 3, 4)]]),
+    "matmult_broadcast_leadzero": (["...ij,...jk->...ik"], [[(0, 2, 3)], [(0, 3, 4)]]),
+    "covsum": (["ijk,lji->lki"], [[(3, 4, 4)], [(4, 4, 3)]]),
+    "ellipses": (["...jk,...lj->...lk", "...,...->..."], [[(4, 4), (3, 4, 4)],
+                                                        [(4, 4), (3, 4, 4)]]),
+    "ellipses_tail": (["jk...,lj...->lk..."], [[(3, 2), (3, 2, 4)], [(2, 3), (2, 3, 4)]]),
+    "ellipses_center": (["j...k,lj...->lk..."], [[(2, 2), (2, 2, 2)], [(2, 2), (2, 2, 2)]]),
+    "three_args": (["ijk,lji,lli->lki"], [[(3, 4, 4)], [(4, 4, 3)], [(4, 4, 3)]]),
+    "naked_sum": (["k,nk->"], [[(5,)], [(10, 5)]]),
+    "naked_sum2": (["abcd->bd"], [[(3, 2, 3, 2)]]),
+    "naked_sum_ellipsis": (["...k,...nk->..."], [[(3, 5)], [(3, 10, 5)]]),
+    "no_output_indices": (["ij,k"], [[(3, 4)], [(3,)]]),
+}
+
+
+@pytest.mark.parametrize("name", list(EINSUM))
+def test_einsum(name: str) -> None:
+    """autograd's test_einsum_* (test_systematic.py) and test_einsum_* (test_numpy.py)."""
+    equations, shapes = EINSUM[name]
+    r = rng(0)
+    operand_lists = [[r.randn(*s) for s in options] for options in shapes]
+    for eq in equations:
+        for operands in itertools.product(*operand_lists):
+            try:
+                np.einsum(eq, *operands)
+            except ValueError:
+                continue  # shapes NumPy itself refuses together
+            check_grads(lambda T, *xs, e=eq: T.einsum(e, *xs), *operands)
+
+
+def test_flipud_fliplr() -> None:
+    mat = rng(0).randn(10, 11)
+    check_grads(lambda T, x: T.flipud(x), mat)
+    check_grads(lambda T, x: T.fliplr(x), mat)
+
+
+@pytest.mark.parametrize("axis", [0, 1, None])
+def test_cumsum(axis: int | None) -> None:
+    """test_cumsum_axis0/axis1/no_axis (NumPy's cumsum without an axis runs over the flattened
+    array: torch's x.flatten().cumsum(0))."""
+    mat = rng(0).randn(10, 11)
+    if axis is None:
+        check_grads(lambda T, x: T.cumsum(x.flatten(), 0), mat)
+        check_grads(lambda T, x: T.cumsum(x, 0), rng(0).randn(10))
+    else:
+        check_grads(lambda T, x: T.cumsum(x, axis), mat)
+
+
+def _np_trace(T: Any, x: Any, offset: int) -> Any:
+    # np.trace(x, offset): the sum of diagonal `offset` of the first two axes.
+    return T.diagonal(x, offset, 0, 1).sum(-1)
+
+
+def test_trace() -> None:
+    r = rng(0)
+    for shape, low, high in (((10, 11), -9, 11), ((11, 10), -9, 11), ((5, 6, 4, 3), -5, 6)):
+        mat = r.randn(*shape)
+        offset = int(r.randint(low, high))
+        check_grads(lambda T, x, k=offset: _np_trace(T, x, k), mat)
+    combo_check(lambda T, x, offset: _np_trace(T, x, offset), [0])(
+        [r.randn(5, 5), r.randn(4, 5), r.randn(5, 4)], offset=[-1, 0, 1])
+    check_grads(lambda T, x: T.trace(x), r.randn(4, 5))
+
+
+def test_diag() -> None:
+    check_grads(lambda T, x: T.diag(x), rng(0).randn(10, 10))
+    check_grads(lambda T, x: T.diag(x), rng(0).randn(4))
+
+
+def test_roll() -> None:
+    mat = rng(0).randn(4, 5)
+    check_grads(lambda T, x: T.roll(x, 2, dims=1), mat)
+    check_grads(lambda T, x: T.roll(x, 2), mat)  # test_roll_no_axis's intent: the flat roll
+
+
+def test_triu_tril() -> None:
+    mat = rng(0).randn(5, 5)
+    check_grads(lambda T, x: T.triu(x, diagonal=2), mat)
+    check_grads(lambda T, x: T.tril(x, diagonal=2), mat)
+
+
+def test_diagonal() -> None:
+    """np.diagonal(D, axis1=-1, axis2=-2) (test_numpy.py's test_diagonal)."""
+    check_grads(lambda T, d: T.diagonal(d, dim1=-1, dim2=-2), rng(0).randn(4, 4))
+    check_grads(lambda T, d: T.diagonal(d, dim1=-1, dim2=-2), rng(0).randn(3, 4, 4))
+
+
+@pytest.mark.parametrize(("shape", "repeats", "axis"), [
+    ((5, 3, 4), 2, 1), ((5, 3, 4), 1, 1), ((5, 3), 2, 0), ((5,), 2, 0), ((5, 1), 1, 0),
+])
+def test_repeat_numpy(shape: tuple[int, ...], repeats: int, axis: int) -> None:
+    """test_numpy.py's test_repeat_*: np.repeat(x, repeats, axis)."""
+    check_grads(lambda T, x: x.repeat_interleave(repeats, dim=axis), rng(0).randn(*shape))

@@ -1313,6 +1313,286 @@ CROSS_ENTROPY = _register(Op("cross_entropy", N_("softmax cross-entropy sends ea
                              _cross_entropy_vjp.__doc__ or "", 1, array=_cross_entropy_array,
                              vjp=_cross_entropy_vjp, saves=True, scaled=True))
 
+# ------------------------------------------- torch's tensor functions: scans, flips, sort, pad,
+# triangles, diagonals, einsum. Each vjp works on arrays and, under create_graph, on Tensors
+# (through the Tensor methods of the same ops, so a second derivative is recorded too).
+
+
+def _flip_any(x: Any, axes: tuple[int, ...]) -> Any:
+    return x.flip(axes) if is_node(x) else np.flip(x, axes)
+
+
+def _reverse_cumsum(g: Any, axis: int) -> Any:
+    """Σ_{j≥k} g_j at each k: the cumulative sum taken from the end."""
+    if is_node(g):
+        return g.flip((axis,)).cumsum(axis).flip((axis,))
+    return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+
+
+def _cumsum_array(a: np.ndarray, axis: int) -> np.ndarray:
+    return np.cumsum(a, axis=axis)
+
+
+def _cumsum_vjp(g: Any, out: Any, a: Any, axis: int) -> tuple[Any, ...]:
+    """∂cumsum: aₖ is in every partial sum from k on, so āₖ = Σ_{j≥k} gⱼ."""
+    return (_reverse_cumsum(g, axis),)
+
+
+def _cumprod_array(a: np.ndarray, axis: int) -> np.ndarray:
+    return np.cumprod(a, axis=axis)
+
+
+def _cumprod_vjp(g: Any, out: Any, a: Any, axis: int) -> tuple[Any, ...]:
+    """∂cumprod: āₖ = Σ_{j≥k} gⱼ·Π_{i≤j, i≠k} aᵢ (= Σ_{j≥k} gⱼ·outⱼ / aₖ where aₖ ≠ 0)."""
+    if is_node(g):  # create_graph: the quotient form through engine ops (inputs without zeros)
+        return (_reverse_cumsum(g * out, axis) / a,)
+    if np.all(a != 0):
+        return (_reverse_cumsum(g * out, axis) / a,)
+    return (_cumprod_grad_with_zeros(g, a, axis),)
+
+
+def _cumprod_grad_with_zeros(g: np.ndarray, a: np.ndarray, axis: int) -> np.ndarray:
+    # Along the axis (moved last, length n): C[k, j] = Π_{k<i≤j} aᵢ (1 for j ≤ k) is the
+    # cumprod of a with the entries up to k set to 1; then āₖ = Π_{i<k} aᵢ · Σ_{j≥k} C[k, j]·gⱼ.
+    # No division, so zeros in a give torch's exact gradient (n² work per lane).
+    am = np.moveaxis(a, axis, -1)
+    gm = np.moveaxis(g, axis, -1)
+    n = am.shape[-1]
+    upto = np.tri(n, dtype=bool)  # upto[k, i]: i ≤ k
+    c = np.cumprod(np.where(upto, np.ones((), dtype=a.dtype), am[..., None, :]), axis=-1)
+    after = np.einsum("...kj,...j->...k", c * upto.T, gm)
+    ones = np.ones(am.shape[:-1] + (1,), dtype=a.dtype)
+    before = np.cumprod(np.concatenate([ones, am[..., :-1]], axis=-1), axis=-1)
+    return np.moveaxis(before * after, -1, axis)
+
+
+def _flip_array(a: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    # A tensor of its own, as torch.flip gives (no axes: a 0-d tensor, flipped along nothing).
+    return np.flip(a, axes).copy() if axes else a.copy()
+
+
+def _flip_vjp(g: Any, out: Any, a: Any, axes: tuple[int, ...]) -> tuple[Any, ...]:
+    """∂flip(a)/∂a reverses positions: the gradient is flipped back."""
+    return (_flip_any(g, axes) if axes else g,)
+
+
+def _roll_array(a: np.ndarray, shifts: tuple[int, ...], axes: tuple[int, ...] | None) -> Any:
+    return np.roll(a, shifts, axes)
+
+
+def _roll_vjp(g: Any, out: Any, a: Any, shifts: tuple[int, ...],
+              axes: tuple[int, ...] | None) -> tuple[Any, ...]:
+    """∂roll(a)/∂a moves positions: the gradient is rolled back by −shifts."""
+    back = tuple(-s for s in shifts)
+    if is_node(g):
+        return (g.roll(back, axes),)
+    return (np.roll(g, back, axes),)
+
+
+def _sort_array(a: np.ndarray, axis: int, descending: bool) -> tuple[Any, np.ndarray]:
+    # Stable either way: ties keep their order (descending through the negated keys).
+    if descending:
+        keys = -a if a.dtype.kind in "fi" else -a.astype(np.int64)
+    else:
+        keys = a
+    indices = np.argsort(keys, axis=axis, kind="stable")
+    return np.take_along_axis(a, indices, axis=axis), indices
+
+
+def _along(indices: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
+    """The index tuple that picks ``indices`` along ``axis`` (torch's gather as indexing)."""
+    grids: tuple[np.ndarray, ...] = np.indices(indices.shape, sparse=True)
+    return tuple(indices if i == axis else grid for i, grid in enumerate(grids))
+
+
+def _sort_vjp(g: Any, out: Any, a: Any, axis: int, descending: bool,
+              indices: np.ndarray) -> tuple[Any, ...]:
+    """∂sort(a)/∂a permutes: each element gets back the gradient of the place it moved to."""
+    return (g[_along(np.argsort(indices, axis=axis), axis)],)
+
+
+def _pad_array(a: np.ndarray, widths: tuple[tuple[int, int], ...], value: float) -> np.ndarray:
+    return np.pad(a, widths, mode="constant", constant_values=value)
+
+
+def _pad_vjp(g: Any, out: Any, a: Any, widths: tuple[tuple[int, int], ...],
+             value: float) -> tuple[Any, ...]:
+    """∂pad(a)/∂a: the constant border has no input; a gets its own region of the gradient."""
+    shape = raw(a).shape
+    return (g[tuple(slice(lo, lo + n) for (lo, _hi), n in zip(widths, shape, strict=True))],)
+
+
+def _triangle(shape: tuple[int, ...], k: int, lower: bool) -> np.ndarray:
+    keep = np.ones(shape[-2:], dtype=bool)
+    return np.tril(keep, k) if lower else np.triu(keep, k)
+
+
+def _tril_vjp(g: Any, out: Any, a: Any, k: int) -> tuple[Any, ...]:
+    """∂tril(a)/∂a is 1 on and below diagonal k, 0 above: the gradient is masked the same way."""
+    return (g * _triangle(raw(a).shape, k, True),)
+
+
+def _triu_vjp(g: Any, out: Any, a: Any, k: int) -> tuple[Any, ...]:
+    """∂triu(a)/∂a is 1 on and above diagonal k, 0 below: the gradient is masked the same way."""
+    return (g * _triangle(raw(a).shape, k, False),)
+
+
+def _tril_array(a: np.ndarray, k: int) -> np.ndarray:
+    return np.tril(a, k)
+
+
+def _triu_array(a: np.ndarray, k: int) -> np.ndarray:
+    return np.triu(a, k)
+
+
+def _diagonal_positions(n: int, m: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of diagonal ``offset`` of an n×m matrix (above the main one for > 0)."""
+    length = max(0, min(n + min(offset, 0), m - max(offset, 0)))
+    steps = np.arange(length)
+    return steps + max(-offset, 0), steps + max(offset, 0)
+
+
+def _diag_array(v: np.ndarray, k: int) -> np.ndarray:
+    return np.diag(v, k)
+
+
+def _diag_vjp(g: Any, out: Any, v: Any, k: int) -> tuple[Any, ...]:
+    """∂diag(v)/∂v places v on diagonal k: each vᵢ gets the gradient at its place there."""
+    n, m = raw(g).shape
+    return (g[_diagonal_positions(n, m, k)],)
+
+
+def _diagonal_array(a: np.ndarray, offset: int, dim1: int, dim2: int) -> np.ndarray:
+    return np.diagonal(a, offset, dim1, dim2).copy()
+
+
+def _diagonal_vjp(g: Any, out: Any, a: Any, offset: int, dim1: int,
+                  dim2: int) -> tuple[Any, ...]:
+    """∂diagonal(a)/∂a picks the diagonal: the gradient goes back there, zeros elsewhere."""
+    shape = raw(a).shape
+    rest = tuple(i for i in range(len(shape)) if i not in (dim1, dim2))
+    order = rest + (dim1, dim2)
+    moved = tuple(shape[i] for i in order)
+    index = (Ellipsis, *_diagonal_positions(shape[dim1], shape[dim2], offset))
+    back = np.argsort(order).tolist()
+    if is_node(g):
+        return (g.scatter_add(index, moved).permute(*back),)
+    return (np.transpose(_scatter_add_array(g, index, moved), back),)
+
+
+def _trace_array(a: np.ndarray) -> np.ndarray:
+    return np.asarray(np.trace(a))
+
+
+def _trace_vjp(g: Any, out: Any, a: Any) -> tuple[Any, ...]:
+    """∂trace(a)/∂aᵢⱼ = 1 on the main diagonal (i = j), 0 elsewhere."""
+    return (g * (np.eye(*raw(a).shape) != 0),)
+
+
+def _einsum_array(*args: Any) -> Any:
+    *operands, spec = args
+    return np.einsum(spec, *operands, optimize=len(operands) > 1)
+
+
+def _einsum_vjp(g: Any, out: Any, *args: Any) -> tuple[Any, ...]:
+    """∂einsum: each operand's gradient is the einsum of the upstream gradient with the other
+    operands, subscripted back to the operand's own (ā_ij = Σ g_ik·b_jk for "ij,jk->ik"...
+    written in general: ∂ of a sum of products is the sum of the other factors)."""
+    *operands, spec = args
+    inputs, result = spec.split("->")
+    subs = inputs.split(",")
+    grads = []
+    for k, target in enumerate(subs):
+        others = [(subs[j], operands[j]) for j in range(len(subs)) if j != k]
+        grads.append(_einsum_grad(g, result, others, target, raw(operands[k]).shape))
+    return tuple(grads)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _einsum_grad(g: Any, result: str, others: list[tuple[str, Any]], target: str,
+                 shape: tuple[int, ...]) -> Any:
+    # The operand's subscripts may repeat a letter ("ii": a diagonal) or hold letters no other
+    # term has ("ij->i": summed over j). Einsum writes neither as an output, so each repeat
+    # gets a fresh letter tied to the first by an identity matrix and each lone letter a
+    # vector of ones; both are constants, folded into one array.
+    used = set(result + target + "".join(s for s, _x in others))
+    fresh = iter(c for c in _LETTERS if c not in used)
+    seen: dict[str, int] = {}
+    written = []
+    dtype = raw(g).dtype
+    consts: list[tuple[str, np.ndarray]] = []
+    for letter, n in zip(target, shape, strict=True):
+        if letter in seen:
+            new = next(fresh)
+            consts.append((letter + new, np.eye(seen[letter], n, dtype=dtype)))
+            written.append(new)
+        else:
+            seen[letter] = n
+            written.append(letter)
+    present = set(result + "".join(s for s, _x in others))
+    for letter, n in seen.items():
+        if letter not in present:
+            consts.append((letter, np.ones(n, dtype=dtype)))
+    terms = [(result, g), *others]
+    if consts:
+        const_subs = "".join(dict.fromkeys("".join(s for s, _c in consts)))
+        folded = np.einsum(",".join(s for s, _c in consts) + "->" + const_subs,
+                           *(c for _s, c in consts))
+        terms.append((const_subs, folded))
+    spec = ",".join(s for s, _x in terms) + "->" + "".join(written)
+    values = [x for _s, x in terms]
+    # A dimension another operand broadcast from size 1 comes out of size 1: it is copied up
+    # to the operand's size here (dimensions this operand broadcast are summed back by the
+    # traversal, as for every op).
+    if any(is_node(x) for x in values):  # create_graph: einsum nodes, differentiable again
+        import importlib
+
+        grad = importlib.import_module("chainrule.tensor_functions").einsum(spec, *values)
+    else:
+        grad = np.einsum(spec, *values, optimize=len(values) > 1)
+    full = np.broadcast_shapes(grad.shape, shape)
+    return grad if grad.shape == full else grad.broadcast_to(full) if is_node(grad) \
+        else np.broadcast_to(grad, full)
+
+
+CUMSUM = _register(Op("cumsum", N_("cumulative sum sends each input the total of the gradients "
+                      "of its own and every later partial sum"), _cumsum_vjp.__doc__ or "", 1,
+                      array=_cumsum_array, vjp=_cumsum_vjp, reads_values=False))
+CUMPROD = _register(Op("cumprod", N_("cumulative product sends each input the gradients of the "
+                       "partial products it is in, times the other factors of each"),
+                       _cumprod_vjp.__doc__ or "", 1, array=_cumprod_array, vjp=_cumprod_vjp))
+FLIP = _register(Op("flip", N_("flip passes the gradient back flipped"), _flip_vjp.__doc__ or "",
+                    1, array=_flip_array, vjp=_flip_vjp, reads_values=False))
+ROLL = _register(Op("roll", N_("roll passes the gradient back rolled the other way"),
+                    _roll_vjp.__doc__ or "", 1, array=_roll_array, vjp=_roll_vjp,
+                    reads_values=False))
+SORT = _register(Op("sort", N_("sort sends each element the gradient of the place it was sorted "
+                    "to"), _sort_vjp.__doc__ or "", 1, array=_sort_array, vjp=_sort_vjp,
+                    saves=True, reads_values=False))
+PAD = _register(Op("pad", N_("padding passes back the gradient of the input's region; the border "
+                   "is a constant"), _pad_vjp.__doc__ or "", 1, array=_pad_array, vjp=_pad_vjp,
+                   reads_values=False))
+TRIL = _register(Op("tril", N_("tril passes the gradient on and below the diagonal, zero above"),
+                    _tril_vjp.__doc__ or "", 1, array=_tril_array, vjp=_tril_vjp,
+                    reads_values=False))
+TRIU = _register(Op("triu", N_("triu passes the gradient on and above the diagonal, zero below"),
+                    _triu_vjp.__doc__ or "", 1, array=_triu_array, vjp=_triu_vjp,
+                    reads_values=False))
+DIAG = _register(Op("diag", N_("diag (vector to matrix) gathers the gradient back from the "
+                    "diagonal"), _diag_vjp.__doc__ or "", 1, array=_diag_array, vjp=_diag_vjp,
+                    reads_values=False))
+DIAGONAL = _register(Op("diagonal", N_("diagonal passes the gradient back to the diagonal, zero "
+                        "elsewhere"), _diagonal_vjp.__doc__ or "", 1, array=_diagonal_array,
+                        vjp=_diagonal_vjp, reads_values=False))
+TRACE = _register(Op("trace", N_("trace copies the gradient to every diagonal element"),
+                     _trace_vjp.__doc__ or "", 1, array=_trace_array, vjp=_trace_vjp,
+                     reads_values=False))
+EINSUM = _register(Op("einsum", N_("einsum sends each operand the einsum of the gradient with the "
+                      "other operands"), _einsum_vjp.__doc__ or "", 2, array=_einsum_array,
+                      vjp=_einsum_vjp, symbol="Σ∏"))
+
 def _bce_logits_array(
     z: np.ndarray, target: np.ndarray, scale: float | None
 ) -> tuple[Any, np.ndarray]:

@@ -495,6 +495,77 @@ class TorchSurface:
                keepdim: builtins.bool = False) -> Tensor:
         return _arg(self, np.argmin, dim, keepdim, "argmin")
 
+    # ------------------------------------------------------------------ scans, flips, sorting,
+    # splitting, triangles, diagonals, products (chainrule.tensor_functions)
+
+    def cumsum(self: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+        return _tf().cumsum(self, dim, dtype=dtype, axis=axis)
+
+    def cumprod(self: Any, dim: Any = None, *, dtype: Any = None, axis: Any = None) -> Tensor:
+        return _tf().cumprod(self, dim, dtype=dtype, axis=axis)
+
+    def flip(self: Any, *dims: Any) -> Tensor:
+        """``x.flip(0)``, ``x.flip(0, 1)`` or ``x.flip([0, 1])``."""
+        return _tf().flip(self, dims[0] if len(dims) == 1 else dims)
+
+    def fliplr(self: Any) -> Tensor:
+        return _tf().fliplr(self)
+
+    def flipud(self: Any) -> Tensor:
+        return _tf().flipud(self)
+
+    def roll(self: Any, shifts: Any, dims: Any = None) -> Tensor:
+        return _tf().roll(self, shifts, dims)
+
+    def sort(self: Any, dim: builtins.int = -1, descending: builtins.bool = False,
+             stable: builtins.bool = False) -> Any:
+        return _tf().sort(self, dim, descending, stable)
+
+    def argsort(self: Any, dim: builtins.int = -1, descending: builtins.bool = False,
+                stable: builtins.bool = False) -> Tensor:
+        return _tf().argsort(self, dim, descending, stable)
+
+    def split(self: Any, split_size: Any, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return _tf().split(self, split_size, dim)
+
+    def chunk(self: Any, chunks: builtins.int, dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return _tf().chunk(self, chunks, dim)
+
+    def tensor_split(self: Any, indices_or_sections: Any,
+                     dim: builtins.int = 0) -> tuple[Tensor, ...]:
+        return _tf().tensor_split(self, indices_or_sections, dim)
+
+    def repeat_interleave(self: Any, repeats: Any, dim: builtins.int | None = None) -> Tensor:
+        return _tf().repeat_interleave(self, repeats, dim)
+
+    def tril(self: Any, diagonal: builtins.int = 0) -> Tensor:
+        return _tf().tril(self, diagonal)
+
+    def triu(self: Any, diagonal: builtins.int = 0) -> Tensor:
+        return _tf().triu(self, diagonal)
+
+    def diag(self: Any, diagonal: builtins.int = 0) -> Tensor:
+        return _tf().diag(self, diagonal)
+
+    def diagonal(self: Any, offset: builtins.int = 0, dim1: builtins.int = 0,
+                 dim2: builtins.int = 1) -> Tensor:
+        return _tf().diagonal(self, offset, dim1, dim2)
+
+    def trace(self: Any) -> Tensor:
+        return _tf().trace(self)
+
+    def dot(self: Any, other: Any) -> Tensor:
+        return _tf().dot(self, other)
+
+    def inner(self: Any, other: Any) -> Tensor:
+        return _tf().inner(self, other)
+
+    def outer(self: Any, other: Any) -> Tensor:
+        return _tf().outer(self, other)
+
+    def kron(self: Any, other: Any) -> Tensor:
+        return _tf().kron(self, other)
+
     # ------------------------------------------------------------------ in place
 
 
@@ -658,3 +729,9 @@ def _is_device(x: Any) -> builtins.bool:
 
     return isinstance(x, device) or (isinstance(x, str) and x.split(":")[0] in
                                      ("cpu", "cuda", "mps", "xpu", "meta"))
+
+
+def _tf() -> Any:
+    # Imported on first use: chainrule.tensor_functions builds on chainrule.tensor, which
+    # imports this module.
+    return importlib.import_module("chainrule.tensor_functions")

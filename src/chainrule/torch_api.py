@@ -45,6 +45,33 @@ from chainrule.i18n import _
 from chainrule.printing import set_printoptions
 from chainrule.surface import Size
 from chainrule.tensor import Tensor, tensor
+from chainrule.tensor_functions import (
+    SortResult,
+    argsort,
+    chunk,
+    cumprod,
+    cumsum,
+    diag,
+    diagonal,
+    dot,
+    einsum,
+    flip,
+    fliplr,
+    flipud,
+    inner,
+    kron,
+    outer,
+    pad,
+    repeat_interleave,
+    roll,
+    sort,
+    split,
+    tensor_split,
+    tensordot,
+    trace,
+    tril,
+    triu,
+)
 from chainrule.value import Value
 
 __all__ = [
@@ -66,6 +93,14 @@ __all__ = [
     "exp2", "expm1", "fabs", "fix", "floor", "fmax", "fmin", "fmod", "hypot", "log10", "log2",
     "logaddexp", "logaddexp2", "mod", "rad2deg", "radians", "reciprocal", "remainder", "round",
     "rsqrt", "sign", "sinc", "sinh", "tan", "trunc",
+]
+
+# torch's scans, flips, sorting, splitting, triangles, diagonals and products
+# (chainrule.tensor_functions); pad is torch.nn.functional.pad (also in chainrule.nn.functional).
+__all__ += [
+    "SortResult", "argsort", "chunk", "cumprod", "cumsum", "diag", "diagonal", "dot", "einsum",
+    "flip", "fliplr", "flipud", "inner", "kron", "outer", "pad", "repeat_interleave", "roll",
+    "sort", "split", "tensor_split", "tensordot", "trace", "tril", "triu",
 ]
 
 float16 = np.dtype(np.float16)

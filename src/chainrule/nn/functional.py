@@ -35,6 +35,7 @@ from chainrule.i18n import _
 from chainrule.nn.init import ConfigError
 from chainrule.ops import Op
 from chainrule.tensor import Tensor, _apply, _binary, matmul_t, tensor
+from chainrule.tensor_functions import pad as pad  # torch.nn.functional.pad (constant mode)
 
 REDUCTIONS: tuple[str, ...] = ("mean", "sum", "none")
 
