@@ -171,8 +171,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     global _calls
     if _policy == "library" or a.ndim != 2 or b.ndim != 2:
         return np.matmul(a, b)
-    macs = a.shape[0] * a.shape[1] * b.shape[1]
-    if macs <= _OPENBLAS_SINGLE or macs >= SINGLE_BELOW:
+    if not switches_threads(a.shape[0], a.shape[1], b.shape[1]):
         return np.matmul(a, b)
     if _calls is False:
         _calls = _find_openblas()

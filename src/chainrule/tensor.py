@@ -487,8 +487,7 @@ class Tensor(CircuitDisplay, TorchSurface, MathMethods):
     @grad.setter
     def grad(self, value: Any) -> None:
         if value is None:
-            self._grad = None
-            self._grad_tensor = _NO_GRAD_TENSOR  # lets go of the array it viewed
+            self.zero_grad()
             return
         cached = getattr(self, "_grad_tensor", None)
         if cached is not None and value is cached[1] and cached[0] is self._grad:
@@ -506,11 +505,8 @@ class Tensor(CircuitDisplay, TorchSurface, MathMethods):
         the caller reads the zeros)."""
         grad = self._grad
         if set_to_none or grad is None:
-            # Once per parameter per step: the field itself; the cached view (filled only
-            # when .grad was read) is let go of only where there is one.
             self._grad = None
-            if getattr(self, "_grad_tensor", _NO_GRAD_TENSOR) is not _NO_GRAD_TENSOR:
-                self._grad_tensor = _NO_GRAD_TENSOR
+            self._grad_tensor = _NO_GRAD_TENSOR  # lets go of the array the cached view viewed
         elif grad.flags.writeable:
             grad[...] = 0
         else:  # an array assigned by the caller that cannot be written (a broadcast view)

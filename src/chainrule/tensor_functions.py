@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 
-def _as_tensor(x: Any) -> Tensor:
+def as_tensor(x: Any) -> Tensor:
+    """``x`` itself if it is a Tensor, else a new tensor of it (the module functions' argument
+    rule, also torch_api's)."""
     return x if isinstance(x, Tensor) else tensor(x)
 
 
@@ -78,7 +80,7 @@ def cumprod(input: Any, dim: Any = None, *, dtype: Any = None,  # noqa: A002
 
 def _scan(op: ops.Op, name: str, input: Any, dim: Any, dtype: Any,  # noqa: A002
           axis: Any) -> Tensor:
-    x = _as_tensor(input)
+    x = as_tensor(input)
     d = dim if axis is None else axis
     if d is None:
         raise OperandError(_("{name}: give the dimension to accumulate along (dim=)").format(
@@ -98,7 +100,7 @@ def _scan(op: ops.Op, name: str, input: Any, dim: Any, dtype: Any,  # noqa: A002
 
 def flip(input: Any, dims: Any) -> Tensor:  # noqa: A002
     """The elements in reverse order along each of ``dims``."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     axes = _dims(dims, x.ndim, "flip")
     if x.ndim == 0 or not axes:
         return _apply(ops.FLIP, x, None, ((),))
@@ -107,7 +109,7 @@ def flip(input: Any, dims: Any) -> Tensor:  # noqa: A002
 
 def fliplr(input: Any) -> Tensor:  # noqa: A002
     """Columns in reverse order (dim 1); needs at least 2 dimensions."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     if x.ndim < 2:
         raise ShapeError(_("fliplr: input must be at least 2-d, got shape {shape}").format(
             shape=x.shape))
@@ -116,7 +118,7 @@ def fliplr(input: Any) -> Tensor:  # noqa: A002
 
 def flipud(input: Any) -> Tensor:  # noqa: A002
     """Rows in reverse order (dim 0); needs at least 1 dimension."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     if x.ndim < 1:
         raise ShapeError(_("flipud: input must be at least 1-d, got shape {shape}").format(
             shape=x.shape))
@@ -126,7 +128,7 @@ def flipud(input: Any) -> Tensor:  # noqa: A002
 def roll(input: Any, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     """Elements shifted cyclically by ``shifts`` along ``dims`` (no dims: over the flattened
     tensor, shape kept)."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     steps = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
     if not all(isinstance(s, (int, np.integer)) for s in steps):
         raise OperandError(_("roll: shifts must be integers, got {shifts}").format(
@@ -161,7 +163,7 @@ def sort(input: Any, dim: int = -1, descending: bool = False,  # noqa: A002
          stable: bool = False) -> SortResult:
     """Values sorted along ``dim`` and the indices they came from. Ties keep their order
     (torch's ``stable=True``; its default may order ties otherwise)."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     axis = _dim(dim, x.ndim, "sort")
     if x.ndim == 0:
         return SortResult(x * 1, _constant(np.zeros((), dtype=np.int64)))
@@ -189,7 +191,7 @@ def _cut(x: Tensor, bounds: Sequence[int], axis: int) -> tuple[Tensor, ...]:
 def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Pieces of ``split_size_or_sections`` elements along ``dim`` (the last may be shorter),
     or of the listed sizes, which must add up to the length."""
-    x = _as_tensor(tensor)
+    x = as_tensor(tensor)
     if x.ndim == 0:
         raise ShapeError(_("split: a 0-d tensor cannot be split"))
     axis = _dim(dim, x.ndim, "split")
@@ -210,7 +212,7 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Tenso
 
 def chunk(input: Any, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
     """At most ``chunks`` pieces of ⌈n/chunks⌉ elements along ``dim`` (torch's rule)."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     if int(chunks) <= 0:
         raise ShapeError(_("chunk: chunks must be positive, got {chunks}").format(chunks=chunks))
     if x.ndim == 0:
@@ -225,7 +227,7 @@ def tensor_split(input: Any, indices_or_sections: Any,  # noqa: A002
                  dim: int = 0) -> tuple[Tensor, ...]:
     """``sections`` pieces as equal as can be (the first ones one longer), or the pieces
     between the given indices."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     if x.ndim == 0:
         raise ShapeError(_("tensor_split: a 0-d tensor cannot be split"))
     axis = _dim(dim, x.ndim, "tensor_split")
@@ -245,7 +247,7 @@ def tensor_split(input: Any, indices_or_sections: Any,  # noqa: A002
 def repeat_interleave(input: Any, repeats: Any, dim: int | None = None) -> Tensor:  # noqa: A002
     """Each element repeated ``repeats`` times along ``dim`` (no dim: the flattened tensor);
     ``repeats`` is a number or one count per element. The gradient adds the copies up."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     if dim is None:
         x = x.reshape(-1)
         axis = 0
@@ -272,7 +274,7 @@ def pad(input: Any, pad: Sequence[int], mode: str = "constant",  # noqa: A002
     """``torch.nn.functional.pad``: ``pad`` lists (before, after) amounts starting from the
     LAST dimension ((left, right) of the last, then (top, bottom) of the one before, …);
     negative amounts crop. Only ``mode="constant"`` (filled with ``value``, default 0)."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     if mode != "constant":
         raise OperandError(_("pad: only mode='constant' is supported, got {mode}").format(
             mode=repr(mode)))
@@ -308,14 +310,14 @@ def _matrix(x: Tensor, name: str) -> None:
 
 def tril(input: Any, diagonal: int = 0) -> Tensor:  # noqa: A002
     """The lower triangle (on and below ``diagonal``) of the last two dims; zeros above."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     _matrix(x, "tril")
     return _apply(ops.TRIL, x, None, (int(diagonal),))
 
 
 def triu(input: Any, diagonal: int = 0) -> Tensor:  # noqa: A002
     """The upper triangle (on and above ``diagonal``) of the last two dims; zeros below."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     _matrix(x, "triu")
     return _apply(ops.TRIU, x, None, (int(diagonal),))
 
@@ -323,7 +325,7 @@ def triu(input: Any, diagonal: int = 0) -> Tensor:  # noqa: A002
 def diag(input: Any, diagonal: int = 0) -> Tensor:  # noqa: A002
     """``torch.diag``: a vector → the square matrix with it on ``diagonal``; a matrix → its
     ``diagonal`` as a vector."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     if x.ndim == 1:
         return _apply(ops.DIAG, x, None, (int(diagonal),))
     if x.ndim == 2:
@@ -334,7 +336,7 @@ def diag(input: Any, diagonal: int = 0) -> Tensor:  # noqa: A002
 
 def diagonal(input: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:  # noqa: A002
     """The diagonal ``offset`` of the matrices in dims ``dim1`` and ``dim2``, as a last dim."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     _matrix(x, "diagonal")
     d1, d2 = _dim(dim1, x.ndim, "diagonal"), _dim(dim2, x.ndim, "diagonal")
     if d1 == d2:
@@ -345,7 +347,7 @@ def diagonal(input: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tenso
 
 def trace(input: Any) -> Tensor:  # noqa: A002
     """The sum of the main diagonal of a matrix."""
-    x = _as_tensor(input)
+    x = as_tensor(input)
     if x.ndim != 2:
         raise ShapeError(_("trace: expected a matrix, got shape {shape}").format(shape=x.shape))
     return _apply(ops.TRACE, x)
@@ -362,7 +364,7 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     is the letters used once, in alphabetical order). Operands may also come as one list."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    items = [_as_tensor(x) for x in operands]
+    items = [as_tensor(x) for x in operands]
     if not items:
         raise ShapeError(_("einsum: expected at least one operand"))
     subs, result = _parse(equation, [x.ndim for x in items])
@@ -463,7 +465,7 @@ def _same_dtype(items: list[Tensor], name: str) -> list[Tensor]:
 
 def dot(input: Any, tensor: Any) -> Tensor:  # noqa: A002
     """The dot product of two 1-d tensors of the same length."""
-    a, b = _as_tensor(input), _as_tensor(tensor)
+    a, b = as_tensor(input), as_tensor(tensor)
     if a.ndim != 1 or b.ndim != 1:
         raise ShapeError(_("dot: 1-d tensors expected, but got {a}-d and {b}-d tensors").format(
             a=a.ndim, b=b.ndim))
@@ -475,7 +477,7 @@ def dot(input: Any, tensor: Any) -> Tensor:  # noqa: A002
 
 def inner(input: Any, other: Any) -> Tensor:  # noqa: A002
     """Sums over the last dims of both (a 0-d operand multiplies): shape a[:-1] + b[:-1]."""
-    a, b = _as_tensor(input), _as_tensor(other)
+    a, b = as_tensor(input), as_tensor(other)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
     if a.shape[-1] != b.shape[-1]:
@@ -487,7 +489,7 @@ def inner(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 def outer(input: Any, vec2: Any) -> Tensor:  # noqa: A002
     """The outer product of two 1-d tensors: out[i, j] = a[i]·b[j]."""
-    a, b = _as_tensor(input), _as_tensor(vec2)
+    a, b = as_tensor(input), as_tensor(vec2)
     if a.ndim != 1 or b.ndim != 1:
         raise ShapeError(_("outer: 1-d tensors expected, but got {a}-d and {b}-d tensors")
                          .format(a=a.ndim, b=b.ndim))
@@ -497,7 +499,7 @@ def outer(input: Any, vec2: Any) -> Tensor:  # noqa: A002
 def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
     """Contract the last ``dims`` dims of a with the first ``dims`` of b, or the dims listed
     as ``([a's], [b's])``."""
-    x, y = _as_tensor(a), _as_tensor(b)
+    x, y = as_tensor(a), as_tensor(b)
     if isinstance(dims, (int, np.integer)):
         if not 0 <= dims <= min(x.ndim, y.ndim):
             raise ShapeError(_("tensordot: dims must be between 0 and {most}, got {dims}")
@@ -528,7 +530,7 @@ def tensordot(a: Any, b: Any, dims: Any = 2) -> Tensor:
 
 def kron(input: Any, other: Any) -> Tensor:  # noqa: A002
     """The Kronecker product: every element of a times the whole of b, in blocks."""
-    a, b = _as_tensor(input), _as_tensor(other)
+    a, b = as_tensor(input), as_tensor(other)
     n = max(a.ndim, b.ndim)
     a = a.reshape((1,) * (n - a.ndim) + a.shape)
     b = b.reshape((1,) * (n - b.ndim) + b.shape)

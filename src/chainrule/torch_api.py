@@ -48,6 +48,7 @@ from chainrule.tensor import Tensor, tensor
 from chainrule.tensor_functions import (
     SortResult,
     argsort,
+    as_tensor,
     chunk,
     cumprod,
     cumsum,
@@ -115,20 +116,16 @@ long = int64
 bool = np.dtype(np.bool_)  # noqa: A001
 
 
-def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else tensor(x)
-
-
 def is_tensor(x: object) -> builtins.bool:
     return isinstance(x, Tensor)
 
 
 def numel(x: Tensor) -> builtins.int:
-    return _t(x).numel()
+    return as_tensor(x).numel()
 
 
 def sin(x: Any) -> Tensor:
-    return _t(x).sin()
+    return as_tensor(x).sin()
 
 
 def _into(result: Tensor, out: Any, name: str) -> Tensor:
@@ -149,136 +146,136 @@ def _into(result: Tensor, out: Any, name: str) -> Tensor:
 def add(input: Any, other: Any, *, alpha: builtins.float = 1, out: Any = None  # noqa: A002
         ) -> Tensor:
     """input + alpha·other."""
-    return _into(_t(input) + (other if alpha == 1 else other * alpha), out, "add")
+    return _into(as_tensor(input) + (other if alpha == 1 else other * alpha), out, "add")
 
 
 def sub(input: Any, other: Any, *, alpha: builtins.float = 1, out: Any = None  # noqa: A002
         ) -> Tensor:
     """input − alpha·other."""
-    return _into(_t(input) - (other if alpha == 1 else other * alpha), out, "sub")
+    return _into(as_tensor(input) - (other if alpha == 1 else other * alpha), out, "sub")
 
 
 def mul(input: Any, other: Any, *, out: Any = None) -> Tensor:  # noqa: A002
-    return _into(_t(input) * other, out, "mul")
+    return _into(as_tensor(input) * other, out, "mul")
 
 
 def div(input: Any, other: Any, *, out: Any = None) -> Tensor:  # noqa: A002
-    return _into(_t(input) / other, out, "div")
+    return _into(as_tensor(input) / other, out, "div")
 
 
 def matmul(input: Any, other: Any, *, out: Any = None) -> Tensor:  # noqa: A002
-    return _into(_t(input) @ other, out, "matmul")
+    return _into(as_tensor(input) @ other, out, "matmul")
 
 
 def neg(input: Any) -> Tensor:  # noqa: A002
-    return -_t(input)
+    return -as_tensor(input)
 
 
 def cos(x: Any) -> Tensor:
-    return _t(x).cos()
+    return as_tensor(x).cos()
 
 
 def log1p(x: Any) -> Tensor:
-    return _t(x).log1p()
+    return as_tensor(x).log1p()
 
 
 def softplus(x: Any) -> Tensor:
-    return _t(x).softplus()
+    return as_tensor(x).softplus()
 
 
 def square(x: Any) -> Tensor:
-    return _t(x).square()
+    return as_tensor(x).square()
 
 
 def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 - torch's name
     if not isinstance(x, Tensor) and isinstance(exponent, Tensor):
         return x ** exponent
-    return _t(x) ** exponent
+    return as_tensor(x) ** exponent
 
 
 def clamp(x: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-    return _t(x).clamp(min, max)
+    return as_tensor(x).clamp(min, max)
 
 
 clip = clamp
 
 
 def sum(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:  # noqa: A001
-    return _t(x).sum(dim, keepdim)
+    return as_tensor(x).sum(dim, keepdim)
 
 
 def mean(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-    return _t(x).mean(dim, keepdim)
+    return as_tensor(x).mean(dim, keepdim)
 
 
 def prod(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-    return _t(x).prod(dim, keepdim)
+    return as_tensor(x).prod(dim, keepdim)
 
 
 def max(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Any:  # noqa: A001
-    return _t(x).max(dim, keepdim)
+    return as_tensor(x).max(dim, keepdim)
 
 
 def min(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Any:  # noqa: A001
-    return _t(x).min(dim, keepdim)
+    return as_tensor(x).min(dim, keepdim)
 
 
 def argmax(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-    return _t(x).argmax(dim, keepdim)
+    return as_tensor(x).argmax(dim, keepdim)
 
 
 def argmin(x: Any, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-    return _t(x).argmin(dim, keepdim)
+    return as_tensor(x).argmin(dim, keepdim)
 
 
 def var(x: Any, dim: Any = None, unbiased: builtins.bool = True,
         keepdim: builtins.bool = False) -> Tensor:
-    return _t(x).var(dim, unbiased, keepdim)
+    return as_tensor(x).var(dim, unbiased, keepdim)
 
 
 def std(x: Any, dim: Any = None, unbiased: builtins.bool = True,
         keepdim: builtins.bool = False) -> Tensor:
-    return _t(x).std(dim, unbiased, keepdim)
+    return as_tensor(x).std(dim, unbiased, keepdim)
 
 
 def norm(x: Any, p: Any = 2, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
-    return _t(x).norm(p, dim, keepdim)
+    return as_tensor(x).norm(p, dim, keepdim)
 
 
 def reshape(x: Any, shape: Any) -> Tensor:
-    return _t(x).reshape(shape)
+    return as_tensor(x).reshape(shape)
 
 
 def flatten(x: Any, start_dim: builtins.int = 0, end_dim: builtins.int = -1) -> Tensor:
-    return _t(x).flatten(start_dim, end_dim)
+    return as_tensor(x).flatten(start_dim, end_dim)
 
 
 def unsqueeze(x: Any, dim: builtins.int) -> Tensor:
-    return _t(x).unsqueeze(dim)
+    return as_tensor(x).unsqueeze(dim)
 
 
 def squeeze(x: Any, dim: builtins.int | None = None) -> Tensor:
-    return _t(x).squeeze(dim)
+    return as_tensor(x).squeeze(dim)
 
 
 def transpose(x: Any, dim0: builtins.int, dim1: builtins.int) -> Tensor:
-    return _t(x).transpose(dim0, dim1)
+    return as_tensor(x).transpose(dim0, dim1)
 
 
 def permute(x: Any, dims: Any) -> Tensor:
-    return _t(x).permute(dims)
+    return as_tensor(x).permute(dims)
 
 
 def mm(a: Any, b: Any, *, out: Any = None) -> Tensor:
-    return _into(_t(a).mm(b), out, "mm")
+    return _into(as_tensor(a).mm(b), out, "mm")
 
 
 def softmax(x: Any, dim: builtins.int) -> Tensor:
-    return _t(x).softmax(dim)
+    return as_tensor(x).softmax(dim)
 
 
 def log_softmax(x: Any, dim: builtins.int) -> Tensor:
-    return _t(x).log_softmax(dim)
+    return as_tensor(x).log_softmax(dim)
 
 
 def allclose(input: Any, other: Any, rtol: builtins.float = 1e-05,  # noqa: A002
@@ -368,7 +365,7 @@ def _unary_math(name: str) -> Callable[..., Any]:
     def apply(input: Any, *, out: Any = None) -> Any:  # noqa: A002 - torch's name
         if isinstance(input, Value):
             return getattr(input, name)()
-        return _into(getattr(_t(input), name)(), out, name)
+        return _into(getattr(as_tensor(input), name)(), out, name)
 
     apply.__name__ = apply.__qualname__ = name
     apply.__doc__ = f"``input.{name}()``, for a Tensor or a Value."
@@ -383,7 +380,7 @@ def _binary_math(name: str, op: ops.Op) -> Callable[..., Any]:
             return other._gate2(op, input, reflected=True)
         if not isinstance(input, Tensor) and isinstance(other, Tensor):
             return _into(other._gate2(op, input, reflected=True), out, name)
-        return _into(getattr(_t(input), name)(other), out, name)
+        return _into(getattr(as_tensor(input), name)(other), out, name)
 
     apply.__name__ = apply.__qualname__ = name
     apply.__doc__ = f"``input.{name}(other)``, for Tensors, Values and numbers."
@@ -428,4 +425,4 @@ def round(input: Any, *, decimals: builtins.int = 0, out: Any = None) -> Any:  #
     """Rounded half to even to ``decimals`` places (torch's ``round``), a Tensor or a Value."""
     if isinstance(input, Value):
         return input.round(decimals)
-    return _into(_t(input).round(decimals), out, "round")
+    return _into(as_tensor(input).round(decimals), out, "round")
