@@ -12,14 +12,16 @@ PyTorch-like library writes it: ``F.binary_cross_entropy_with_logits(out, y, red
 Wₗ has shape (in, out), bₗ (out,); plain SGD, learning rate 0.1, every weight updated after
 every batch. One epoch is 5,000 MNIST digits (the sample embedded in ``chainrule.data``, pixels
 scaled to [0, 1]; seeded random digits of the same shape when the sample is missing) in a fixed
-seeded order, batches of 10 or 256 (the last batch of 256 is partial: 5,000 = 19·256 + 136).
+seeded order, batches of 10 or 256 (the last batch of 256 is partial: 5,000 = 19·256 + 136)
+given as index arrays into the epoch's arrays, as the README's loop has them.
 
 Every system starts from the same weights (Nielsen's N(0, 1/n_in) init, seed 1) and sees the
 same batches; after the epoch the worker computes the mean cost over all 5,000 digits from the
 final weights with one shared NumPy function, and the runner checks that the systems agree, so
-that nobody is fast by skipping work. Weights and batches are prepared before the clock starts;
-the timed region is forward, backward and update for every batch (and, for the chainrule user
-loop, wrapping each batch's arrays in tensors, as the loop in the README does).
+that nobody is fast by skipping work. Weights and index arrays are prepared before the clock
+starts; the timed region is, for every batch, taking its rows (``x[idx]``, the same NumPy call
+in every system), forward, backward and update (and, for the chainrule loops, wrapping the rows
+in tensors, as the loop in the README does: ``chainrule.tensor(x[idx])``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -49,7 +51,15 @@ SYSTEMS = ("numpy", "chainrule", "chainrule-fused", "chainrule-compile", "torch"
 CHAINRULE_SYSTEMS = ("chainrule", "chainrule-fused", "chainrule-compile")
 
 Params = list[np.ndarray]
-Batches = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (x, labels, one-hot)
+
+
+class Batches(NamedTuple):
+    """The epoch's examples and one index array per batch: a system takes ``x[idx]`` and
+    ``onehot[idx]`` on the clock, as a training loop over shuffled indices does."""
+
+    x: np.ndarray
+    onehot: np.ndarray
+    index: list[np.ndarray]
 
 
 # ---------------------------------------------------------------- inputs, prepared by the parent
@@ -90,12 +100,10 @@ def load_inputs(path: Path, batch: int, dtype: str) -> tuple[Params, Batches, np
         x = f["x"].astype(dt)
         y = f["y"]
         params = [f[f"{k}{i}"].astype(dt) for i in range(len(SIZES) - 1) for k in ("w", "b")]
-    eye = np.eye(SIZES[-1], dtype=dt)
-    batches = [
-        (np.ascontiguousarray(x[i:i + batch]), y[i:i + batch], eye[y[i:i + batch]])
-        for i in range(0, len(x), batch)
-    ]
-    return params, batches, x, y
+    onehot = np.eye(SIZES[-1], dtype=dt)[y]
+    order = np.random.default_rng(3).permutation(len(x))
+    index = [order[i:i + batch] for i in range(0, len(x), batch)]
+    return params, Batches(x, onehot, index), x, y
 
 
 def mean_cost(params: Params, x: np.ndarray, y: np.ndarray) -> float:
@@ -112,9 +120,10 @@ def mean_cost(params: Params, x: np.ndarray, y: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- the systems
-# Each factory takes the initial weights and the batches, converts both to its own types (outside
-# the clock, as a data loader would), and returns (epoch, final_weights): epoch(limit) trains on
-# the first ``limit`` batches (all by default) in place; final_weights() gives NumPy arrays.
+# Each factory takes the initial weights and the batches, converts the weights to its own types
+# (outside the clock) and returns (epoch, final_weights): epoch(limit) trains on the first
+# ``limit`` batches (all by default) in place, taking each batch's rows on the clock;
+# final_weights() gives NumPy arrays.
 
 Epoch = Callable[[int | None], None]
 Factory = Callable[[Params, Batches], tuple[Epoch, Callable[[], Params]]]
@@ -125,8 +134,11 @@ def numpy_floor(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Par
     w0, b0, w1, b1, w2, b2, w3, b3 = params = [p.copy() for p in init]
     lr = LR
 
+    examples, targets = batches.x, batches.onehot
+
     def epoch(limit: int | None = None) -> None:
-        for x, _, onehot in batches[:limit]:
+        for idx in batches.index[:limit]:
+            x, onehot = examples[idx], targets[idx]
             a1 = 1.0 / (1.0 + np.exp(-(x @ w0 + b0)))
             a2 = 1.0 / (1.0 + np.exp(-(a1 @ w1 + b1)))
             a3 = 1.0 / (1.0 + np.exp(-(a2 @ w2 + b2)))
@@ -162,10 +174,13 @@ def numpy_inplace(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], P
         return buffers[key]
 
     grads = [np.empty_like(p) for p in params]
+    examples, targets = batches.x, batches.onehot
 
     def epoch(limit: int | None = None) -> None:
-        for x, _, onehot in batches[:limit]:
-            n = len(x)
+        for idx in batches.index[:limit]:
+            n = len(idx)
+            # The rows as every system takes them (np.take into a buffer is 2x slower).
+            x, onehot = examples[idx], targets[idx]
             acts = [x]
             for i in range(3):
                 a = np.matmul(acts[-1], ws[i], out=buf(f"a{i}", n, ws[i].shape[1]))
@@ -205,13 +220,13 @@ def chainrule_user(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], 
     from chainrule.nn import functional as F  # noqa: N812 - torch's alias
 
     model, opt = _user_model(init)
-    data = [(x, onehot) for x, _, onehot in batches]
+    examples, targets = batches.x, batches.onehot
 
     def epoch(limit: int | None = None) -> None:
-        for x, y in data[:limit]:
-            out = model(chainrule.tensor(x))
-            loss = F.binary_cross_entropy_with_logits(out, chainrule.tensor(y),
-                                                      reduction="sum") / len(x)
+        for idx in batches.index[:limit]:
+            out = model(chainrule.tensor(examples[idx]))
+            loss = F.binary_cross_entropy_with_logits(out, chainrule.tensor(targets[idx]),
+                                                      reduction="sum") / len(idx)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -226,7 +241,7 @@ def chainrule_compiled(init: Params, batches: Batches) -> tuple[Epoch, Callable[
     from chainrule.nn import functional as F  # noqa: N812 - torch's alias
 
     model, opt = _user_model(init)
-    data = [(x, onehot) for x, _, onehot in batches]
+    examples, targets = batches.x, batches.onehot
 
     @chainrule.compile
     def step(x: Any, y: Any) -> Any:
@@ -234,13 +249,13 @@ def chainrule_compiled(init: Params, batches: Batches) -> tuple[Epoch, Callable[
 
     # Trace (and check) the plan of every batch shape before the clock, as a training run of
     # many epochs pays it once: about 5 ms per shape here. No backward, so no update happens.
-    for x, y in {x.shape: (x, y) for x, y in data}.values():
+    for idx in {len(idx): idx for idx in batches.index}.values():
         for _ in range(2):
-            step(chainrule.tensor(x), chainrule.tensor(y))
+            step(chainrule.tensor(examples[idx]), chainrule.tensor(targets[idx]))
 
     def epoch(limit: int | None = None) -> None:
-        for x, y in data[:limit]:
-            loss = step(chainrule.tensor(x), chainrule.tensor(y))
+        for idx in batches.index[:limit]:
+            loss = step(chainrule.tensor(examples[idx]), chainrule.tensor(targets[idx]))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -277,10 +292,11 @@ def chainrule_fused(init: Params, batches: Batches) -> tuple[Epoch, Callable[[],
     params = [cr.tensor(p.copy(), requires_grad=True) for p in init]
     w0, b0, w1, b1, w2, b2, w3, b3 = params
     lr = LR
-    data = [(cr.tensor(x), cr.tensor(onehot), 1.0 / len(x)) for x, _, onehot in batches]
+    examples, targets = batches.x, batches.onehot
 
     def epoch(limit: int | None = None) -> None:
-        for x, y, scale in data[:limit]:
+        for idx in batches.index[:limit]:
+            x, y, scale = cr.tensor(examples[idx]), cr.tensor(targets[idx]), 1.0 / len(idx)
             a = (x @ w0 + b0).sigmoid()
             a = (a @ w1 + b1).sigmoid()
             a = (a @ w2 + b2).sigmoid()
@@ -301,10 +317,12 @@ def torch_eager(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Par
     params = [torch.tensor(p.copy(), requires_grad=True) for p in init]
     w0, b0, w1, b1, w2, b2, w3, b3 = params
     lr = LR
-    data = [(torch.from_numpy(x), torch.from_numpy(onehot)) for x, _, onehot in batches]
+    examples, targets = batches.x, batches.onehot
 
     def epoch(limit: int | None = None) -> None:
-        for x, y in data[:limit]:
+        for idx in batches.index[:limit]:
+            # from_numpy shares the rows NumPy took: torch pays no copy of its own.
+            x, y = torch.from_numpy(examples[idx]), torch.from_numpy(targets[idx])
             a = torch.sigmoid(x @ w0 + b0)
             a = torch.sigmoid(a @ w1 + b1)
             a = torch.sigmoid(a @ w2 + b2)
@@ -333,9 +351,11 @@ def hips_autograd(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], P
     dloss = grad(loss)
     params = [p.copy() for p in init]
 
+    examples, targets = batches.x, batches.onehot
+
     def epoch(limit: int | None = None) -> None:
-        for x, _, onehot in batches[:limit]:
-            grads = dloss(params, x, onehot)
+        for idx in batches.index[:limit]:
+            grads = dloss(params, examples[idx], targets[idx])
             for p, g in zip(params, grads, strict=True):
                 p -= LR * g
 

@@ -9,6 +9,8 @@ error names the op and both shapes.
 from __future__ import annotations
 
 import math
+import sys
+from sys import getrefcount
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -528,14 +530,17 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: An
     """A leaf tensor holding a copy of ``data``: nested lists, a number, an ndarray or a Tensor
     (integers become int64 and other numbers the default dtype, float64 unless
     ``set_default_dtype`` changed it, as in torch; booleans stay boolean; an array keeps its
-    dtype). Like ``torch.tensor`` it copies; ``from_numpy`` shares the array.
+    dtype). Like ``torch.tensor`` it copies; ``from_numpy`` shares the array. A temporary
+    nobody else can reach, such as the batch ``X[idx]`` in ``tensor(X[idx])``, is taken
+    instead of copied: the caller cannot tell the difference, and the step saves a copy.
     """
     if type(data) is np.ndarray and dtype is None and device is None and not requires_grad \
             and data.dtype.kind in "fbiu":
-        # A batch of a training loop, once per step: the copy and the fields, no checks left
-        # to make (an array keeps its dtype).
+        # A batch of a training loop, once per step: the fields, no checks left to make (an
+        # array keeps its dtype), and the copy unless no one else can ever see the array.
+        count = getrefcount(data)  # read first: pushing data as an argument counts too
         t = _new(Tensor)
-        _fill_leaf(t, data.copy())
+        _fill_leaf(t, data if _sole_owner(data, count) else data.copy())
         return t
     if device is not None:
         from chainrule.device import device as _device
@@ -550,6 +555,30 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: An
     if isinstance(data, np.ndarray) and np.shares_memory(t.data, data):
         t.data = t.data.copy()
     return t
+
+
+def _refcount_tells_sole_owner() -> bool:
+    # CPython 3.11 to 3.13 move a call's arguments from the caller's stack into the callee's
+    # frame, so a temporary (``tensor(X[idx])``) is referenced by this frame alone, while a
+    # name, a list item or a C caller holds one more reference. 3.14 may pass a name's
+    # reference borrowed (so the count would lie), older versions keep one on the caller's
+    # stack, and a free-threaded build counts differently: all of those always copy.
+    free_threaded = not getattr(sys, "_is_gil_enabled", lambda: True)()
+    return (sys.implementation.name == "cpython" and (3, 11) <= sys.version_info[:2] < (3, 14)
+            and not free_threaded)
+
+
+_SOLE_OWNER_COUNT = 2 if _refcount_tells_sole_owner() else -1  # this frame + getrefcount's
+
+
+def _sole_owner(data: np.ndarray, count: int) -> bool:
+    """Whether ``data`` is a temporary no one else can reach (``tensor(X[idx])``), so taking
+    it is the same as copying it: it owns its memory (no view, no buffer exported: those
+    hold a reference), and the only reference is the caller's argument (``count``, read
+    by ``sys.getrefcount`` in the caller's frame). NumPy elides temporaries by the same
+    rule (``a + b + c`` writes into ``a + b``)."""
+    return count == _SOLE_OWNER_COUNT and data.base is None and data.flags.owndata \
+        and data.flags.writeable and data.flags.c_contiguous
 
 
 # ---------------------------------------------------------------------- building nodes
