@@ -59,7 +59,7 @@ class Batches(NamedTuple):
 
     x: np.ndarray
     onehot: np.ndarray
-    index: list[np.ndarray]
+    rows: list[np.ndarray]
 
 
 # ---------------------------------------------------------------- inputs, prepared by the parent
@@ -102,8 +102,8 @@ def load_inputs(path: Path, batch: int, dtype: str) -> tuple[Params, Batches, np
         params = [f[f"{k}{i}"].astype(dt) for i in range(len(SIZES) - 1) for k in ("w", "b")]
     onehot = np.eye(SIZES[-1], dtype=dt)[y]
     order = np.random.default_rng(3).permutation(len(x))
-    index = [order[i:i + batch] for i in range(0, len(x), batch)]
-    return params, Batches(x, onehot, index), x, y
+    rows = [order[i:i + batch] for i in range(0, len(x), batch)]
+    return params, Batches(x, onehot, rows), x, y
 
 
 def mean_cost(params: Params, x: np.ndarray, y: np.ndarray) -> float:
@@ -137,7 +137,7 @@ def numpy_floor(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Par
     examples, targets = batches.x, batches.onehot
 
     def epoch(limit: int | None = None) -> None:
-        for idx in batches.index[:limit]:
+        for idx in batches.rows[:limit]:
             x, onehot = examples[idx], targets[idx]
             a1 = 1.0 / (1.0 + np.exp(-(x @ w0 + b0)))
             a2 = 1.0 / (1.0 + np.exp(-(a1 @ w1 + b1)))
@@ -177,7 +177,7 @@ def numpy_inplace(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], P
     examples, targets = batches.x, batches.onehot
 
     def epoch(limit: int | None = None) -> None:
-        for idx in batches.index[:limit]:
+        for idx in batches.rows[:limit]:
             n = len(idx)
             # The rows as every system takes them (np.take into a buffer is 2x slower).
             x, onehot = examples[idx], targets[idx]
@@ -223,7 +223,7 @@ def chainrule_user(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], 
     examples, targets = batches.x, batches.onehot
 
     def epoch(limit: int | None = None) -> None:
-        for idx in batches.index[:limit]:
+        for idx in batches.rows[:limit]:
             out = model(chainrule.tensor(examples[idx]))
             loss = F.binary_cross_entropy_with_logits(out, chainrule.tensor(targets[idx]),
                                                       reduction="sum") / len(idx)
@@ -249,12 +249,12 @@ def chainrule_compiled(init: Params, batches: Batches) -> tuple[Epoch, Callable[
 
     # Trace (and check) the plan of every batch shape before the clock, as a training run of
     # many epochs pays it once: about 5 ms per shape here. No backward, so no update happens.
-    for idx in {len(idx): idx for idx in batches.index}.values():
+    for idx in {len(idx): idx for idx in batches.rows}.values():
         for _ in range(2):
             step(chainrule.tensor(examples[idx]), chainrule.tensor(targets[idx]))
 
     def epoch(limit: int | None = None) -> None:
-        for idx in batches.index[:limit]:
+        for idx in batches.rows[:limit]:
             loss = step(chainrule.tensor(examples[idx]), chainrule.tensor(targets[idx]))
             opt.zero_grad()
             loss.backward()
@@ -295,7 +295,7 @@ def chainrule_fused(init: Params, batches: Batches) -> tuple[Epoch, Callable[[],
     examples, targets = batches.x, batches.onehot
 
     def epoch(limit: int | None = None) -> None:
-        for idx in batches.index[:limit]:
+        for idx in batches.rows[:limit]:
             x, y, scale = cr.tensor(examples[idx]), cr.tensor(targets[idx]), 1.0 / len(idx)
             a = (x @ w0 + b0).sigmoid()
             a = (a @ w1 + b1).sigmoid()
@@ -320,7 +320,7 @@ def torch_eager(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], Par
     examples, targets = batches.x, batches.onehot
 
     def epoch(limit: int | None = None) -> None:
-        for idx in batches.index[:limit]:
+        for idx in batches.rows[:limit]:
             # from_numpy shares the rows NumPy took: torch pays no copy of its own.
             x, y = torch.from_numpy(examples[idx]), torch.from_numpy(targets[idx])
             a = torch.sigmoid(x @ w0 + b0)
@@ -354,7 +354,7 @@ def hips_autograd(init: Params, batches: Batches) -> tuple[Epoch, Callable[[], P
     examples, targets = batches.x, batches.onehot
 
     def epoch(limit: int | None = None) -> None:
-        for idx in batches.index[:limit]:
+        for idx in batches.rows[:limit]:
             grads = dloss(params, examples[idx], targets[idx])
             for p, g in zip(params, grads, strict=True):
                 p -= LR * g

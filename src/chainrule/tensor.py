@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import sys
-from sys import getrefcount
 from collections.abc import Iterable, Iterator, Sequence
+from sys import getrefcount
 from typing import Any
 
 import numpy as np
