@@ -352,3 +352,45 @@ def test_losses_match_torch() -> None:
         for ours, theirs, (a, b) in cases:
             expected = float(theirs(torch.from_numpy(a), torch.from_numpy(b), reduction=reduction))
             assert ours.item() == pytest.approx(expected, rel=1e-12), theirs.__name__
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss_is_one_gate_with_torchs_values_and_gradients(dtype: Any, reduction: str) -> None:
+    torch = pytest.importorskip("torch")
+    a = RNG.standard_normal((5, 3)).astype(dtype)
+    y = RNG.standard_normal((5, 3)).astype(dtype)
+    ours = tensor(a, requires_grad=True)
+    theirs = torch.tensor(a, requires_grad=True)
+    loss = F.mse_loss(ours, y, reduction=reduction)
+    expected = torch.nn.functional.mse_loss(theirs, torch.tensor(y), reduction=reduction)
+    assert loss.op is not None and loss.op.name == "mse" and loss.dtype == dtype
+    rtol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(loss.data, expected.detach().numpy(), rtol=rtol)
+    # ``/ 4`` folds into the gate's scale; "none" is summed first.
+    (loss.sum() if reduction == "none" else loss / 4).backward()
+    (expected.sum() if reduction == "none" else expected / 4).backward()
+    assert ours.grad is not None
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=rtol)
+
+
+def test_mse_loss_composes_when_the_target_needs_a_gradient_or_another_dtype() -> None:
+    a = tensor(RNG.standard_normal(4), requires_grad=True)
+    learned = tensor(RNG.standard_normal(4), requires_grad=True)
+    F.mse_loss(a, learned, reduction="sum").backward()
+    assert learned.grad is not None and a.grad is not None
+    np.testing.assert_allclose(learned.grad.numpy(), -a.grad.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(a.grad.numpy(), 2 * (a.data - learned.data), rtol=1e-15)
+    single = tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    promoted = F.mse_loss(single, tensor(np.zeros(3)))  # float32 against float64: float64
+    assert promoted.dtype == np.float64
+    assert promoted.item() == pytest.approx(1.0)
+
+
+def test_mse_loss_second_derivative_is_two() -> None:
+    from chainrule import grad
+
+    a = tensor(RNG.standard_normal(4), requires_grad=True)
+    (g,) = grad(F.mse_loss(a, np.zeros(4), reduction="sum"), [a], create_graph=True)
+    (h,) = grad(g.sum(), [a])
+    np.testing.assert_allclose(np.asarray(h), 2.0)

@@ -1638,5 +1638,34 @@ BCE_WITH_LOGITS = _register(Op("bce_with_logits", N_("binary cross-entropy of lo
                                _bce_logits_vjp.__doc__ or "", 1, array=_bce_logits_array,
                                vjp=_bce_logits_vjp, saves=True, scaled=True))
 
+
+def _mse_array(a: np.ndarray, target: np.ndarray, scale: float | None) -> tuple[Any, np.ndarray]:
+    # (a − y)², summed and scaled; the difference is saved for the gradient.
+    diff = a - target
+    losses = diff * diff
+    if scale is None:  # reduction "none": one loss per element
+        return losses, diff
+    return np.add.reduce(losses, axis=None) * scale, diff
+
+
+def _mse_vjp(
+    g: Any, out: Any, a: Any, target: np.ndarray, scale: float | None, diff: Any
+) -> tuple[Any, ...]:
+    """∂C/∂a = 2·(a − y)·scale·g."""
+    if scale is None:
+        factor = g
+    elif type(g) is np.ndarray and g.ndim == 0:
+        factor = float(g) * scale  # a Python number: NumPy converts a 0-d array on every use
+    else:
+        factor = g * scale
+    if is_node(a):  # create_graph: the same formula through Tensor ops, differentiable again
+        return ((a - target) * (factor * 2.0),)
+    return (diff * (factor * 2.0),)
+
+
+MSE = _register(Op("mse", N_("the squared error sends each output twice its difference from "
+                   "the target, times the upstream gradient"), _mse_vjp.__doc__ or "", 1,
+                   array=_mse_array, vjp=_mse_vjp, saves=True, scaled=True))
+
 # The leaf marker for results computed under no_grad: they carry a value but no history.
 NO_GRAD = Op("no_grad", N_("computed under no_grad: no history was recorded"), "", 0)

@@ -130,11 +130,15 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # 
 
 
 def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """(a − y)², reduced; ``mean`` averages over every element (as ``torch.nn.MSELoss``)."""
+    """(a − y)², reduced; ``mean`` averages over every element (as ``torch.nn.MSELoss``).
+    One gate of the catalogue (``mse``, gradient 2·(a − y)), unless the target itself needs a
+    gradient or has another dtype (then the dtypes promote, as in torch)."""
     y = _as_tensor(target, input)
     _same_shape("mse_loss", input, y)
-    diff = input - y
-    return _reduce(diff * diff, reduction)
+    if y.requires_grad or input.data.dtype.kind != "f" or y.data.dtype != input.data.dtype:
+        diff = input - y
+        return _reduce(diff * diff, reduction)
+    return _fused(ops.MSE, input, y.data, reduction)
 
 
 def binary_cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
