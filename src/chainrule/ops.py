@@ -1141,6 +1141,25 @@ def _softmax_vjp(g: Any, out: Any, a: Any, axis: int) -> tuple[Any, ...]:
     return (out * (g - _sum_keep(g * out, axis)),)
 
 
+# The fused losses (ops with ``scaled=True``) share their reduction: ``scale`` is None for
+# reduction "none" (one loss per element or row), 1 for "sum", 1/size for "mean".
+
+
+def _scaled_total(losses: np.ndarray, scale: float | None) -> Any:
+    """The losses as the node's value: as they are for "none", else their sum times scale."""
+    return losses if scale is None else np.add.reduce(losses, axis=None) * scale
+
+
+def _loss_factor(g: Any, scale: float | None) -> Any:
+    """What a fused loss's gradient is multiplied by: upstream × scale (the upstream itself for
+    "none", where each loss has its own)."""
+    if scale is None:
+        return g
+    if type(g) is np.ndarray and g.ndim == 0:
+        return float(g) * scale  # a Python number: NumPy converts a 0-d array on every use
+    return g * scale
+
+
 def _cross_entropy_array(
     z: np.ndarray, target: np.ndarray, scale: float | None
 ) -> tuple[Any, tuple[np.ndarray, ...]]:
@@ -1159,9 +1178,7 @@ def _cross_entropy_array(
     else:
         losses = lse[:, 0] * np.add.reduce(target, axis=1) - np.add.reduce(target * shifted, axis=1)
         saved = (e, sums)
-    if scale is None:  # reduction "none": one loss per example
-        return losses, saved
-    return np.add.reduce(losses, axis=None) * scale, saved
+    return _scaled_total(losses, scale), saved
 
 
 def _cross_entropy_vjp(
@@ -1170,12 +1187,7 @@ def _cross_entropy_vjp(
     """∂C/∂z = (softmax(z)·Σ_c y_c − y)·scale·g; for class targets (y one-hot, Σ_c y_c = 1)
     that is (softmax(z) − onehot(y))·scale·g."""
     # scale is 1/n for "mean", 1 for "sum"; "none" (scale None) has one upstream value per row.
-    if scale is None:
-        factor = g.reshape(-1, 1)
-    elif type(g) is np.ndarray and g.ndim == 0:
-        factor = float(g) * scale  # a Python number: NumPy converts a 0-d array on every use
-    else:
-        factor = g * scale
+    factor = _loss_factor(g if scale is not None else g.reshape(-1, 1), scale)
     if is_node(z):  # create_graph: the same formula through Tensor ops, differentiable again
         p = z.softmax(axis=1)
         if target.ndim == 1:
@@ -1608,9 +1620,7 @@ def _bce_logits_array(
     losses = np.log1p(e)
     losses += np.maximum(z, 0.0)
     losses -= target * z
-    if scale is None:  # reduction "none": one loss per element
-        return losses, e
-    return np.add.reduce(losses, axis=None) * scale, e
+    return _scaled_total(losses, scale), e
 
 
 def _bce_logits_vjp(
@@ -1618,12 +1628,7 @@ def _bce_logits_vjp(
 ) -> tuple[Any, ...]:
     """∂C/∂z = (σ(z) − y)·scale·g, with σ(z) = 1/(1 + e^−|z|) for z ≥ 0 and
     e^−|z|/(1 + e^−|z|) below."""
-    if scale is None:
-        factor = g
-    elif type(g) is np.ndarray and g.ndim == 0:
-        factor = float(g) * scale  # a Python number: NumPy converts a 0-d array on every use
-    else:
-        factor = g * scale
+    factor = _loss_factor(g, scale)
     if is_node(z):  # create_graph: the same formula through Tensor ops, differentiable again
         return ((z.sigmoid() - target) * factor,)
     p = np.where(z >= 0, 1.0, e)
@@ -1643,21 +1648,14 @@ def _mse_array(a: np.ndarray, target: np.ndarray, scale: float | None) -> tuple[
     # (a − y)², summed and scaled; the difference is saved for the gradient.
     diff = a - target
     losses = diff * diff
-    if scale is None:  # reduction "none": one loss per element
-        return losses, diff
-    return np.add.reduce(losses, axis=None) * scale, diff
+    return _scaled_total(losses, scale), diff
 
 
 def _mse_vjp(
     g: Any, out: Any, a: Any, target: np.ndarray, scale: float | None, diff: Any
 ) -> tuple[Any, ...]:
     """∂C/∂a = 2·(a − y)·scale·g."""
-    if scale is None:
-        factor = g
-    elif type(g) is np.ndarray and g.ndim == 0:
-        factor = float(g) * scale  # a Python number: NumPy converts a 0-d array on every use
-    else:
-        factor = g * scale
+    factor = _loss_factor(g, scale)
     if is_node(a):  # create_graph: the same formula through Tensor ops, differentiable again
         return ((a - target) * (factor * 2.0),)
     return (diff * (factor * 2.0),)
