@@ -134,6 +134,38 @@ def set_range(page: Any, selector: str, value: int | float) -> None:
 # ---------------------------------------------------------------- circuit panel
 
 
+def offline_page(browser: Any, path: Any, size: dict[str, Any]) -> Iterator[Any]:
+    """A lesson opened from file:// with every other request refused; after the caller's
+    checks: no page errors, and nothing asked for but the file."""
+    context = browser.new_context(**size)
+    context.set_default_timeout(TIMEOUT_MS)
+    url = path.as_uri()
+    asked: list[str] = []
+
+    def only_the_file(route: Any) -> None:
+        asked.append(route.request.url)
+        if route.request.url.split("#")[0] == url:
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", only_the_file)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda req: asked.append(req.url))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    try:
+        page.goto(url)
+        yield page
+        assert errors == [], errors
+        assert url in asked  # the requests were watched
+        others = {u for u in asked if u.split("#")[0] != url and not u.startswith("data:")}
+        assert others == set(), f"the lesson asked for: {others}"
+    finally:
+        context.close()
+
+
 def test_typed_expression_gives_cs231n_gradients(page: Any) -> None:
     page.goto("/#expr=a*b&at=a:1,b:2")
     ready(page)

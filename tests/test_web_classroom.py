@@ -383,37 +383,6 @@ def _export(tmp_path: Any, *args: str) -> Any:
     return path
 
 
-def _offline(browser: Any, path: Any, size: dict[str, Any]) -> Iterator[Any]:
-    """The lesson opened from file:// with every other request refused."""
-    context = browser.new_context(**size)
-    context.set_default_timeout(TIMEOUT_MS)
-    url = path.as_uri()
-    asked: list[str] = []
-
-    def only_the_file(route: Any) -> None:
-        asked.append(route.request.url)
-        if route.request.url.split("#")[0] == url:
-            route.continue_()
-        else:
-            route.abort()
-
-    context.route("**/*", only_the_file)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("request", lambda req: asked.append(req.url))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    try:
-        page.goto(url)
-        yield page
-        assert errors == [], errors
-        assert url in asked  # the requests were watched
-        others = {u for u in asked if u.split("#")[0] != url and not u.startswith("data:")}
-        assert others == set(), f"the lesson asked for: {others}"
-    finally:
-        context.close()
-
-
 def test_offline_circuit_lesson_steps_and_practises(browser: Any, tmp_path: Any) -> None:
     from chainrule.web.server import Limits, circuit_payload
 
@@ -422,7 +391,7 @@ def test_offline_circuit_lesson_steps_and_practises(browser: Any, tmp_path: Any)
                            Limits())
     html = path.read_text()
     assert "<script src" not in html and 'rel="stylesheet"' not in html
-    for page in _offline(browser, path, PHONE):
+    for page in base.offline_page(browser, path, PHONE):
         ready(page)
         expect(page.locator("#lesson-banner")).to_contain_text("offline lesson")
         expect(page.locator("#tab-vanishing")).to_be_hidden()
@@ -453,7 +422,7 @@ def test_offline_practice_lesson_opens_in_practice_mode(browser: Any, tmp_path: 
     from chainrule.practice import random_exercise
 
     expression, _ = random_exercise(3)
-    for page in _offline(browser, path, DESKTOP):
+    for page in base.offline_page(browser, path, DESKTOP):
         ready(page)
         expect(page.locator("#expr")).to_have_value(expression)
         expect(page.locator("#practice")).to_be_visible()
@@ -467,7 +436,7 @@ def test_offline_network_lessons(browser: Any, tmp_path: Any, kind: str) -> None
     from chainrule.web.server import Limits, vanishing_payload
 
     path = _export(tmp_path, kind, "--depth", "8", "--activation", "tanh", "--init", "xavier")
-    for page in _offline(browser, path, DESKTOP):
+    for page in base.offline_page(browser, path, DESKTOP):
         ready(page)
         expect(page.locator("#panel-vanishing")).to_be_visible()
         expect(page.locator("#panel-vanishing")).to_have_attribute("data-ready", "1")

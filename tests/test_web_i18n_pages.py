@@ -340,25 +340,7 @@ def test_vanishing_and_practice_in_portuguese(pt_page: Any) -> None:
 def test_offline_lesson_in_portuguese_from_file(browser: Any, tmp_path: Path) -> None:
     path = _export(tmp_path, "--lang", "pt-BR", "export", "circuit", "(x+y)*z",
                    "--at", "x=-2", "y=5", "z=-0,5")
-    context = browser.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    url = path.as_uri()
-    asked: list[str] = []
-
-    def only_the_file(route: Any) -> None:
-        asked.append(route.request.url)
-        if route.request.url.split("#")[0] == url:
-            route.continue_()
-        else:
-            route.abort()
-
-    context.route("**/*", only_the_file)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    try:
-        page.goto(url)
+    for page in base.offline_page(browser, path, {}):
         ready(page)
         expect(page.locator("html")).to_have_attribute("lang", "pt-BR")
         expect(page.locator("#tab-circuit")).to_have_text("Circuito")
@@ -371,8 +353,3 @@ def test_offline_lesson_in_portuguese_from_file(browser: Any, tmp_path: Path) ->
             "Passo 1 de 4: a porta × (#4) recebe o gradiente de cima 1")
         expect(page.locator("#step-rule")).to_contain_text("a multiplicação troca suas entradas")
         assert page.locator("#lang-switch").count() == 0  # one language per lesson
-        assert errors == [], errors
-        others = {u for u in asked if u.split("#")[0] != url and not u.startswith("data:")}
-        assert others == set(), f"the lesson asked for: {others}"
-    finally:
-        context.close()
