@@ -28,12 +28,6 @@ def _client(app: Any, **kwargs: Any) -> Any:
     return _client_class()(app, **kwargs)
 
 
-@pytest.fixture
-def client() -> Iterator[Any]:
-    with _client(create_app()) as c:
-        yield c
-
-
 SIMPLE = {"expression": "(x+y)*z", "at": {"x": -2, "y": 5, "z": -4}}
 
 

@@ -3,8 +3,6 @@ itself in the language of Accept-Language, ?lang= or its remembered switch."""
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +12,6 @@ from chainrule.web.i18n_api import accepted, choose
 from chainrule.web.server import create_app
 
 STATIC = Path(__file__).resolve().parents[1] / "src" / "chainrule" / "web" / "static"
-
-
-@pytest.fixture
-def client() -> Iterator[Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from starlette.testclient import TestClient
-    with TestClient(create_app()) as c:
-        yield c
 
 
 def test_accept_language_by_quality() -> None:

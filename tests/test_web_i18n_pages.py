@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,6 @@ import pytest
 
 import test_web_browser as base
 from chainrule.i18n import use_language
-from chainrule.web.server import create_app
 from test_web_browser import TIMEOUT_MS, expect, ready
 
 browser = base.browser
@@ -24,15 +22,6 @@ server_url = base.server_url
 
 ORIGIN = "http://testserver"
 POST = {"Origin": ORIGIN, "Content-Type": "application/json"}
-
-
-@pytest.fixture
-def client() -> Iterator[Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from starlette.testclient import TestClient
-    with TestClient(create_app()) as c:
-        yield c
 
 
 def _keys(x: Any) -> Any:

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,12 +29,6 @@ def _client(app: Any, **kwargs: Any) -> Any:
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
     return TestClient(app, **kwargs)
-
-
-@pytest.fixture
-def client() -> Iterator[Any]:
-    with _client(create_app()) as c:
-        yield c
 
 
 def _refused(response: Any, status: int, kind: str) -> str:
